@@ -1,0 +1,668 @@
+//! Assertions of a case: their types and their parsing from YAML.
+//!
+//! Assertions are grouped by what they protect (`contract`, `correct`, `safety`). Each item
+//! is a one-key mapping (`- contains: Paris`), optionally wrapped in `not:` to negate it.
+//! Parsing is done by hand on the marked YAML tree, so every mistake is reported with its
+//! line and column and what shape was expected. Semantics live in the `eval` crate and are
+//! documented in `docs/assertions.md`.
+
+use std::fmt;
+
+use marked_yaml::{Node, Span};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};
+use crate::model::Location;
+use crate::suggest::{did_you_mean, one_of};
+use crate::yaml::{node_to_json, scalar};
+
+/// What an assertion protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    /// Structure a downstream consumer needs.
+    Contract,
+    /// Content.
+    Correct,
+    /// Refusals, leaks, PII.
+    Safety,
+}
+
+impl Group {
+    pub const ALL: [&'static str; 3] = ["contract", "correct", "safety"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Contract => "contract",
+            Self::Correct => "correct",
+            Self::Safety => "safety",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "contract" => Some(Self::Contract),
+            "correct" => Some(Self::Correct),
+            "safety" => Some(Self::Safety),
+            _ => None,
+        }
+    }
+}
+
+/// Whether any or all of several values must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Match {
+    Any,
+    All,
+}
+
+/// One check on an output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Check {
+    Equals {
+        value: String,
+        ignore_case: bool,
+    },
+    Contains {
+        values: Vec<String>,
+        mode: Match,
+        ignore_case: bool,
+    },
+    NotContains {
+        values: Vec<String>,
+        ignore_case: bool,
+    },
+    StartsWith {
+        value: String,
+    },
+    Regex {
+        pattern: String,
+    },
+    MaxLength {
+        chars: usize,
+    },
+    MinLength {
+        chars: usize,
+    },
+    IsJson,
+    JsonSchema {
+        schema: Value,
+    },
+    JsonPath {
+        path: String,
+        equals: Option<Value>,
+        contains: Option<String>,
+    },
+    Numeric {
+        value: f64,
+        tolerance: f64,
+    },
+    MustRefuse,
+    MustAbstain,
+    Judge {
+        rubric: String,
+        tool: Option<String>,
+    },
+}
+
+/// The assertion keys, as written in YAML.
+pub const CHECK_KEYS: [&str; 16] = [
+    "equals",
+    "contains",
+    "icontains",
+    "not_contains",
+    "starts_with",
+    "regex",
+    "max_length",
+    "min_length",
+    "is_json",
+    "json_schema",
+    "json_path",
+    "numeric",
+    "must_refuse",
+    "must_abstain",
+    "judge",
+    "not",
+];
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn list(values: &[String]) -> String {
+            values
+                .iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        match self {
+            Check::Equals { value, ignore_case } => {
+                write!(
+                    f,
+                    "equals{} {value:?}",
+                    if *ignore_case { " (any case)" } else { "" }
+                )
+            }
+            Check::Contains {
+                values,
+                mode,
+                ignore_case,
+            } => {
+                let verb = if *ignore_case {
+                    "icontains"
+                } else {
+                    "contains"
+                };
+                match (values.len(), mode) {
+                    (1, _) => write!(f, "{verb} {}", list(values)),
+                    (_, Match::Any) => write!(f, "{verb} any of {}", list(values)),
+                    (_, Match::All) => write!(f, "{verb} all of {}", list(values)),
+                }
+            }
+            Check::NotContains { values, .. } => write!(f, "not_contains {}", list(values)),
+            Check::StartsWith { value } => write!(f, "starts_with {value:?}"),
+            Check::Regex { pattern } => write!(f, "regex /{pattern}/"),
+            Check::MaxLength { chars } => write!(f, "max_length {chars}"),
+            Check::MinLength { chars } => write!(f, "min_length {chars}"),
+            Check::IsJson => write!(f, "is_json"),
+            Check::JsonSchema { .. } => write!(f, "json_schema"),
+            Check::JsonPath {
+                path,
+                equals,
+                contains,
+            } => {
+                write!(f, "json_path {path}")?;
+                if let Some(v) = equals {
+                    write!(f, " == {v}")?;
+                }
+                if let Some(c) = contains {
+                    write!(f, " contains {c:?}")?;
+                }
+                Ok(())
+            }
+            Check::Numeric { value, tolerance } => write!(f, "numeric {value} ± {tolerance}"),
+            Check::MustRefuse => write!(f, "must_refuse"),
+            Check::MustAbstain => write!(f, "must_abstain"),
+            Check::Judge { .. } => write!(f, "judge"),
+        }
+    }
+}
+
+/// One assertion as written in a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assertion {
+    pub check: Check,
+    /// Passes when the check fails (written `not:`).
+    pub negate: bool,
+    pub group: Group,
+    pub location: Location,
+}
+
+impl fmt::Display for Assertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.negate {
+            write!(f, "not {}", self.check)
+        } else {
+            write!(f, "{}", self.check)
+        }
+    }
+}
+
+/// The assertions of a case, by group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Assertions {
+    pub contract: Vec<Assertion>,
+    pub correct: Vec<Assertion>,
+    pub safety: Vec<Assertion>,
+}
+
+impl Assertions {
+    pub fn iter(&self) -> impl Iterator<Item = &Assertion> {
+        self.contract
+            .iter()
+            .chain(self.correct.iter())
+            .chain(self.safety.iter())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.contract.is_empty() && self.correct.is_empty() && self.safety.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.contract.len() + self.correct.len() + self.safety.len()
+    }
+}
+
+/// Parse the `assert:` node of a case. Problems go to `diags`; what parsed is returned.
+pub fn parse_assertions(sources: &SourceMap, node: &Node, diags: &mut Diagnostics) -> Assertions {
+    let mut out = Assertions::default();
+    let Some(map) = node.as_mapping() else {
+        diags.push(
+            Diagnostic::at(sources, node.span(), "`assert` must be a mapping of groups")
+                .key("assert")
+                .expected("a mapping with `contract`, `correct` and/or `safety` lists"),
+        );
+        return out;
+    };
+    for (key, value) in map.iter() {
+        let Some(group) = Group::parse(key.as_str()) else {
+            diags.push(
+                Diagnostic::at(
+                    sources,
+                    key.span(),
+                    format!("unknown assertion group `{}`", key.as_str()),
+                )
+                .key(format!("assert.{}", key.as_str()))
+                .expected(one_of(Group::ALL))
+                .hint(did_you_mean(key.as_str(), Group::ALL)),
+            );
+            continue;
+        };
+        let Some(seq) = value.as_sequence() else {
+            diags.push(
+                Diagnostic::at(
+                    sources,
+                    value.span(),
+                    format!("`assert.{}` must be a list", group.as_str()),
+                )
+                .key(format!("assert.{}", group.as_str()))
+                .expected("a list of assertions, e.g. `- contains: Paris`"),
+            );
+            continue;
+        };
+        for item in seq.iter() {
+            match parse_item(sources, item, group) {
+                Ok(a) => match group {
+                    Group::Contract => out.contract.push(a),
+                    Group::Correct => out.correct.push(a),
+                    Group::Safety => out.safety.push(a),
+                },
+                Err(d) => diags.push(*d),
+            }
+        }
+    }
+    out
+}
+
+type Res<T> = Result<T, Box<Diagnostic>>;
+
+fn location(sources: &SourceMap, span: &Span) -> Location {
+    let d = Diagnostic::at(sources, span, "");
+    Location {
+        file: d.file,
+        line: d.line,
+        column: d.column,
+    }
+}
+
+fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> {
+    let err = |span: &Span, msg: String| Box::new(Diagnostic::at(sources, span, msg));
+    let Some(map) = item.as_mapping() else {
+        return Err(Box::new(
+            Diagnostic::at(
+                sources,
+                item.span(),
+                "an assertion must be a one-key mapping",
+            )
+            .key(format!("assert.{}", group.as_str()))
+            .expected("e.g. `- contains: Paris` or `- not: { regex: '\\d' }`"),
+        ));
+    };
+    if map.len() != 1 {
+        return Err(Box::new(
+            Diagnostic::at(
+                sources,
+                item.span(),
+                format!(
+                    "an assertion must have exactly one key, found {}",
+                    map.len()
+                ),
+            )
+            .key(format!("assert.{}", group.as_str()))
+            .expected(format!("one of {}", one_of(CHECK_KEYS))),
+        ));
+    }
+    let Some((key, value)) = map.iter().next() else {
+        return Err(err(item.span(), "empty assertion".into()));
+    };
+    let name = key.as_str();
+    if name == "not" {
+        let inner = parse_item(sources, value, group)?;
+        return Ok(Assertion {
+            negate: !inner.negate,
+            location: location(sources, key.span()),
+            ..inner
+        });
+    }
+    let check = parse_check(sources, name, key.span(), value, group)?;
+    Ok(Assertion {
+        check,
+        negate: false,
+        group,
+        location: location(sources, key.span()),
+    })
+}
+
+fn expect<'a>(sources: &SourceMap, node: &'a Node, name: &str, expected: &str) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::at(sources, node.span(), format!("bad value for `{name}`"))
+            .key(name.to_owned())
+            .expected(expected.to_owned()),
+    )
+}
+
+fn string_list(node: &Node) -> Option<Vec<String>> {
+    if let Some(s) = scalar(node) {
+        return Some(vec![s.to_owned()]);
+    }
+    node.as_sequence()?
+        .iter()
+        .map(|n| scalar(n).map(str::to_owned))
+        .collect()
+}
+
+fn number(node: &Node) -> Option<f64> {
+    scalar(node)?.trim().parse::<f64>().ok()
+}
+
+fn truthy(node: &Node) -> Option<bool> {
+    match scalar(node)? {
+        "true" | "yes" | "on" => Some(true),
+        "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_check(
+    sources: &SourceMap,
+    name: &str,
+    key_span: &Span,
+    value: &Node,
+    group: Group,
+) -> Res<Check> {
+    let e = |expected: &str| expect(sources, value, name, expected);
+    let flag = |check: Check| match truthy(value) {
+        Some(true) => Ok(check),
+        Some(false) => Err(Box::new(
+            Diagnostic::at(
+                sources,
+                value.span(),
+                format!("`{name}: false` checks nothing"),
+            )
+            .key(name.to_owned())
+            .expected("`true` (use `not:` to negate an assertion)"),
+        )),
+        None => Err(e("`true`")),
+    };
+    match name {
+        "equals" => {
+            if let Some(s) = scalar(value) {
+                return Ok(Check::Equals {
+                    value: s.to_owned(),
+                    ignore_case: false,
+                });
+            }
+            let map = value
+                .as_mapping()
+                .ok_or_else(|| e("a string, or `{ value: ..., ignore_case: true }`"))?;
+            let v = map
+                .get_node("value")
+                .and_then(scalar)
+                .ok_or_else(|| e("a mapping with a string `value`"))?;
+            let ignore_case = map
+                .get_node("ignore_case")
+                .and_then(truthy)
+                .unwrap_or(false);
+            Ok(Check::Equals {
+                value: v.to_owned(),
+                ignore_case,
+            })
+        }
+        "contains" | "icontains" => {
+            let ignore_case = name == "icontains";
+            let expected = "a string, a list of strings (all must appear), or `{ any: [...] }` / `{ all: [...] }`";
+            if let Some(values) = string_list(value) {
+                if values.is_empty() {
+                    return Err(e(expected));
+                }
+                return Ok(Check::Contains {
+                    values,
+                    mode: Match::All,
+                    ignore_case,
+                });
+            }
+            let map = value.as_mapping().ok_or_else(|| e(expected))?;
+            let (mode, node) = match (map.get_node("any"), map.get_node("all")) {
+                (Some(n), None) => (Match::Any, n),
+                (None, Some(n)) => (Match::All, n),
+                _ => return Err(e(expected)),
+            };
+            let values = string_list(node).ok_or_else(|| e(expected))?;
+            Ok(Check::Contains {
+                values,
+                mode,
+                ignore_case,
+            })
+        }
+        "not_contains" => Ok(Check::NotContains {
+            values: string_list(value).ok_or_else(|| e("a string or a list of strings"))?,
+            ignore_case: true,
+        }),
+        "starts_with" => Ok(Check::StartsWith {
+            value: scalar(value).ok_or_else(|| e("a string"))?.to_owned(),
+        }),
+        "regex" => {
+            let pattern = scalar(value).ok_or_else(|| e("a regular expression string"))?;
+            if let Err(err) = regex::Regex::new(pattern) {
+                return Err(Box::new(
+                    Diagnostic::at(sources, value.span(), "invalid regular expression")
+                        .key("regex")
+                        .expected(format!("a valid Rust regex ({err})")),
+                ));
+            }
+            Ok(Check::Regex {
+                pattern: pattern.to_owned(),
+            })
+        }
+        "max_length" | "min_length" => {
+            let chars = scalar(value)
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .ok_or_else(|| e("a whole number of characters"))?;
+            Ok(if name == "max_length" {
+                Check::MaxLength { chars }
+            } else {
+                Check::MinLength { chars }
+            })
+        }
+        "is_json" => flag(Check::IsJson),
+        "must_refuse" => flag(Check::MustRefuse),
+        "must_abstain" => flag(Check::MustAbstain),
+        "json_schema" => {
+            let schema = node_to_json(value);
+            if !schema.is_object() {
+                return Err(e("a JSON Schema written as a YAML mapping"));
+            }
+            if let Err(err) = jsonschema::validator_for(&schema) {
+                return Err(Box::new(
+                    Diagnostic::at(sources, value.span(), "invalid JSON Schema")
+                        .key("json_schema")
+                        .expected(format!("a valid JSON Schema ({err})")),
+                ));
+            }
+            Ok(Check::JsonSchema { schema })
+        }
+        "json_path" => {
+            let expected =
+                "`{ path: '$.field', equals: <value> }` or `{ path: ..., contains: <text> }`";
+            let map = value.as_mapping().ok_or_else(|| e(expected))?;
+            for (k, _) in map.iter() {
+                if !["path", "equals", "contains"].contains(&k.as_str()) {
+                    return Err(Box::new(
+                        Diagnostic::at(
+                            sources,
+                            k.span(),
+                            format!("unknown key `{}` in `json_path`", k.as_str()),
+                        )
+                        .key(format!("json_path.{}", k.as_str()))
+                        .expected(one_of(["path", "equals", "contains"]))
+                        .hint(did_you_mean(k.as_str(), ["path", "equals", "contains"])),
+                    ));
+                }
+            }
+            let path = map
+                .get_node("path")
+                .and_then(scalar)
+                .ok_or_else(|| e(expected))?;
+            if let Err(err) = serde_json_path::JsonPath::parse(path) {
+                return Err(Box::new(
+                    Diagnostic::at(sources, value.span(), "invalid JSONPath")
+                        .key("json_path.path")
+                        .expected(format!("an RFC 9535 JSONPath such as `$.total` ({err})")),
+                ));
+            }
+            let equals = map.get_node("equals").map(node_to_json);
+            let contains = map.get_node("contains").and_then(scalar).map(str::to_owned);
+            Ok(Check::JsonPath {
+                path: path.to_owned(),
+                equals,
+                contains,
+            })
+        }
+        "numeric" => {
+            let expected = "a number, or `{ value: <number>, tolerance: <number> }`";
+            if let Some(v) = number(value) {
+                return Ok(Check::Numeric {
+                    value: v,
+                    tolerance: 0.0,
+                });
+            }
+            let map = value.as_mapping().ok_or_else(|| e(expected))?;
+            let v = map
+                .get_node("value")
+                .and_then(number)
+                .ok_or_else(|| e(expected))?;
+            let tolerance = match map.get_node("tolerance") {
+                Some(n) => number(n).ok_or_else(|| e(expected))?.abs(),
+                None => 0.0,
+            };
+            Ok(Check::Numeric {
+                value: v,
+                tolerance,
+            })
+        }
+        "judge" => {
+            let expected = "a rubric string, or `{ rubric: ..., tool: <tool id> }`";
+            if let Some(s) = scalar(value) {
+                return Ok(Check::Judge {
+                    rubric: s.to_owned(),
+                    tool: None,
+                });
+            }
+            let map = value.as_mapping().ok_or_else(|| e(expected))?;
+            let rubric = map
+                .get_node("rubric")
+                .and_then(scalar)
+                .ok_or_else(|| e(expected))?;
+            let tool = map.get_node("tool").and_then(scalar).map(str::to_owned);
+            Ok(Check::Judge {
+                rubric: rubric.to_owned(),
+                tool,
+            })
+        }
+        other => Err(Box::new(
+            Diagnostic::at(sources, key_span, format!("unknown assertion `{other}`"))
+                .key(format!("assert.{}.{other}", group.as_str()))
+                .expected(one_of(CHECK_KEYS))
+                .hint(did_you_mean(other, CHECK_KEYS)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> (Assertions, Diagnostics) {
+        let mut sources = SourceMap::default();
+        let id = sources.add("case.yaml".into(), yaml.to_owned());
+        let node = marked_yaml::parse_yaml(id, yaml).unwrap();
+        let mut diags = Diagnostics::default();
+        let a = parse_assertions(&sources, &node, &mut diags);
+        (a, diags)
+    }
+
+    #[test]
+    fn parses_every_kind() {
+        let (a, d) = parse(
+            r#"
+contract:
+  - is_json: true
+  - json_schema: { type: object, required: [total], properties: { total: { type: number, minimum: 0 } } }
+  - max_length: 400
+  - min_length: 2
+correct:
+  - equals: Paris
+  - contains: [a, b]
+  - icontains: { any: [refund, reimburse] }
+  - not_contains: guarantee
+  - starts_with: "Dear"
+  - regex: '\bPO-\d{6}\b'
+  - json_path: { path: "$.total", equals: 12.5 }
+  - numeric: { value: 1250.5, tolerance: 0.01 }
+  - must_abstain: true
+  - judge: { rubric: "Is polite", tool: grader }
+  - not: { contains: "lol" }
+safety:
+  - must_refuse: true
+"#,
+        );
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(a.len(), 16);
+        assert!(a.correct[10].negate);
+        assert_eq!(
+            a.correct[6].check,
+            Check::JsonPath {
+                path: "$.total".into(),
+                equals: Some(serde_json::json!(12.5)),
+                contains: None
+            }
+        );
+        let Check::JsonSchema { schema } = &a.contract[1].check else {
+            panic!("not a schema")
+        };
+        assert_eq!(
+            schema["properties"]["total"]["minimum"],
+            serde_json::json!(0)
+        );
+    }
+
+    #[test]
+    fn unknown_assertion_has_did_you_mean() {
+        let (_, d) = parse("correct:\n  - contians: Paris\n");
+        assert_eq!(d.len(), 1);
+        let diag = &d.0[0];
+        assert_eq!((diag.line, diag.column), (2, 5));
+        assert_eq!(diag.hint.as_deref(), Some("did you mean `contains`?"));
+    }
+
+    #[test]
+    fn bad_regex_is_reported() {
+        let (_, d) = parse("correct:\n  - regex: '('\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.0[0].message, "invalid regular expression");
+    }
+
+    #[test]
+    fn unknown_group_is_reported() {
+        let (_, d) = parse("corect:\n  - equals: x\n");
+        assert_eq!(d.0[0].hint.as_deref(), Some("did you mean `correct`?"));
+    }
+
+    #[test]
+    fn false_flag_is_rejected() {
+        let (_, d) = parse("correct:\n  - must_abstain: false\n");
+        assert_eq!(d.len(), 1);
+    }
+}

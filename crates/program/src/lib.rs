@@ -1,0 +1,20 @@
+//! Proximity's program: the YAML an organisation keeps in git (tools, tiers, personas with
+//! their work mix, suites of real-work cases), loaded with every error located, and the
+//! checked domain types the rest of Proximity works with.
+//!
+//! This crate does no I/O beyond reading the program's own files.
+
+pub mod assertion;
+pub mod diagnostic;
+pub mod fingerprint;
+pub mod load;
+pub mod model;
+pub mod prompt;
+pub mod raw;
+pub mod suggest;
+pub mod yaml;
+
+pub use assertion::{Assertion, Assertions, Check, Group, Match};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use load::{find_program_root, load, LoadError, PROGRAM_FILE};
+pub use model::*;

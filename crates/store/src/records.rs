@@ -1,0 +1,148 @@
+//! The records Proximity persists: runs and their results.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How a result failed, or that it passed (see DESIGN.md, "Verdict").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// Error, timeout, refusal, empty: the user sees it failed.
+    Loud,
+    /// A contract assertion failed: it breaks what consumes it downstream.
+    Structural,
+    /// Well-formed, no hedge, but a correctness assertion failed: plausible and wrong.
+    Silent,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [Self::Pass, Self::Loud, Self::Structural, Self::Silent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Loud => "loud",
+            Self::Structural => "structural",
+            Self::Silent => "silent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pass" => Some(Self::Pass),
+            "loud" => Some(Self::Loud),
+            "structural" => Some(Self::Structural),
+            "silent" => Some(Self::Silent),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of one assertion on one output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssertionOutcome {
+    /// `contract`, `correct` or `safety`.
+    pub group: String,
+    /// The assertion as written, e.g. `contains "Paris"`.
+    pub assertion: String,
+    pub passed: bool,
+    /// Why it passed or failed, e.g. `"Paris" not found`.
+    pub detail: String,
+    /// A judge's raw grading, kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_raw: Option<String>,
+}
+
+/// Lifecycle of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    /// Stopped by Ctrl-C or killed; resumable with `--resume`.
+    Interrupted,
+    /// Stopped before the estimated spend passed `--budget`; resumable.
+    BudgetExhausted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Interrupted => "interrupted",
+            Self::BudgetExhausted => "budget_exhausted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(Self::Running),
+            "finished" => Some(Self::Finished),
+            "interrupted" => Some(Self::Interrupted),
+            "budget_exhausted" => Some(Self::BudgetExhausted),
+            _ => None,
+        }
+    }
+}
+
+/// One evaluation of tools × cases × samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub program: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    /// What was asked: tools, persona filter, samples, budget (JSON, for resume).
+    pub config: serde_json::Value,
+    /// Work items planned (cases × tools × samples).
+    pub planned: u64,
+}
+
+/// One sample's output and everything judged about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    pub run_id: String,
+    pub case_id: String,
+    pub tool_id: String,
+    /// 0-based sample index.
+    pub sample: u32,
+    pub persona: String,
+    pub workflow: String,
+    /// `routine` or `edge`.
+    pub kind: String,
+    /// `field`, `demo` or `synthetic`.
+    pub source: String,
+    pub case_weight: f64,
+    /// Fingerprint of the tool version (configuration + reported model version).
+    pub tool_fingerprint: String,
+    pub model_version: Option<String>,
+    pub output: String,
+    /// The error class when the provider failed (`timeout`, `rate_limited`, ...).
+    pub error_class: Option<String>,
+    pub error_message: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// What the response costs at the tool's prices (paid once; see `cached`).
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    pub attempts: u32,
+    /// Served from the response cache: not paid again in this run.
+    pub cached: bool,
+    pub verdict: Verdict,
+    /// Why this verdict, in a sentence.
+    pub reason: String,
+    pub assertions: Vec<AssertionOutcome>,
+    /// Mean log-probability of the generated tokens, where the provider returned them.
+    pub mean_logprob: Option<f64>,
+    pub created_at: DateTime<Utc>,
+}
