@@ -1,1 +1,9 @@
-//! placeholder
+//! Proximity's evaluation: the runner (tools × cases × samples, concurrency, retries,
+//! response cache, budget, resume), assertions and verdicts.
+
+pub mod assertions;
+pub mod detect;
+pub mod verdict;
+
+pub use assertions::{evaluate_all, Context, Judge};
+pub use verdict::{classify, Observed};
