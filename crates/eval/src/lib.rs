@@ -3,6 +3,7 @@
 
 pub mod assertions;
 pub mod detect;
+pub mod runner;
 pub mod verdict;
 
 pub use assertions::{evaluate_all, Context, Judge};

@@ -178,7 +178,12 @@ impl Loader {
             .and_then(scalar)
             .map(str::to_owned)
             .unwrap_or_else(|| {
-                root.canonicalize()
+                let abs = if root.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    root
+                };
+                abs.canonicalize()
                     .ok()
                     .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
                     .unwrap_or_else(|| "program".to_owned())

@@ -1,30 +1,259 @@
-//! The `anthropic` provider: Anthropic messages API.
-//! (Being written; see the issue notes.)
+//! The `anthropic` provider: Anthropic's messages API, `POST {base_url}/v1/messages`.
+//!
+//! The key comes from the environment variable `api_key_env` names (default
+//! `ANTHROPIC_API_KEY`), is required, and is read at each request. System messages go to
+//! the top-level `system` field; `max_tokens`, which the API requires, defaults to 1024.
 
 use async_trait::async_trait;
-use proximity_program::Tool;
+use proximity_program::{Role, Tool};
+use reqwest::header::HeaderValue;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 
-use crate::error::{ErrorClass, ProviderError};
-use crate::request::{ChatRequest, ChatResponse};
+use crate::error::ProviderError;
+use crate::http::{self, Upstream};
+use crate::request::{ChatRequest, ChatResponse, Usage};
 use crate::Provider;
 
-pub struct Anthropic;
+/// Where requests go when a tool names no `base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+/// The variable holding the key when a tool names no `api_key_env`.
+pub const DEFAULT_KEY_ENV: &str = "ANTHROPIC_API_KEY";
+/// The API version sent in `anthropic-version`.
+pub const API_VERSION: &str = "2023-06-01";
+/// `max_tokens` when the tool sets none (the API requires one).
+pub const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+/// A client of Anthropic's messages API, for one tool.
+pub struct Anthropic {
+    client: reqwest::Client,
+    url: String,
+    model: String,
+    key_env: String,
+    tool_id: String,
+}
 
 impl Anthropic {
-    pub fn new(_tool: &Tool) -> Result<Self, ProviderError> {
-        Err(ProviderError::new(
-            ErrorClass::Config,
-            "the anthropic provider is not built yet",
-        ))
+    /// The provider for `tool`. Fails (config) without a `model`, with a malformed
+    /// `base_url`, or when the key variable is unset.
+    pub fn new(tool: &Tool) -> Result<Self, ProviderError> {
+        let base = tool.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        http::check_base_url(tool, base)?;
+        let key_env = tool
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| DEFAULT_KEY_ENV.to_owned());
+        // Checked now so a misconfigured tool fails early; read again at each request.
+        http::require_key(tool, &key_env)?;
+        Ok(Self {
+            client: http::client(tool)?,
+            url: http::join_url(base, "/v1/messages"),
+            model: http::model_of(tool)?,
+            key_env,
+            tool_id: tool.id.clone(),
+        })
     }
+
+    /// The URL requests are sent to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// The JSON body of a messages request: system messages joined into `system`, the rest
+/// in order.
+pub fn request_body(model: &str, request: &ChatRequest) -> Value {
+    let mut system = Vec::new();
+    let mut messages = Vec::new();
+    for m in &request.messages {
+        match m.role {
+            Role::System => system.push(m.content.as_str()),
+            Role::User => messages.push(json!({ "role": "user", "content": m.content })),
+            Role::Assistant => {
+                messages.push(json!({ "role": "assistant", "content": m.content }));
+            }
+        }
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model));
+    body.insert(
+        "max_tokens".into(),
+        json!(request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
+    );
+    if !system.is_empty() {
+        body.insert("system".into(), json!(system.join("\n\n")));
+    }
+    body.insert("messages".into(), Value::Array(messages));
+    if let Some(t) = request.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = request.top_p {
+        body.insert("top_p".into(), json!(p));
+    }
+    if !request.stop.is_empty() {
+        body.insert("stop_sequences".into(), json!(request.stop));
+    }
+    Value::Object(body)
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    model: Option<String>,
+    content: Vec<WireBlock>,
+    stop_reason: Option<String>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+}
+
+/// Parse a success body. `Err` holds what was wrong with it.
+pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
+    let wire: WireResponse = serde_json::from_str(body).map_err(|e| format!("{e}"))?;
+    let text = wire
+        .content
+        .iter()
+        .filter(|b| b.kind == "text")
+        .filter_map(|b| b.text.as_deref())
+        .collect::<Vec<_>>()
+        .join("");
+    let refused = wire.stop_reason.as_deref() == Some("refusal");
+    let finish_reason = wire.stop_reason.map(|r| match r.as_str() {
+        "end_turn" | "stop_sequence" => "stop".to_owned(),
+        "max_tokens" => "length".to_owned(),
+        _ => r,
+    });
+    let usage = wire.usage.map_or(Usage::default(), |u| Usage {
+        // Cached prompt tokens are prompt tokens too.
+        input_tokens: u.input_tokens.unwrap_or(0)
+            + u.cache_creation_input_tokens.unwrap_or(0)
+            + u.cache_read_input_tokens.unwrap_or(0),
+        output_tokens: u.output_tokens.unwrap_or(0),
+    });
+    Ok(ChatResponse {
+        text,
+        usage,
+        model_version: wire.model,
+        finish_reason,
+        logprobs: None,
+        refused,
+    })
 }
 
 #[async_trait]
 impl Provider for Anthropic {
-    async fn complete(&self, _request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        Err(ProviderError::new(
-            ErrorClass::Config,
-            "the anthropic provider is not built yet",
-        ))
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let key = http::read_key(&self.key_env)?
+            .ok_or_else(|| http::missing_key(&self.tool_id, &self.key_env))?;
+        let builder = self
+            .client
+            .post(&self.url)
+            .header("x-api-key", http::secret_header(&self.key_env, &key)?)
+            .header("anthropic-version", HeaderValue::from_static(API_VERSION))
+            .json(&request_body(&self.model, request));
+        let secret = Some(key.as_str());
+        let answer = http::send(Upstream::Anthropic, builder, secret).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(http::classify_status(
+                Upstream::Anthropic,
+                answer.status,
+                &answer.headers,
+                &answer.body,
+                secret,
+                &self.key_env,
+            ));
+        }
+        parse_response(&answer.body).map_err(|what| {
+            if http::has_error_object(&answer.body) {
+                http::error_in_success(
+                    Upstream::Anthropic,
+                    answer.status,
+                    &answer.headers,
+                    &answer.body,
+                    secret,
+                    &self.key_env,
+                )
+            } else {
+                http::malformed(Upstream::Anthropic, answer.status, &what)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proximity_program::Message;
+
+    fn msg(role: Role, content: &str) -> Message {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn system_messages_move_to_the_top_and_max_tokens_defaults() {
+        let req = ChatRequest {
+            messages: vec![
+                msg(Role::System, "be brief"),
+                msg(Role::User, "hi"),
+                msg(Role::Assistant, "hello"),
+                msg(Role::System, "and polite"),
+                msg(Role::User, "bye"),
+            ],
+            temperature: Some(0.5),
+            top_p: None,
+            max_tokens: None,
+            seed: Some(1),
+            stop: vec!["END".into()],
+            grammar: None,
+            logprobs: true,
+        };
+        let b = request_body("claude-x", &req);
+        assert_eq!(b["system"], "be brief\n\nand polite");
+        assert_eq!(b["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert_eq!(b["messages"].as_array().unwrap().len(), 3);
+        assert_eq!(b["messages"][1]["role"], "assistant");
+        assert_eq!(b["stop_sequences"][0], "END");
+        assert_eq!(b["temperature"], 0.5);
+        // Not part of the messages API.
+        assert!(b.get("seed").is_none() && b.get("logprobs").is_none());
+    }
+
+    #[test]
+    fn stop_reasons_map_to_finish_reasons() {
+        let body = |reason: &str| {
+            format!(
+                r#"{{"content":[{{"type":"text","text":"a"}},{{"type":"thinking","thinking":"x"}},{{"type":"text","text":"b"}}],"stop_reason":"{reason}","model":"m","usage":{{"input_tokens":3,"output_tokens":2,"cache_read_input_tokens":4}}}}"#
+            )
+        };
+        let r = parse_response(&body("max_tokens")).unwrap();
+        assert_eq!(r.text, "ab");
+        assert_eq!(r.finish_reason.as_deref(), Some("length"));
+        assert_eq!(r.usage.input_tokens, 7);
+        assert!(!r.refused);
+        let r = parse_response(&body("end_turn")).unwrap();
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+        let r = parse_response(&body("refusal")).unwrap();
+        assert!(r.refused);
+    }
+
+    #[test]
+    fn bodies_without_content_are_rejected() {
+        assert!(parse_response(r#"{"model":"m"}"#).is_err());
+        assert!(parse_response("not json").is_err());
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod anthropic;
 pub mod error;
+pub mod http;
 pub mod local;
 pub mod openai;
 pub mod registry;

@@ -1,6 +1,369 @@
-//! Proximity's store: runs, results and the response cache, persisted with sqlx
-//! (SQLite by default; written so PostgreSQL can follow).
+//! Proximity's store: runs, results and the response cache, persisted with sqlx.
+//!
+//! SQLite is the default (`sqlite://<program>/.proximity/proximity.db`), opened in WAL mode
+//! so readers never block the writer. The SQL is kept to what PostgreSQL also accepts so a
+//! second backend can follow without a rewrite. Only this crate knows SQL.
 
 pub mod records;
+mod rows;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
 
 pub use records::*;
+
+/// What went wrong talking to the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL `{0}`: expected `sqlite://PATH`")]
+    UnsupportedUrl(String),
+    #[error("cannot create the database directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+    #[error("no run `{0}` in the store")]
+    NoSuchRun(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// The default database URL for a program directory.
+pub fn default_url(program_root: &Path) -> String {
+    format!(
+        "sqlite://{}",
+        program_root
+            .join(".proximity")
+            .join("proximity.db")
+            .display()
+    )
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `url` and apply migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let path = path.split('?').next().unwrap_or(path);
+        if path != ":memory:" {
+            if let Some(parent) = Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    fs_err::create_dir_all(parent)?;
+                }
+            }
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let max = if path == ":memory:" { 1 } else { 4 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn create_run(&self, run: &RunRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO runs (id, program, started_at, finished_at, status, config, planned)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&run.id)
+        .bind(&run.program)
+        .bind(run.started_at.to_rfc3339())
+        .bind(run.finished_at.map(|t| t.to_rfc3339()))
+        .bind(run.status.as_str())
+        .bind(run.config.to_string())
+        .bind(run.planned as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Record a run's new status (and finish time when it is no longer running).
+    pub async fn set_run_status(
+        &self,
+        id: &str,
+        status: RunStatus,
+        finished_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(finished_at.map(|t| t.to_rfc3339()))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn run(&self, id: &str) -> Result<RunRecord> {
+        let row = sqlx::query_as::<_, rows::RunRow>("SELECT * FROM runs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.ok_or_else(|| StoreError::NoSuchRun(id.to_owned()))?
+            .try_into()
+    }
+
+    /// The most recently started run.
+    pub async fn latest_run(&self) -> Result<Option<RunRecord>> {
+        let row = sqlx::query_as::<_, rows::RunRow>(
+            "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// All runs, newest first.
+    pub async fn runs(&self) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query_as::<_, rows::RunRow>(
+            "SELECT * FROM runs ORDER BY started_at DESC, id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Write a result. Writing the same (run, case, tool, sample) twice keeps the first:
+    /// a result exists at most once.
+    pub async fn insert_result(&self, r: &ResultRecord) -> Result<bool> {
+        let assertions =
+            serde_json::to_string(&r.assertions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query(
+            "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind, source,
+                case_weight, tool_fingerprint, model_version, output, error_class, error_message,
+                input_tokens, output_tokens, cost_usd, latency_ms, attempts, cached, verdict, reason,
+                assertions, mean_logprob, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING",
+        )
+        .bind(&r.run_id)
+        .bind(&r.case_id)
+        .bind(&r.tool_id)
+        .bind(r.sample as i64)
+        .bind(&r.persona)
+        .bind(&r.workflow)
+        .bind(&r.kind)
+        .bind(&r.source)
+        .bind(r.case_weight)
+        .bind(&r.tool_fingerprint)
+        .bind(&r.model_version)
+        .bind(&r.output)
+        .bind(&r.error_class)
+        .bind(&r.error_message)
+        .bind(r.input_tokens as i64)
+        .bind(r.output_tokens as i64)
+        .bind(r.cost_usd)
+        .bind(r.latency_ms as i64)
+        .bind(r.attempts as i64)
+        .bind(r.cached)
+        .bind(r.verdict.as_str())
+        .bind(&r.reason)
+        .bind(assertions)
+        .bind(r.mean_logprob)
+        .bind(r.created_at.to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every result of a run, in a stable order.
+    pub async fn results(&self, run_id: &str) -> Result<Vec<ResultRecord>> {
+        let rows = sqlx::query_as::<_, rows::ResultRow>(
+            "SELECT * FROM results WHERE run_id = ? ORDER BY persona, case_id, tool_id, sample",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The (case, tool, sample) keys a run already has results for.
+    pub async fn completed_keys(&self, run_id: &str) -> Result<Vec<(String, String, u32)>> {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT case_id, tool_id, sample FROM results WHERE run_id = ?")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, t, s)| (c, t, s.max(0) as u32))
+            .collect())
+    }
+
+    /// Money actually paid so far in a run (results not served from the cache).
+    pub async fn run_spend(&self, run_id: &str) -> Result<f64> {
+        let (spend,): (Option<f64>,) =
+            sqlx::query_as("SELECT SUM(cost_usd) FROM results WHERE run_id = ? AND cached = FALSE")
+                .bind(run_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(spend.unwrap_or(0.0))
+    }
+
+    /// A cached provider response (JSON as stored by [`Store::cache_put`]).
+    pub async fn cache_get(&self, key: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT response FROM response_cache WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(r,)| r))
+    }
+
+    pub async fn cache_put(&self, key: &str, tool_fingerprint: &str, response: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO response_cache (key, tool_fingerprint, response, created_at)
+             VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(tool_fingerprint)
+        .bind(response)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            program: "acme".into(),
+            started_at: Utc::now(),
+            finished_at: None,
+            status: RunStatus::Running,
+            config: serde_json::json!({"samples": 1}),
+            planned: 2,
+        }
+    }
+
+    fn result(run_id: &str, case: &str) -> ResultRecord {
+        ResultRecord {
+            run_id: run_id.into(),
+            case_id: case.into(),
+            tool_id: "t".into(),
+            sample: 0,
+            persona: "p".into(),
+            workflow: "w".into(),
+            kind: "edge".into(),
+            source: "demo".into(),
+            case_weight: 1.0,
+            tool_fingerprint: "abc".into(),
+            model_version: Some("m-1".into()),
+            output: "Paris".into(),
+            error_class: None,
+            error_message: None,
+            input_tokens: 10,
+            output_tokens: 2,
+            cost_usd: 0.5,
+            latency_ms: 12,
+            attempts: 1,
+            cached: false,
+            verdict: Verdict::Silent,
+            reason: "wrong".into(),
+            assertions: vec![AssertionOutcome {
+                group: "correct".into(),
+                assertion: "contains \"Lyon\"".into(),
+                passed: false,
+                detail: "not found".into(),
+                judge_raw: None,
+            }],
+            mean_logprob: Some(-0.25),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn results_round_trip_and_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("x/p.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.create_run(&run("r1")).await.unwrap();
+        let r = result("r1", "c1");
+        assert!(store.insert_result(&r).await.unwrap());
+        assert!(
+            !store.insert_result(&r).await.unwrap(),
+            "second write is ignored"
+        );
+        let mut cached = result("r1", "c2");
+        cached.cached = true;
+        store.insert_result(&cached).await.unwrap();
+        let back = store.results("r1").await.unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].case_id, "c1");
+        assert_eq!(back[0].assertions, r.assertions);
+        assert_eq!(back[0].verdict, Verdict::Silent);
+        assert_eq!(back[0].mean_logprob, Some(-0.25));
+        assert_eq!(store.run_spend("r1").await.unwrap(), 0.5);
+        assert_eq!(store.completed_keys("r1").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn run_status_and_latest() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.create_run(&run("a")).await.unwrap();
+        store
+            .set_run_status("a", RunStatus::Finished, Some(Utc::now()))
+            .await
+            .unwrap();
+        let latest = store.latest_run().await.unwrap().unwrap();
+        assert_eq!(latest.status, RunStatus::Finished);
+        assert!(latest.finished_at.is_some());
+        assert!(matches!(
+            store.run("nope").await,
+            Err(StoreError::NoSuchRun(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn cache_keeps_first_answer() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(store.cache_get("k").await.unwrap(), None);
+        store.cache_put("k", "fp", "{\"a\":1}").await.unwrap();
+        store.cache_put("k", "fp", "{\"a\":2}").await.unwrap();
+        assert_eq!(
+            store.cache_get("k").await.unwrap().as_deref(),
+            Some("{\"a\":1}")
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_unknown_url() {
+        assert!(matches!(
+            Store::connect("mysql://x").await,
+            Err(StoreError::UnsupportedUrl(_))
+        ));
+    }
+}

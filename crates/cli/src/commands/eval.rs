@@ -1,0 +1,96 @@
+//! `proximity eval`: run tools × cases × samples, then print the scorecard. Exit 1 when a
+//! workflow is below its floor (a CI gate).
+
+use std::sync::Arc;
+
+use proximity_eval::runner::{self, RunOptions};
+use proximity_store::RunStatus;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{EvalArgs, GlobalArgs};
+use crate::commands::output::{emit, render};
+use crate::context::{load_program, open_store};
+use crate::progress::Bar;
+use crate::Outcome;
+
+#[allow(clippy::print_stderr)]
+pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
+    if let Some(b) = args.budget {
+        if !(b.is_finite() && b >= 0.0) {
+            anyhow::bail!("`--budget` must be a non-negative number of US dollars, got {b}");
+        }
+    }
+    let program = load_program(g)?;
+    let store = open_store(g, &program).await?;
+    let cancel = CancellationToken::new();
+    spawn_interrupt_handler(cancel.clone());
+    let bar = Arc::new(Bar::new(g.quiet));
+    let summary = match &args.resume {
+        Some(run_id) => {
+            runner::resume(
+                &program,
+                &store,
+                run_id,
+                Some(args.concurrency as usize),
+                cancel,
+                bar.as_ref(),
+            )
+            .await?
+        }
+        None => {
+            let options = RunOptions {
+                tools: args.tool.clone(),
+                personas: args.persona.clone(),
+                samples: args.samples,
+                concurrency: args.concurrency as usize,
+                budget_usd: args.budget,
+                use_cache: !args.no_cache,
+            };
+            runner::start(&program, &store, options, cancel, bar.as_ref()).await?
+        }
+    };
+    bar.finish();
+    let run = store.run(&summary.run_id).await?;
+    let results = store.results(&run.id).await?;
+    let report = proximity_analysis::scorecard(&program, &run, &results);
+    emit(&render(&report, &results, args.format), args.out.as_deref())?;
+    if !g.quiet {
+        eprintln!(
+            "run {}: {} ({} of {} results, ${:.4} spent)",
+            summary.run_id,
+            summary.status.as_str(),
+            summary.completed,
+            summary.planned,
+            summary.spent_usd
+        );
+    }
+    store.close().await;
+    if summary.status != RunStatus::Finished {
+        anyhow::bail!(
+            "run {} did not finish ({}); resume it with `proximity eval --resume {}`",
+            summary.run_id,
+            summary.status.as_str(),
+            summary.run_id
+        );
+    }
+    Ok(if proximity_analysis::any_below_floor(&report) {
+        Outcome::Finding
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// First Ctrl-C: stop dispatching, let requests in flight finish and be saved.
+/// Second Ctrl-C: exit at once (what was saved stays saved).
+#[allow(clippy::print_stderr)]
+fn spawn_interrupt_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupt: finishing requests in flight (Ctrl-C again to quit now)");
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}

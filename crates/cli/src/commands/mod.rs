@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod check;
+pub mod eval;
+pub mod models;
+pub mod output;
+pub mod report;

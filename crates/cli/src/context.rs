@@ -1,0 +1,63 @@
+//! Resolving where the program and the store are, from the global arguments.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use proximity_program::{LoadError, Program, PROGRAM_FILE};
+use proximity_store::Store;
+
+use crate::args::GlobalArgs;
+
+/// The program directory: `--program`, or the nearest one upwards from here.
+pub fn program_root(g: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &g.program {
+        if !p.join(PROGRAM_FILE).is_file() {
+            anyhow::bail!(
+                "`{}` is not a program directory: it has no `{PROGRAM_FILE}`\n  hint: run `proximity init {}` to create one",
+                p.display(),
+                p.display()
+            );
+        }
+        return Ok(p.clone());
+    }
+    // Search upwards, keeping the path relative so messages show short paths.
+    let cwd = std::env::current_dir()?;
+    let mut rel = PathBuf::new();
+    for dir in cwd.ancestors() {
+        if dir.join(PROGRAM_FILE).is_file() {
+            return Ok(rel);
+        }
+        rel.push("..");
+    }
+    Err(LoadError::NotFound(std::env::current_dir()?))
+        .context("pass `--program DIR`, or run from inside a program directory")
+}
+
+/// Load and validate the program; invalid programs come back as [`proximity_program::Diagnostics`].
+pub fn load_program(g: &GlobalArgs) -> anyhow::Result<Program> {
+    let root = program_root(g)?;
+    match proximity_program::load(&root) {
+        Ok(p) => Ok(p),
+        Err(LoadError::Invalid(d)) => Err(d.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Open the store for a program.
+pub async fn open_store(g: &GlobalArgs, program: &Program) -> anyhow::Result<Store> {
+    let url = match &g.database_url {
+        Some(u) => u.clone(),
+        None => proximity_store::default_url(&program.root),
+    };
+    Store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the store at `{}`", redact_url(&url)))
+}
+
+/// A database URL without its password.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,80 @@
+//! Wiring of the `proximity` command line: argument structs in [`args`], one module per
+//! subcommand in [`commands`]. No domain logic lives here.
+
+pub mod args;
+pub mod commands;
+pub mod context;
+pub mod progress;
+
+use std::process::ExitCode;
+
+use args::{Cli, Command};
+
+/// What a command found, as an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Ok,
+    /// A finding the caller asked about (a workflow below its floor, drift).
+    Finding,
+}
+
+/// Run a parsed command line and return the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report_error(&anyhow::anyhow!(e).context("cannot start the async runtime"));
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli));
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Finding) => ExitCode::from(1),
+        Err(e) => {
+            report_error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Check(a) => commands::check::run(g, a),
+        Command::Eval(a) => commands::eval::run(g, a).await,
+        Command::Report(a) => commands::report::run(g, a).await,
+        Command::Models(a) => commands::models::run(a).map(|()| Outcome::Ok),
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn report_error(e: &anyhow::Error) {
+    if let Some(diags) = e.downcast_ref::<proximity_program::Diagnostics>() {
+        eprintln!("{diags}");
+        return;
+    }
+    eprintln!("error: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  Caused by: {cause}");
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROXIMITY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

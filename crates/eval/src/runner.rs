@@ -1,0 +1,695 @@
+//! The evaluation runner: tools × cases × samples, run concurrently, each result written
+//! as it completes.
+//!
+//! Invariants:
+//! - a result exists at most once per (run, case, tool, sample) (the store enforces it);
+//! - a provider answer is put in the response cache before its result is judged and
+//!   written, so a run killed at any point and resumed never pays for an answer twice;
+//! - spend is reserved before a request is sent, from an estimate, so `--budget` is never
+//!   passed by more than the estimate's error on the requests in flight.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use futures::StreamExt;
+use proximity_program::fingerprint::{config_fingerprint, version_fingerprint};
+use proximity_program::{Case, Program, Tool};
+use proximity_providers::{
+    complete_with_retries, ChatRequest, ChatResponse, ErrorClass, Provider, ProviderError,
+    RetryPolicy,
+};
+use proximity_store::{ResultRecord, RunRecord, RunStatus, Store, StoreError, Verdict};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::assertions::{evaluate_all, Context, Judge};
+use crate::verdict::{classify, Observed};
+
+/// What to evaluate and how.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunOptions {
+    /// Only these tools (all of them run on every selected case, whatever the tier).
+    /// Empty: each case runs on the tools of its persona's tier.
+    pub tools: Vec<String>,
+    /// Only cases of these personas (empty: all).
+    pub personas: Vec<String>,
+    pub samples: u32,
+    pub concurrency: usize,
+    /// Stop before the estimated spend of this run passes this many US dollars.
+    pub budget_usd: Option<f64>,
+    /// Read answers from the response cache.
+    pub use_cache: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            tools: Vec::new(),
+            personas: Vec::new(),
+            samples: 1,
+            concurrency: 4,
+            budget_usd: None,
+            use_cache: true,
+        }
+    }
+}
+
+/// Why a run could not start or continue.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+    #[error("unknown persona `{0}`")]
+    UnknownPersona(String),
+    #[error("tool `{tool}` cannot be used: {source}")]
+    Provider {
+        tool: String,
+        #[source]
+        source: ProviderError,
+    },
+    #[error("run `{0}` has finished; nothing to resume")]
+    AlreadyFinished(String),
+    #[error("nothing to evaluate: no case matches the selection")]
+    Empty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Receives progress as the run goes (the CLI draws a progress bar from it).
+pub trait Progress: Send + Sync {
+    /// The run starts with `total` items, `done` of them already complete (resume).
+    fn start(&self, run_id: &str, total: u64, done: u64);
+    /// One result was written; `spent` is the run's spend so far.
+    fn result(&self, result: &ResultRecord, spent: f64);
+    /// A provider fault will be retried after `wait`.
+    fn retry(&self, tool: &str, case: &str, error: &ProviderError, wait: Duration);
+    /// A notice for the user (budget reached, interrupted).
+    fn notice(&self, message: &str);
+}
+
+/// Progress that reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: &str, _: u64, _: u64) {}
+    fn result(&self, _: &ResultRecord, _: f64) {}
+    fn retry(&self, _: &str, _: &str, _: &ProviderError, _: Duration) {}
+    fn notice(&self, _: &str) {}
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub planned: u64,
+    pub completed: u64,
+    pub spent_usd: f64,
+}
+
+/// The providers of a program's tools, built once.
+pub type Providers = HashMap<String, Arc<dyn Provider>>;
+
+/// Build the providers for `tool_ids`; a tool that cannot be used is an error.
+pub fn build_providers(program: &Program, tool_ids: &[String]) -> Result<Providers, RunError> {
+    let mut out = Providers::new();
+    for id in tool_ids {
+        let tool = program
+            .tool(id)
+            .ok_or_else(|| RunError::UnknownTool(id.clone()))?;
+        let p = proximity_providers::build(tool, &program.root).map_err(|source| {
+            RunError::Provider {
+                tool: id.clone(),
+                source,
+            }
+        })?;
+        out.insert(id.clone(), p);
+    }
+    Ok(out)
+}
+
+/// One unit of work.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkItem {
+    pub case: usize,
+    pub tool: usize,
+    pub sample: u32,
+}
+
+/// The work a selection implies, in a stable order (case, tool, sample).
+pub fn plan(program: &Program, options: &RunOptions) -> Result<Vec<WorkItem>, RunError> {
+    for t in &options.tools {
+        if program.tool(t).is_none() {
+            return Err(RunError::UnknownTool(t.clone()));
+        }
+    }
+    for p in &options.personas {
+        if program.persona(p).is_none() {
+            return Err(RunError::UnknownPersona(p.clone()));
+        }
+    }
+    let tool_index: HashMap<&str, usize> = program
+        .tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    let mut items = Vec::new();
+    for (ci, case) in program.cases.iter().enumerate() {
+        if !options.personas.is_empty() && !options.personas.contains(&case.persona) {
+            continue;
+        }
+        let tools: Vec<&str> = if options.tools.is_empty() {
+            program
+                .tools_for_persona(&case.persona)
+                .into_iter()
+                .map(|t| t.id.as_str())
+                .collect()
+        } else {
+            options.tools.iter().map(String::as_str).collect()
+        };
+        for t in tools {
+            let Some(&ti) = tool_index.get(t) else {
+                continue;
+            };
+            for sample in 0..options.samples.max(1) {
+                items.push(WorkItem {
+                    case: ci,
+                    tool: ti,
+                    sample,
+                });
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// A cached provider answer with the latency it took when it was paid for.
+#[derive(Serialize, Deserialize)]
+struct CachedAnswer {
+    response: ChatResponse,
+    latency_ms: u64,
+    attempts: u32,
+}
+
+/// The cache key of a request: tool configuration, request and sample, plus the run id
+/// when the cache is bypassed (so a resumed `--no-cache` run still never pays twice).
+fn cache_key(config_fp: &str, request: &ChatRequest, sample: u32, scope: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(config_fp.as_bytes());
+    h.update(b"\n");
+    h.update(
+        serde_json::to_string(request)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    h.update(format!("\n{sample}\n{scope}").as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// A judge backed by the program's providers.
+struct ProviderJudge {
+    providers: Providers,
+    policy: RetryPolicy,
+}
+
+#[async_trait]
+impl Judge for ProviderJudge {
+    async fn complete(
+        &self,
+        tool_id: &str,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderError> {
+        let Some(p) = self.providers.get(tool_id) else {
+            return Err(ProviderError::new(
+                ErrorClass::Config,
+                format!("judge tool `{tool_id}` is not available"),
+            ));
+        };
+        complete_with_retries(
+            p.as_ref(),
+            request,
+            &self.policy,
+            Duration::from_secs(120),
+            |_, _, _| {},
+        )
+        .await
+        .result
+    }
+}
+
+/// Money reserved for requests in flight and spent on answered ones.
+struct Budget {
+    limit: Option<f64>,
+    spent: f64,
+    reserved: f64,
+    exhausted: bool,
+}
+
+impl Budget {
+    fn reserve(&mut self, estimate: f64) -> bool {
+        if let Some(limit) = self.limit {
+            if self.spent + self.reserved + estimate > limit {
+                self.exhausted = true;
+                return false;
+            }
+        }
+        self.reserved += estimate;
+        true
+    }
+
+    fn settle(&mut self, estimate: f64, actual: f64) {
+        self.reserved = (self.reserved - estimate).max(0.0);
+        self.spent += actual;
+    }
+}
+
+/// Estimated cost of a request before sending it: prompt tokens (4 characters a token)
+/// and `max_tokens` of output (256 when unset).
+pub fn estimate_cost(tool: &Tool, request: &ChatRequest) -> f64 {
+    let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
+    let input = (chars as u64).div_ceil(4);
+    let output = u64::from(request.max_tokens.unwrap_or(256));
+    tool.price.cost(input, output)
+}
+
+fn new_run_id() -> String {
+    let now = Utc::now();
+    let suffix: u16 = rand_suffix();
+    format!("{}-{suffix:04x}", now.format("%Y%m%d-%H%M%S"))
+}
+
+fn rand_suffix() -> u16 {
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    let pid = std::process::id();
+    ((nanos ^ pid.rotate_left(16)) & 0xffff) as u16
+}
+
+/// Start a new run.
+pub async fn start(
+    program: &Program,
+    store: &Store,
+    options: RunOptions,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let items = plan(program, &options)?;
+    if items.is_empty() {
+        return Err(RunError::Empty);
+    }
+    let run = RunRecord {
+        id: new_run_id(),
+        program: program.name.clone(),
+        started_at: Utc::now(),
+        finished_at: None,
+        status: RunStatus::Running,
+        config: serde_json::to_value(&options).unwrap_or_default(),
+        planned: items.len() as u64,
+    };
+    let providers = build_providers(program, &used_tools(program, &items))?;
+    store.create_run(&run).await?;
+    execute(
+        program, store, &run, &options, items, providers, cancel, progress,
+    )
+    .await
+}
+
+/// Continue an interrupted run: only the missing results are produced.
+pub async fn resume(
+    program: &Program,
+    store: &Store,
+    run_id: &str,
+    concurrency: Option<usize>,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let run = store.run(run_id).await?;
+    if run.status == RunStatus::Finished {
+        return Err(RunError::AlreadyFinished(run_id.to_owned()));
+    }
+    let mut options: RunOptions = serde_json::from_value(run.config.clone())
+        .map_err(|e| StoreError::Corrupt(format!("run options: {e}")))?;
+    if let Some(c) = concurrency {
+        options.concurrency = c;
+    }
+    let items = plan(program, &options)?;
+    let providers = build_providers(program, &used_tools(program, &items))?;
+    store
+        .set_run_status(&run.id, RunStatus::Running, None)
+        .await?;
+    execute(
+        program, store, &run, &options, items, providers, cancel, progress,
+    )
+    .await
+}
+
+fn used_tools(program: &Program, items: &[WorkItem]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    for item in items {
+        if seen.insert(item.tool) {
+            ids.push(program.tools[item.tool].id.clone());
+        }
+    }
+    // Judges run on tools of their own.
+    for case in &program.cases {
+        for a in case.assertions.iter() {
+            if let proximity_program::Check::Judge { tool, .. } = &a.check {
+                if let Some(t) = tool.as_deref().or(program.judge_tool.as_deref()) {
+                    if !ids.iter().any(|i| i == t) {
+                        ids.push(t.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    ids
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    program: &Program,
+    store: &Store,
+    run: &RunRecord,
+    options: &RunOptions,
+    items: Vec<WorkItem>,
+    providers: Providers,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let done: HashSet<(String, String, u32)> =
+        store.completed_keys(&run.id).await?.into_iter().collect();
+    let total = items.len() as u64;
+    let todo: Vec<WorkItem> = items
+        .into_iter()
+        .filter(|it| {
+            !done.contains(&(
+                program.cases[it.case].id.clone(),
+                program.tools[it.tool].id.clone(),
+                it.sample,
+            ))
+        })
+        .collect();
+    let already = total - todo.len() as u64;
+    progress.start(&run.id, total, already);
+
+    let spent = store.run_spend(&run.id).await?;
+    let budget = Mutex::new(Budget {
+        limit: options.budget_usd,
+        spent,
+        reserved: 0.0,
+        exhausted: false,
+    });
+    let fingerprints: Vec<String> = program.tools.iter().map(config_fingerprint).collect();
+    let judge = ProviderJudge {
+        providers: providers.clone(),
+        policy: RetryPolicy::default(),
+    };
+    let stop = cancel.child_token();
+    let first_error: Mutex<Option<StoreError>> = Mutex::new(None);
+
+    futures::stream::iter(todo)
+        .take_until(stop.clone().cancelled_owned())
+        .for_each_concurrent(options.concurrency.max(1), |item| {
+            let case = &program.cases[item.case];
+            let tool = &program.tools[item.tool];
+            let provider = providers.get(&tool.id).cloned();
+            let fp = &fingerprints[item.tool];
+            let budget = &budget;
+            let judge = &judge;
+            let stop = &stop;
+            let first_error = &first_error;
+            async move {
+                if stop.is_cancelled() {
+                    return;
+                }
+                let Some(provider) = provider else {
+                    return;
+                };
+                let ctx = ItemCtx {
+                    program,
+                    store,
+                    run_id: &run.id,
+                    case,
+                    tool,
+                    config_fp: fp,
+                    sample: item.sample,
+                    use_cache: options.use_cache,
+                };
+                match evaluate_item(&ctx, provider.as_ref(), judge, budget, progress).await {
+                    Ok(Some(result)) => {
+                        let spent = budget.lock().map(|b| b.spent).unwrap_or(0.0);
+                        progress.result(&result, spent);
+                    }
+                    Ok(None) => {
+                        // Budget reached: stop dispatching more work.
+                        stop.cancel();
+                    }
+                    Err(e) => {
+                        if let Ok(mut slot) = first_error.lock() {
+                            slot.get_or_insert(e);
+                        }
+                        stop.cancel();
+                    }
+                }
+            }
+        })
+        .await;
+
+    if let Some(e) = first_error.lock().ok().and_then(|mut s| s.take()) {
+        store
+            .set_run_status(&run.id, RunStatus::Interrupted, None)
+            .await?;
+        return Err(e.into());
+    }
+    let completed = store.completed_keys(&run.id).await?.len() as u64;
+    let exhausted = budget.lock().map(|b| b.exhausted).unwrap_or(false);
+    let status = if completed >= total {
+        RunStatus::Finished
+    } else if exhausted {
+        progress.notice(&format!(
+            "budget of ${:.4} reached: stopped before the estimated spend would pass it; \
+             resume with `proximity eval --resume {}` and a larger --budget",
+            options.budget_usd.unwrap_or(0.0),
+            run.id
+        ));
+        RunStatus::BudgetExhausted
+    } else {
+        progress.notice(&format!(
+            "interrupted: {completed} of {total} results saved; resume with `proximity eval --resume {}`",
+            run.id
+        ));
+        RunStatus::Interrupted
+    };
+    let finished_at = (status == RunStatus::Finished).then(Utc::now);
+    store.set_run_status(&run.id, status, finished_at).await?;
+    let spent_usd = store.run_spend(&run.id).await?;
+    Ok(RunSummary {
+        run_id: run.id.clone(),
+        status,
+        planned: total,
+        completed,
+        spent_usd,
+    })
+}
+
+struct ItemCtx<'a> {
+    program: &'a Program,
+    store: &'a Store,
+    run_id: &'a str,
+    case: &'a Case,
+    tool: &'a Tool,
+    config_fp: &'a str,
+    sample: u32,
+    use_cache: bool,
+}
+
+/// Produce and write one result. `Ok(None)`: not sent, the budget would be passed.
+async fn evaluate_item(
+    ctx: &ItemCtx<'_>,
+    provider: &dyn Provider,
+    judge: &ProviderJudge,
+    budget: &Mutex<Budget>,
+    progress: &dyn Progress,
+) -> Result<Option<ResultRecord>, StoreError> {
+    let request = ChatRequest::for_tool(ctx.tool, &ctx.case.messages);
+    let scope = if ctx.use_cache { "" } else { ctx.run_id };
+    let key = cache_key(ctx.config_fp, &request, ctx.sample, scope);
+
+    let cached = match ctx.store.cache_get(&key).await? {
+        Some(json) => serde_json::from_str::<CachedAnswer>(&json).ok(),
+        None => None,
+    };
+    let (answer, was_cached): (Result<CachedAnswer, ProviderError>, bool) = match cached {
+        Some(c) => (Ok(c), true),
+        None => {
+            let estimate = estimate_cost(ctx.tool, &request);
+            let reserved = budget
+                .lock()
+                .map(|mut b| b.reserve(estimate))
+                .unwrap_or(false);
+            if !reserved {
+                return Ok(None);
+            }
+            let policy = RetryPolicy {
+                max_attempts: ctx.tool.params.max_attempts.unwrap_or(4).max(1),
+                ..RetryPolicy::default()
+            };
+            let timeout = Duration::from_secs_f64(ctx.tool.params.timeout_secs.unwrap_or(60.0));
+            let started = Instant::now();
+            let attempted =
+                complete_with_retries(provider, &request, &policy, timeout, |_, e, wait| {
+                    progress.retry(&ctx.tool.id, &ctx.case.id, e, wait)
+                })
+                .await;
+            let latency_ms = started.elapsed().as_millis() as u64;
+            let answer = attempted.result.map(|response| CachedAnswer {
+                response,
+                latency_ms,
+                attempts: attempted.attempts,
+            });
+            let actual = match &answer {
+                Ok(a) => ctx.tool.price.cost(
+                    a.response.usage.input_tokens,
+                    a.response.usage.output_tokens,
+                ),
+                Err(_) => 0.0,
+            };
+            if let Ok(mut b) = budget.lock() {
+                b.settle(estimate, actual);
+            }
+            if let Ok(a) = &answer {
+                let json = serde_json::to_string(a).unwrap_or_default();
+                ctx.store.cache_put(&key, ctx.config_fp, &json).await?;
+            }
+            (answer, false)
+        }
+    };
+
+    let result = match answer {
+        Ok(a) => {
+            let judge_ref: &dyn Judge = judge;
+            let jctx = Context {
+                case: ctx.case,
+                judge: Some(judge_ref),
+                default_judge_tool: ctx.program.judge_tool.as_deref(),
+                provider_refused: a.response.refused,
+            };
+            let outcomes = evaluate_all(&a.response.text, &jctx).await;
+            let (verdict, reason) = classify(&Observed {
+                case: ctx.case,
+                output: &a.response.text,
+                error: None,
+                provider_refused: a.response.refused,
+                outcomes: &outcomes,
+            });
+            let usage = a.response.usage;
+            let mean_logprob = a
+                .response
+                .logprobs
+                .as_ref()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.iter().sum::<f64>() / l.len() as f64);
+            record(
+                ctx,
+                RecordParts {
+                    tool_fingerprint: version_fingerprint(
+                        ctx.config_fp,
+                        a.response.model_version.as_deref(),
+                    ),
+                    model_version: a.response.model_version.clone(),
+                    output: a.response.text,
+                    error: None,
+                    input_tokens: usage.input_tokens,
+                    output_tokens: usage.output_tokens,
+                    latency_ms: a.latency_ms,
+                    attempts: a.attempts,
+                    cached: was_cached,
+                    verdict,
+                    reason,
+                    outcomes,
+                    mean_logprob,
+                },
+            )
+        }
+        Err(e) => {
+            let (verdict, reason) = classify(&Observed {
+                case: ctx.case,
+                output: "",
+                error: Some(&e),
+                provider_refused: false,
+                outcomes: &[],
+            });
+            record(
+                ctx,
+                RecordParts {
+                    tool_fingerprint: version_fingerprint(ctx.config_fp, None),
+                    model_version: None,
+                    output: String::new(),
+                    error: Some(e),
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    latency_ms: 0,
+                    attempts: 0,
+                    cached: false,
+                    verdict,
+                    reason,
+                    outcomes: Vec::new(),
+                    mean_logprob: None,
+                },
+            )
+        }
+    };
+    ctx.store.insert_result(&result).await?;
+    Ok(Some(result))
+}
+
+struct RecordParts {
+    tool_fingerprint: String,
+    model_version: Option<String>,
+    output: String,
+    error: Option<ProviderError>,
+    input_tokens: u64,
+    output_tokens: u64,
+    latency_ms: u64,
+    attempts: u32,
+    cached: bool,
+    verdict: Verdict,
+    reason: String,
+    outcomes: Vec<proximity_store::AssertionOutcome>,
+    mean_logprob: Option<f64>,
+}
+
+fn record(ctx: &ItemCtx<'_>, p: RecordParts) -> ResultRecord {
+    ResultRecord {
+        run_id: ctx.run_id.to_owned(),
+        case_id: ctx.case.id.clone(),
+        tool_id: ctx.tool.id.clone(),
+        sample: ctx.sample,
+        persona: ctx.case.persona.clone(),
+        workflow: ctx.case.workflow.clone(),
+        kind: ctx.case.kind.as_str().to_owned(),
+        source: ctx.case.source.as_str().to_owned(),
+        case_weight: ctx.case.weight,
+        tool_fingerprint: p.tool_fingerprint,
+        model_version: p.model_version,
+        output: p.output,
+        error_class: p.error.as_ref().map(|e| e.class.as_str().to_owned()),
+        error_message: p.error.as_ref().map(|e| e.message.clone()),
+        input_tokens: p.input_tokens,
+        output_tokens: p.output_tokens,
+        cost_usd: ctx.tool.price.cost(p.input_tokens, p.output_tokens),
+        latency_ms: p.latency_ms,
+        attempts: p.attempts,
+        cached: p.cached,
+        verdict: p.verdict,
+        reason: p.reason,
+        assertions: p.outcomes,
+        mean_logprob: p.mean_logprob,
+        created_at: Utc::now(),
+    }
+}
