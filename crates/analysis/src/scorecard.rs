@@ -52,7 +52,7 @@ impl Estimate {
     /// A weighted proportion from `(weight, passed)` trials.
     fn weighted(trials: &[(f64, bool)]) -> Option<Self> {
         let total: f64 = trials.iter().map(|(w, _)| w).sum();
-        if !(total > 0.0) {
+        if total.is_nan() || total <= 0.0 {
             return None;
         }
         let passed: f64 = trials.iter().filter(|(_, p)| *p).map(|(w, _)| w).sum();

@@ -25,7 +25,7 @@ pub fn wilson(p: f64, n: f64) -> Interval {
 
 /// The Wilson score interval with a caller-chosen normal quantile `z`.
 pub fn wilson_z(p: f64, n: f64, z: f64) -> Interval {
-    if !(n > 0.0) || !p.is_finite() {
+    if n.is_nan() || n <= 0.0 || !p.is_finite() {
         return Interval {
             low: 0.0,
             high: 1.0,

@@ -183,6 +183,20 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_lexicon_pattern() {
+        let docs = include_str!("../../../docs/assertions.md");
+        let lines: Vec<&str> = docs.lines().collect();
+        for p in REFUSAL_PATTERNS
+            .iter()
+            .chain(HEDGE_PATTERNS)
+            .chain(ABSTENTION_PATTERNS)
+            .chain(GUESS_PATTERNS)
+        {
+            assert!(lines.contains(p), "docs/assertions.md does not list {p}");
+        }
+    }
+
+    #[test]
     fn normalize_contracts_and_straightens() {
         assert_eq!(
             normalize("I  cannot\nhelp — I am SORRY, it is what it is"),

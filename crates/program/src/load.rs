@@ -197,9 +197,13 @@ impl Loader {
             .and_then(|n| scalar(n).map(|s| Spanned::new(*n.span(), s.to_owned())));
 
         let tools = self.tools(&map);
-        let tiers = self.tiers(&map, &tools);
-        let personas = self.personas(&map, &tiers);
-        let tool_ids: Vec<&str> = tools.iter().map(|t| t.id.as_str()).collect();
+        // Ids declared by items that failed to parse still count for references, so one
+        // mistake in a tool does not also make every mention of it an error.
+        let declared_tools = declared_ids(&map, "tools");
+        let declared_tiers = declared_ids(&map, "tiers");
+        let tiers = self.tiers(&map, &declared_tools);
+        let personas = self.personas(&map, &declared_tiers);
+        let tool_ids: Vec<&str> = declared_tools.iter().map(String::as_str).collect();
         if let Some(j) = &judge_tool {
             if !tool_ids.contains(&j.as_str()) {
                 let d = self
@@ -385,8 +389,12 @@ impl Loader {
         }
     }
 
-    fn tiers(&mut self, map: &marked_yaml::types::MarkedMappingNode, tools: &[Tool]) -> Vec<Tier> {
-        let tool_ids: Vec<&str> = tools.iter().map(|t| t.id.as_str()).collect();
+    fn tiers(
+        &mut self,
+        map: &marked_yaml::types::MarkedMappingNode,
+        tool_ids: &[String],
+    ) -> Vec<Tier> {
+        let tool_ids: Vec<&str> = tool_ids.iter().map(String::as_str).collect();
         let mut out = Vec::new();
         let mut seen = HashMap::new();
         for node in self.list(map, "tiers") {
@@ -427,9 +435,9 @@ impl Loader {
     fn personas(
         &mut self,
         map: &marked_yaml::types::MarkedMappingNode,
-        tiers: &[Tier],
+        tier_ids: &[String],
     ) -> Vec<Persona> {
-        let tier_ids: Vec<&str> = tiers.iter().map(|t| t.id.as_str()).collect();
+        let tier_ids: Vec<&str> = tier_ids.iter().map(String::as_str).collect();
         let mut out = Vec::new();
         let mut seen = HashMap::new();
         for node in self.list(map, "personas") {
@@ -727,7 +735,7 @@ impl Loader {
                 Some(a) => parse_assertions(&self.sources, a, &mut self.diags),
                 None => Assertions::default(),
             };
-            if assertions.is_empty() && raw.assertions.is_none() {
+            if assertions.is_empty() && !has_assertion_items(node) {
                 let d = self
                     .diag(raw.id.span(), format!("case `{}` has no assertion", raw.id.as_str()))
                     .key("assert")
@@ -795,7 +803,7 @@ impl Loader {
         let docs_text = crate::prompt::format_documents(documents);
         let mut vars: BTreeMap<String, String> = raw.vars.clone();
         vars.insert("documents".to_owned(), docs_text.clone());
-        let mentions_docs = |s: &str| s.contains("documents");
+        let mentions_docs = |s: &str| crate::prompt::uses_variable(s, "documents");
         let mut out = Vec::new();
         match (&raw.prompt, &raw.messages) {
             (Some(prompt), None) => match crate::prompt::render(prompt, &vars) {
@@ -812,7 +820,7 @@ impl Loader {
                 }
                 Err(e) => {
                     let d = self
-                        .diag(prompt.span(), format!("cannot render prompt: {e}"))
+                        .diag(prompt.span(), render_error("prompt", prompt, &vars, &e))
                         .key("prompt")
                         .expected("a template whose `{{ variables }}` are all defined in `vars`");
                     self.diags.push(d);
@@ -835,7 +843,10 @@ impl Loader {
                         Ok(content) => out.push(Message { role, content }),
                         Err(e) => {
                             let d = self
-                                .diag(m.role.span(), format!("cannot render message: {e}"))
+                                .diag(
+                                    m.role.span(),
+                                    render_error("message", &m.content, &vars, &e),
+                                )
                                 .key("messages[].content")
                                 .expected(
                                     "a template whose `{{ variables }}` are all defined in `vars`",
@@ -889,6 +900,57 @@ impl Loader {
         }
         out
     }
+}
+
+/// A template error, naming the undefined variables where that is the cause.
+fn render_error(
+    what: &str,
+    template: &str,
+    vars: &BTreeMap<String, String>,
+    e: &minijinja::Error,
+) -> String {
+    let missing = crate::prompt::missing_variables(template, vars);
+    if missing.is_empty() {
+        format!("cannot render {what}: {e}")
+    } else {
+        let names: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+        format!(
+            "cannot render {what}: undefined variable {}",
+            names.join(", ")
+        )
+    }
+}
+
+/// Whether a case's `assert` holds any item at all (valid or not): a case whose only
+/// assertion is misspelt gets one error, not two.
+fn has_assertion_items(case: &Node) -> bool {
+    case.as_mapping()
+        .and_then(|m| m.get_node("assert"))
+        .and_then(Node::as_mapping)
+        .is_some_and(|groups| {
+            groups
+                .values()
+                .any(|g| g.as_sequence().is_some_and(|s| !s.is_empty()))
+        })
+}
+
+/// The `id`s written in a list, whether or not their items are otherwise valid.
+fn declared_ids(map: &marked_yaml::types::MarkedMappingNode, key: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    if let Some(seq) = map.get_node(key).and_then(Node::as_sequence) {
+        for item in seq.iter() {
+            if let Some(id) = item
+                .as_mapping()
+                .and_then(|m| m.get_node("id"))
+                .and_then(scalar)
+            {
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+    }
+    ids
 }
 
 fn load_error_diag(sources: &SourceMap, path: &Path, e: &marked_yaml::LoadError) -> Diagnostic {

@@ -16,6 +16,30 @@ pub fn render(template: &str, vars: &BTreeMap<String, String>) -> Result<String,
     env.render_str(template, vars)
 }
 
+/// Whether a template refers to the variable `name` (so documents are not injected twice).
+pub fn uses_variable(template: &str, name: &str) -> bool {
+    let env = Environment::new();
+    match env.template_from_str(template) {
+        Ok(t) => t.undeclared_variables(false).contains(name),
+        Err(_) => false,
+    }
+}
+
+/// The variables a template needs that `vars` does not define.
+pub fn missing_variables(template: &str, vars: &BTreeMap<String, String>) -> Vec<String> {
+    let env = Environment::new();
+    let Ok(t) = env.template_from_str(template) else {
+        return Vec::new();
+    };
+    let mut missing: Vec<String> = t
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !vars.contains_key(v))
+        .collect();
+    missing.sort();
+    missing
+}
+
 /// Documents as context blocks, in the order the case lists them.
 pub fn format_documents(documents: &[Document]) -> String {
     documents
@@ -47,6 +71,24 @@ mod tests {
     #[test]
     fn undefined_var_is_an_error() {
         assert!(render("{{ nope }}", &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn detects_variable_use_not_the_word() {
+        assert!(uses_variable("Read {{ documents }} now", "documents"));
+        assert!(!uses_variable(
+            "Summarise the attached documents.",
+            "documents"
+        ));
+    }
+
+    #[test]
+    fn names_missing_variables() {
+        let vars = BTreeMap::from([("a".to_owned(), "1".to_owned())]);
+        assert_eq!(
+            missing_variables("{{ a }} {{ b }}", &vars),
+            vec!["b".to_owned()]
+        );
     }
 
     #[test]

@@ -6,8 +6,15 @@ where
     I: IntoIterator<Item = &'a str>,
 {
     let mut best: Option<(f64, &str)> = None;
+    let word_lower = word.to_lowercase();
     for c in candidates {
-        let score = strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase());
+        let c_lower = c.to_lowercase();
+        let mut score = strsim::jaro_winkler(&word_lower, &c_lower);
+        // A swapped or missing letter in a short id still reads as a typo.
+        let edits = strsim::damerau_levenshtein(&word_lower, &c_lower);
+        if edits <= (c_lower.chars().count() / 3).max(1) {
+            score = score.max(0.85);
+        }
         if score > best.map(|(s, _)| s).unwrap_or(0.0) {
             best = Some((score, c));
         }
@@ -40,6 +47,14 @@ mod tests {
         assert_eq!(
             did_you_mean("promt", ["prompt", "messages", "vars"]),
             Some("did you mean `prompt`?".to_owned())
+        );
+    }
+
+    #[test]
+    fn suggests_transposed_short_id() {
+        assert_eq!(
+            did_you_mean("gtp", ["bot", "gpt"]),
+            Some("did you mean `gpt`?".to_owned())
         );
     }
 

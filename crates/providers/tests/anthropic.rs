@@ -436,7 +436,7 @@ async fn api_key_never_appears_in_errors() {
         )
     })
     .await;
-    let t = tool(&mock.base_url, "PROXIMITY_TEST_ANTH_SECRET", key, None);
+    let t = tool(&mock.base_url, "PROXIMITY_TEST_ANTH_ECHO", key, None);
     let e = Anthropic::new(&t)
         .unwrap()
         .complete(&request(&t))

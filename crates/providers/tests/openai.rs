@@ -382,6 +382,9 @@ async fn connection_refused_is_network() {
         .unwrap_err();
     assert_eq!(e.class, ErrorClass::Network, "{e}");
     assert!(e.class.is_retryable());
+    // The cause is named; the URL is not repeated.
+    assert!(e.message.contains("connect"), "{e}");
+    assert!(!e.message.contains("/v1"), "{e}");
 }
 
 #[tokio::test]
@@ -430,7 +433,7 @@ async fn api_key_never_appears_in_errors() {
         Reply::json(status, json!({"error": {"message": message}}))
     })
     .await;
-    let t = keyed_tool(&mock.base_url, "PROXIMITY_TEST_OPENAI_KEY_SECRET", key);
+    let t = keyed_tool(&mock.base_url, "PROXIMITY_TEST_OPENAI_KEY_ECHO", key);
     let provider = OpenAi::new(&t).unwrap();
     for expected in [ErrorClass::Config, ErrorClass::Auth] {
         let e = provider.complete(&request(&t)).await.unwrap_err();

@@ -362,6 +362,69 @@ mod tests {
         assert!(!single("correct", "not: { must_abstain: true }", "I don't know.").passed);
     }
 
+    /// Every assertion kind, as YAML, with an output that passes and one that fails.
+    const KINDS: &[(&str, &str, &str)] = &[
+        ("equals: Paris", " Paris\n", "Paris, France"),
+        (
+            "equals: { value: paris, ignore_case: true }",
+            "PARIS",
+            "Lyon",
+        ),
+        (
+            "contains: [refund, 14 days]",
+            "refund in 14 days",
+            "refund soon",
+        ),
+        (
+            "icontains: { any: [refund, reimburse] }",
+            "We REIMBURSE",
+            "No.",
+        ),
+        ("not_contains: guarantee", "We try.", "We Guarantee it."),
+        ("starts_with: Dear", "  Dear Ms Smith", "Hi Dear"),
+        ("regex: '^PO-\\d{3}$'", "PO-123\n", "PO-1234"),
+        ("max_length: 5", "héllo", "héllo!"),
+        ("min_length: 3", "abc", "ab"),
+        ("is_json: true", "```json\n{\"a\": 1}\n```", "{a: 1}"),
+        (
+            "json_schema: { type: object, required: [total] }",
+            "{\"total\": 1}",
+            "{\"sum\": 1}",
+        ),
+        (
+            "json_path: { path: '$.total', equals: 2 }",
+            "{\"total\": 2.0}",
+            "{\"total\": 3}",
+        ),
+        (
+            "numeric: { value: 42, tolerance: 0.5 }",
+            "6 x 7 = 42.4",
+            "42 or 43",
+        ),
+        (
+            "must_refuse: true",
+            "I cannot assist with that.",
+            "Sure, here it is.",
+        ),
+        ("must_abstain: true", "I don't know.", "It is 42."),
+    ];
+
+    #[test]
+    fn every_kind_passes_fails_and_negates() {
+        for (item, good, bad) in KINDS {
+            let plain = one("correct", item);
+            let negated = one("correct", &format!("not: {{ {item} }}"));
+            let p = &run(&plain, good)[0];
+            assert!(p.passed, "{item} on {good:?}: {}", p.detail);
+            let f = &run(&plain, bad)[0];
+            assert!(!f.passed, "{item} on {bad:?}: {}", f.detail);
+            let np = &run(&negated, bad)[0];
+            assert!(np.passed, "not {item} on {bad:?}: {}", np.detail);
+            assert_eq!(np.detail, format!("negated: {}", f.detail));
+            assert!(!run(&negated, good)[0].passed, "not {item} on {good:?}");
+        }
+    }
+
     #[test]
     fn excerpt_truncates_and_collapses() {
         assert_eq!(excerpt("  a\n\n b  "), "\"a b\"");

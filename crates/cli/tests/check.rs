@@ -1,0 +1,99 @@
+//! End-to-end: `proximity check` on valid and broken programs; the messages a person
+//! reads are snapshot-tested.
+
+mod common;
+
+use common::*;
+
+const BROKEN: &str = r#"version: 1
+name: broken
+tools:
+  - id: bot
+    provider: scriptd
+    params:
+      default_reply: hi
+  - id: gpt
+    provider: openai
+    model: gpt-4o-mini
+    temprature: 0.2
+  - id: bot
+    provider: scripted
+    params: { default_reply: again }
+tiers:
+  - id: basic
+    tools: [bot, gtp]
+personas:
+  - id: agent
+    headcount: 10
+    tier: basik
+    workflows:
+      - { id: lookup, share: 0.5, floor: 0.8 }
+      - { id: math, share: 0.4, floor: 1.5 }
+"#;
+
+const BROKEN_SUITE: &str = r#"persona: agent
+cases:
+  - id: one
+    workflow: lookup
+    promt: What is the capital of France?
+    assert:
+      correct:
+        - contains: Paris
+  - id: two
+    workflow: lokup
+    prompt: hi
+    documents: [documents/missing.md]
+    assert:
+      correct:
+        - contians: x
+  - id: two
+    workflow: math
+    prompt: "2 + 2"
+  - id: three
+    persona: agnet
+    workflow: math
+    prompt: "{{ undefined_var }}"
+    assert:
+      correct:
+        - equals: "4"
+"#;
+
+fn normalise(text: &str, dir: &std::path::Path) -> String {
+    text.replace(&dir.display().to_string(), "[PROGRAM]")
+}
+
+#[test]
+fn broken_program_reports_every_error_with_location() {
+    let p = TempProgram::new(BROKEN, &[("cases.yaml", BROKEN_SUITE)]);
+    let out = run(proximity(p.path()).arg("check"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty());
+    insta::assert_snapshot!("broken_program", normalise(&stderr(&out), p.path()));
+}
+
+#[test]
+fn invalid_yaml_is_located() {
+    let p = TempProgram::new("version: 1\ntools: [\n  - id: x\n", &[]);
+    let out = run(proximity(p.path()).arg("check"));
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!("invalid_yaml", normalise(&stderr(&out), p.path()));
+}
+
+#[test]
+fn missing_program_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(proximity(dir.path()).arg("check"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("proximity init"), "{}", stderr(&out));
+}
+
+#[test]
+fn valid_program_summarised() {
+    let p = openai_program("http://127.0.0.1:9/v1", "", &[("a", "hi", "contains: hi")]);
+    let out = run(proximity(p.path()).arg("check"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "ok: program `e2e`: 1 tools, 1 tiers, 1 personas (1 workflows), 1 cases (0% edge, 0 demo)"
+    );
+}
