@@ -1,5 +1,5 @@
 //! Proximity's analysis: statistics ([`stats`]), the work-mix-weighted scorecard of a
-//! run ([`scorecard`]) and its renderings as a table, JSON, Markdown and JUnit XML
+//! run ([`mod@scorecard`]) and its renderings as a table, JSON, Markdown and JUnit XML
 //! ([`render`]). Pure functions over the program and stored results: no I/O.
 
 pub mod render;

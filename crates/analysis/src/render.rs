@@ -211,7 +211,9 @@ pub fn table(report: &Report) -> String {
 pub fn json(report: &Report) -> String {
     // Plain structs with string keys: serialising them to a String cannot fail.
     #[allow(clippy::expect_used)]
-    serde_json::to_string_pretty(report).expect("a Report always serialises to JSON")
+    let mut out = serde_json::to_string_pretty(report).expect("a Report always serialises to JSON");
+    out.push('\n');
+    out
 }
 
 /// Escape text for Markdown outside code: backslash-escape the characters that start
@@ -379,7 +381,11 @@ pub fn junit(report: &Report, results: &[ResultRecord]) -> String {
     }
     // quick-junit writes into a Vec and its strings are valid UTF-8: this cannot fail.
     #[allow(clippy::expect_used)]
-    junit.to_string().expect("JUnit XML serialises into memory")
+    let mut out = junit.to_string().expect("JUnit XML serialises into memory");
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -480,6 +486,19 @@ mod tests {
             .filter(|r| r.verdict != Verdict::Pass)
             .count();
         assert_eq!(xml.matches("<failure").count(), failing + below);
+    }
+
+    #[test]
+    fn every_format_ends_with_one_newline() {
+        let (report, results) = sample_report();
+        for text in [
+            table(&report),
+            json(&report),
+            markdown(&report),
+            junit(&report, &results),
+        ] {
+            assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{text:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! End-to-end: `proximity check` on valid and broken programs; the messages a person
 //! reads are snapshot-tested.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! End-to-end: the real binary evaluating an OpenAI-compatible tool served by a real
 //! local HTTP server that answers, rate-limits, fails, stalls and sends malformed JSON.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -68,7 +69,7 @@ fn faults_are_classified_and_retried() {
     );
     assert!((r["capital"].cost_usd - (100.0 * 10.0 + 10.0 * 30.0) / 1e6).abs() < 1e-12);
     // The key never reaches the store.
-    let db = std::fs::read(p.path().join(".proximity/proximity.db")).unwrap();
+    let db = fs_err::read(p.path().join(".proximity/proximity.db")).unwrap();
     assert!(!String::from_utf8_lossy(&db).contains("sk-test-secret"));
     let calls = server.state.calls.lock().unwrap();
     assert_eq!(calls["What is the capital of France? [rate-limit-once]"], 2);

@@ -1,4 +1,5 @@
 //! End-to-end: a deterministic run on a `scripted` tool, reported in every format.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -151,7 +152,7 @@ fn every_format_renders() {
         .args(["report", "--format", "junit", "--out"])
         .arg(&out_file));
     assert!(junit.status.success(), "{}", stderr(&junit));
-    let xml = std::fs::read_to_string(out_file).unwrap();
+    let xml = fs_err::read_to_string(out_file).unwrap();
     assert!(
         xml.contains("<testsuite") && xml.contains("failure"),
         "{xml}"

@@ -247,10 +247,13 @@ fn threads() -> i32 {
     {
         return n;
     }
+    // Like llama.cpp, use about one thread per physical core: on a small, shared machine
+    // oversubscribed threads spin at llama.cpp's barriers, and 2 threads on 2 busy vCPUs
+    // generated 6x slower than 1 in our measurements.
     std::thread::available_parallelism()
-        .map(|n| i32::try_from(n.get()).unwrap_or(4))
+        .map(|n| i32::try_from(n.get() / 2).unwrap_or(4))
         .unwrap_or(4)
-        .min(8)
+        .clamp(1, 8)
 }
 
 fn spawn_worker(path: PathBuf) -> Result<LocalModel, LocalError> {

@@ -345,7 +345,7 @@ fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> 
     })
 }
 
-fn expect<'a>(sources: &SourceMap, node: &'a Node, name: &str, expected: &str) -> Box<Diagnostic> {
+fn expect(sources: &SourceMap, node: &Node, name: &str, expected: &str) -> Box<Diagnostic> {
     Box::new(
         Diagnostic::at(sources, node.span(), format!("bad value for `{name}`"))
             .key(name.to_owned())

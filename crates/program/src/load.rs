@@ -234,9 +234,9 @@ impl Loader {
             root: root.to_path_buf(),
             name,
             description,
-            tools: tools,
-            tiers: tiers,
-            personas: personas,
+            tools,
+            tiers,
+            personas,
             cases,
             judge_tool: judge_tool.map(|j| j.as_str().to_owned()),
         })

@@ -276,7 +276,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 /// caller divides for milliseconds). Absurdly large values are refused.
 fn parse_seconds(v: &str) -> Option<Duration> {
     let n: f64 = v.parse().ok()?;
-    if !n.is_finite() || n < 0.0 || n > 86_400_000.0 {
+    if !(0.0..=86_400_000.0).contains(&n) {
         return None;
     }
     Duration::try_from_secs_f64(n).ok()

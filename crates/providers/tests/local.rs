@@ -140,7 +140,11 @@ async fn concurrent_requests_share_one_model_and_all_succeed() {
         .into_iter()
         .enumerate()
     {
-        let p = if i % 2 == 0 { first.clone() } else { second.clone() };
+        let p = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
         let q = user(&t, &format!("What is the capital of {country}?"));
         set.spawn(async move { p.complete(&q).await });
     }
@@ -148,7 +152,10 @@ async fn concurrent_requests_share_one_model_and_all_succeed() {
     let begun = Instant::now();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let ticked = begun.elapsed();
-    assert!(ticked < Duration::from_millis(1000), "runtime blocked: {ticked:?}");
+    assert!(
+        ticked < Duration::from_millis(1000),
+        "runtime blocked: {ticked:?}"
+    );
     let mut done = 0;
     while let Some(r) = set.join_next().await {
         let r = r.unwrap().unwrap();

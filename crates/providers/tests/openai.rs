@@ -1,6 +1,9 @@
 //! The `openai` provider against a real HTTP server on 127.0.0.1: answers parsed, every
 //! fault classified, retries end to end, and the API key kept out of errors.
 
+// Helpers outside `#[test]` functions may unwrap too: this is test code.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! that is not JSON, `[hold]` waits until the test opens the gate. Anything else gets
 //! a deterministic answer: "Paris" for capital questions, "391" for `17 * 23`, the
 //! prompt's first word otherwise.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -177,10 +177,10 @@ pub struct TempProgram {
 impl TempProgram {
     pub fn new(program_yaml: &str, suites: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("proximity.yaml"), program_yaml).unwrap();
-        std::fs::create_dir_all(dir.path().join("suites")).unwrap();
+        fs_err::write(dir.path().join("proximity.yaml"), program_yaml).unwrap();
+        fs_err::create_dir_all(dir.path().join("suites")).unwrap();
         for (name, text) in suites {
-            std::fs::write(dir.path().join("suites").join(name), text).unwrap();
+            fs_err::write(dir.path().join("suites").join(name), text).unwrap();
         }
         Self { dir }
     }

@@ -126,7 +126,7 @@ fn request(task: &str, max_tokens: u32) -> GenerateRequest {
     GenerateRequest {
         messages: vec![
             ChatMessage::new("system", SYSTEM),
-            ChatMessage::new("user", format!("{context}{context}{task}")),
+            ChatMessage::new("user", format!("{context}{context}{context}{task}")),
         ],
         temperature: Some(0.0),
         max_tokens: Some(max_tokens),

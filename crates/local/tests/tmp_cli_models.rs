@@ -1,0 +1,2 @@
+#[path = "../../cli/src/commands/models.rs"]
+mod models_cmd;
