@@ -40,6 +40,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole loop on `examples/acme` and the embedded local model.
+    Demo(DemoArgs),
     /// Validate the program; exit 2 with located errors when it is invalid.
     Check(CheckArgs),
     /// Evaluate tools on the program's cases.
@@ -53,6 +55,16 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+    /// Ask the model again instead of reusing cached answers from an earlier demo.
+    #[arg(long)]
+    pub fresh: bool,
+}
 
 /// Output formats of a scorecard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

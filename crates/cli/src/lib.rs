@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
+        Command::Demo(a) => commands::demo::run(g, a).await,
         Command::Check(a) => commands::check::run(g, a),
         Command::Eval(a) => commands::eval::run(g, a).await,
         Command::Report(a) => commands::report::run(g, a).await,

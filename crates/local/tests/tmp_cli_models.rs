@@ -1,2 +1,0 @@
-#[path = "../../cli/src/commands/models.rs"]
-mod models_cmd;
