@@ -5,8 +5,9 @@
 //! - a result exists at most once per (run, case, tool, sample) (the store enforces it);
 //! - a provider answer is put in the response cache before its result is judged and
 //!   written, so a run killed at any point and resumed never pays for an answer twice;
-//! - spend is reserved before a request is sent, from an estimate, so `--budget` is never
-//!   passed by more than the estimate's error on the requests in flight.
+//! - spend is reserved before a request is sent, from an estimate calibrated on the
+//!   tool's earlier answers, so `--budget` is passed at most by the estimation error of
+//!   requests sent before a tool's first answer.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -243,36 +244,50 @@ impl Judge for ProviderJudge {
 }
 
 /// Money reserved for requests in flight and spent on answered ones.
+///
+/// Estimates are calibrated per tool: once a tool has answered, its estimates are scaled by
+/// the largest ratio of real to estimated cost seen so far, so only the requests sent
+/// before a tool's first answer can be under-estimated.
 struct Budget {
     limit: Option<f64>,
     spent: f64,
     reserved: f64,
     exhausted: bool,
+    calibration: HashMap<String, f64>,
 }
 
 impl Budget {
-    fn reserve(&mut self, estimate: f64) -> bool {
+    /// Reserve the calibrated estimate of a request; `None` when it would pass the limit.
+    fn reserve(&mut self, tool: &str, raw_estimate: f64) -> Option<f64> {
+        let factor = self.calibration.get(tool).copied().unwrap_or(1.0);
+        let estimate = raw_estimate * factor;
         if let Some(limit) = self.limit {
             if self.spent + self.reserved + estimate > limit {
                 self.exhausted = true;
-                return false;
+                return None;
             }
         }
         self.reserved += estimate;
-        true
+        Some(estimate)
     }
 
-    fn settle(&mut self, estimate: f64, actual: f64) {
-        self.reserved = (self.reserved - estimate).max(0.0);
+    fn settle(&mut self, tool: &str, raw_estimate: f64, reserved: f64, actual: f64) {
+        self.reserved = (self.reserved - reserved).max(0.0);
         self.spent += actual;
+        if raw_estimate > 0.0 && actual > 0.0 {
+            let ratio = actual / raw_estimate;
+            let factor = self.calibration.entry(tool.to_owned()).or_insert(1.0);
+            *factor = factor.max(ratio);
+        }
     }
 }
 
-/// Estimated cost of a request before sending it: prompt tokens (4 characters a token)
-/// and `max_tokens` of output (256 when unset).
+/// Estimated cost of a request before sending it: prompt tokens (4 characters a token,
+/// plus 4 a message and 3 a request for the chat template) and `max_tokens` of output
+/// (256 when unset).
 pub fn estimate_cost(tool: &Tool, request: &ChatRequest) -> f64 {
     let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
-    let input = (chars as u64).div_ceil(4);
+    let input = (chars as u64).div_ceil(4) + 4 * request.messages.len() as u64 + 3;
     let output = u64::from(request.max_tokens.unwrap_or(256));
     tool.price.cost(input, output)
 }
@@ -403,6 +418,7 @@ async fn execute(
         spent,
         reserved: 0.0,
         exhausted: false,
+        calibration: HashMap::new(),
     });
     let fingerprints: Vec<String> = program.tools.iter().map(config_fingerprint).collect();
     let judge = ProviderJudge {
@@ -530,11 +546,11 @@ async fn evaluate_item(
             let estimate = estimate_cost(ctx.tool, &request);
             let reserved = budget
                 .lock()
-                .map(|mut b| b.reserve(estimate))
-                .unwrap_or(false);
-            if !reserved {
+                .ok()
+                .and_then(|mut b| b.reserve(&ctx.tool.id, estimate));
+            let Some(reserved) = reserved else {
                 return Ok(None);
-            }
+            };
             let policy = RetryPolicy {
                 max_attempts: ctx.tool.params.max_attempts.unwrap_or(4).max(1),
                 ..RetryPolicy::default()
@@ -560,7 +576,7 @@ async fn evaluate_item(
                 Err(_) => 0.0,
             };
             if let Ok(mut b) = budget.lock() {
-                b.settle(estimate, actual);
+                b.settle(&ctx.tool.id, estimate, reserved, actual);
             }
             if let Ok(a) = &answer {
                 let json = serde_json::to_string(a).unwrap_or_default();
@@ -691,5 +707,46 @@ fn record(ctx: &ItemCtx<'_>, p: RecordParts) -> ResultRecord {
         assertions: p.outcomes,
         mean_logprob: p.mean_logprob,
         created_at: Utc::now(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_refuses_what_would_pass_the_limit() {
+        let mut b = Budget {
+            limit: Some(1.0),
+            spent: 0.0,
+            reserved: 0.0,
+            exhausted: false,
+            calibration: HashMap::new(),
+        };
+        let r = b.reserve("t", 0.6).unwrap();
+        assert!(b.reserve("t", 0.6).is_none());
+        assert!(b.exhausted);
+        b.settle("t", 0.6, r, 0.3);
+        assert!((b.spent - 0.3).abs() < 1e-12);
+        assert_eq!(b.reserved, 0.0);
+    }
+
+    #[test]
+    fn budget_calibrates_estimates_upwards() {
+        let mut b = Budget {
+            limit: Some(10.0),
+            spent: 0.0,
+            reserved: 0.0,
+            exhausted: false,
+            calibration: HashMap::new(),
+        };
+        let r = b.reserve("t", 1.0).unwrap();
+        b.settle("t", 1.0, r, 2.0);
+        // The next estimate of the same tool is doubled: 2.0 spent + 2 × 4.0 reserved.
+        let r2 = b.reserve("t", 4.0).unwrap();
+        assert!((r2 - 8.0).abs() < 1e-12);
+        assert!(b.reserve("t", 0.1).is_none());
+        // Another tool is not affected.
+        assert!(b.reserve("u", 0.0).is_some());
     }
 }
