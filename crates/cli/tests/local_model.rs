@@ -5,7 +5,7 @@
 //!
 //! Needs the model (`proximity models pull`). Without it the test prints a note and
 //! passes, unless `PROXIMITY_REQUIRE_MODEL=1` (as in CI), where its absence fails.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod common;
 

@@ -2,7 +2,8 @@
 //! tool's `grammar` parameter (GBNF text or the word `json`) to grammar text.
 
 /// A JSON value (object or array at the top level), after llama.cpp's `grammars/json.gbnf`,
-/// with whitespace bounded so a small model cannot loop on spaces forever.
+/// with whitespace bounded and strings cut at 40 characters, so a small model cannot loop
+/// inside a string or on spaces until `max_tokens` truncates the object into invalid JSON.
 pub const JSON_GBNF: &str = r#"root   ::= (object | array) ws
 value  ::= object | array | string | number | ("true" | "false" | "null")
 
@@ -11,7 +12,8 @@ member ::= string ws ":" ws value ws
 
 array  ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
 
-string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+string ::= "\"" char{0,40} "\""
+char   ::= [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 
 number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,4} )?
 

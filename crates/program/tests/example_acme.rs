@@ -117,7 +117,7 @@ fn every_local_prompt_is_short() {
     assert!((60..=110).contains(&local_runs), "{local_runs} local runs");
     for tool in p.tools.iter().filter(|t| t.provider == ProviderKind::Local) {
         assert!(
-            tool.params.max_tokens.is_some_and(|m| m <= 64),
+            tool.params.max_tokens.is_some_and(|m| m <= 112),
             "{}",
             tool.id
         );
