@@ -42,6 +42,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// The whole loop on `examples/acme` and the embedded local model.
     Demo(DemoArgs),
+    /// Create a program: `proximity.yaml` and a suite, ready for `check` and `eval`.
+    Init(InitArgs),
     /// Validate the program; exit 2 with located errors when it is invalid.
     Check(CheckArgs),
     /// Evaluate tools on the program's cases.
@@ -55,6 +57,13 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the program.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

@@ -47,6 +47,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
         Command::Demo(a) => commands::demo::run(g, a).await,
+        Command::Init(a) => commands::init::run(a),
         Command::Check(a) => commands::check::run(g, a),
         Command::Eval(a) => commands::eval::run(g, a).await,
         Command::Report(a) => commands::report::run(g, a).await,

@@ -98,3 +98,21 @@ fn valid_program_summarised() {
         "ok: program `e2e`: 1 tools, 1 tiers, 1 personas (1 workflows), 1 cases (0% edge, 0 demo)"
     );
 }
+
+#[test]
+fn init_scaffolds_a_valid_program_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("prog");
+    let out = run(std::process::Command::new(bin()).arg("init").arg(&target));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let check = run(proximity(&target).arg("check"));
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("2 cases"), "{}", stdout(&check));
+    let again = run(std::process::Command::new(bin()).arg("init").arg(&target));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+}
