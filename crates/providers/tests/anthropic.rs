@@ -4,15 +4,9 @@
 // Helpers outside `#[test]` functions may unwrap too: this is test code.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
-use axum::Router;
 use proximity_program::{Message, Price, ProviderKind, Role, Tool, ToolParams};
 use proximity_providers::anthropic::Anthropic;
 use proximity_providers::{
@@ -20,96 +14,10 @@ use proximity_providers::{
 };
 use serde_json::{json, Value};
 
-/// What the fake server saw of one request.
-#[derive(Clone, Debug)]
-struct Seen {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-}
+mod common;
 
-/// How the fake server answers call `n` (0-based).
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
+use common::{serve, Reply};
 
-impl Reply {
-    fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: &str) -> Self {
-        self.headers.push((name, value.to_owned()));
-        self
-    }
-}
-
-type Script = dyn Fn(usize, &Seen) -> Reply + Send + Sync;
-
-struct Mock {
-    base_url: String,
-    calls: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-#[derive(Clone)]
-struct AppState {
-    calls: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    script: Arc<Script>,
-}
-
-async fn handle(State(s): State<AppState>, uri: Uri, headers: HeaderMap, body: String) -> Response {
-    let n = s.calls.fetch_add(1, Ordering::SeqCst);
-    let seen = Seen {
-        path: uri.path().to_owned(),
-        headers,
-        body: serde_json::from_str(&body).unwrap_or(Value::Null),
-    };
-    s.seen.lock().unwrap().push(seen.clone());
-    let reply = (s.script)(n, &seen);
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
-    let mut r = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
-    for (k, v) in &reply.headers {
-        r = r.header(*k, v);
-    }
-    r.body(Body::from(reply.body)).unwrap()
-}
-
-/// Start a server on 127.0.0.1:0 answering every path by `script`.
-async fn serve(script: impl Fn(usize, &Seen) -> Reply + Send + Sync + 'static) -> Mock {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let state = AppState {
-        calls: calls.clone(),
-        seen: seen.clone(),
-        script: Arc::new(script),
-    };
-    let app = Router::new().fallback(handle).with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    Mock {
-        base_url: format!("http://{addr}"),
-        calls,
-        seen,
-    }
-}
-
-/// A tool whose key variable `var` (unique to each test) holds `key`.
 fn tool(base_url: &str, var: &str, key: &str, timeout_secs: Option<f64>) -> Tool {
     std::env::set_var(var, key);
     Tool {
@@ -160,7 +68,7 @@ fn error_body(kind: &str, message: &str) -> Value {
 }
 
 async fn fail_once(var: &str, mock_reply: Reply) -> ProviderError {
-    let mock = serve(move |_, _| mock_reply.clone()).await;
+    let mock = serve("", move |_, _| mock_reply.clone()).await;
     let t = tool(&mock.base_url, var, "sk-ant-test", None);
     Anthropic::new(&t)
         .unwrap()
@@ -171,7 +79,7 @@ async fn fail_once(var: &str, mock_reply: Reply) -> ProviderError {
 
 #[tokio::test]
 async fn normal_answer_is_parsed_and_the_request_is_shaped_for_the_api() {
-    let mock = serve(|_, _| Reply::json(200, ok_body("Paris", "end_turn"))).await;
+    let mock = serve("", |_, _| Reply::json(200, ok_body("Paris", "end_turn"))).await;
     let t = tool(&mock.base_url, "PROXIMITY_TEST_ANTH_OK", "sk-ant-ok", None);
     let r = Anthropic::new(&t)
         .unwrap()
@@ -201,7 +109,7 @@ async fn normal_answer_is_parsed_and_the_request_is_shaped_for_the_api() {
 
 #[tokio::test]
 async fn max_tokens_stop_is_length() {
-    let mock = serve(|_, _| Reply::json(200, ok_body("Par", "max_tokens"))).await;
+    let mock = serve("", |_, _| Reply::json(200, ok_body("Par", "max_tokens"))).await;
     let t = tool(
         &format!("{}/", mock.base_url),
         "PROXIMITY_TEST_ANTH_LEN",
@@ -332,7 +240,7 @@ async fn malformed_json_is_malformed() {
 
 #[tokio::test]
 async fn refusal_stop_reason_is_flagged() {
-    let mock = serve(|_, _| Reply::json(200, ok_body("", "refusal"))).await;
+    let mock = serve("", |_, _| Reply::json(200, ok_body("", "refusal"))).await;
     let t = tool(&mock.base_url, "PROXIMITY_TEST_ANTH_REFUSE", "k", None);
     let r = Anthropic::new(&t)
         .unwrap()
@@ -344,7 +252,7 @@ async fn refusal_stop_reason_is_flagged() {
 
 #[tokio::test]
 async fn stall_past_the_timeout_is_timeout() {
-    let mock = serve(|_, _| {
+    let mock = serve("", |_, _| {
         let mut r = Reply::json(200, ok_body("late", "end_turn"));
         r.delay = Duration::from_secs(3);
         r
@@ -397,7 +305,7 @@ async fn connection_refused_is_network() {
 
 #[tokio::test]
 async fn retries_through_429_and_500_to_the_answer() {
-    let mock = serve(|n, _| match n {
+    let mock = serve("", |n, _| match n {
         0 => {
             Reply::json(429, error_body("rate_limit_error", "slow down")).header("retry-after", "0")
         }
@@ -424,7 +332,7 @@ async fn retries_through_429_and_500_to_the_answer() {
 async fn api_key_never_appears_in_errors() {
     let key = "sk-ant-api03-SECRET-abcdef0123456789";
     // The server echoes the key header back in its error body.
-    let mock = serve(|_, seen| {
+    let mock = serve("", |_, seen| {
         let key = seen
             .headers
             .get("x-api-key")

@@ -4,15 +4,9 @@
 // Helpers outside `#[test]` functions may unwrap too: this is test code.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
-use axum::Router;
 use proximity_program::{Message, Price, ProviderKind, Role, Tool, ToolParams};
 use proximity_providers::openai::OpenAi;
 use proximity_providers::{
@@ -20,94 +14,9 @@ use proximity_providers::{
 };
 use serde_json::{json, Value};
 
-/// What the fake server saw of one request.
-#[derive(Clone, Debug)]
-struct Seen {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-}
+mod common;
 
-/// How the fake server answers call `n` (0-based).
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: &str) -> Self {
-        self.headers.push((name, value.to_owned()));
-        self
-    }
-}
-
-type Script = dyn Fn(usize, &Seen) -> Reply + Send + Sync;
-
-struct Mock {
-    base_url: String,
-    calls: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-#[derive(Clone)]
-struct AppState {
-    calls: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    script: Arc<Script>,
-}
-
-async fn handle(State(s): State<AppState>, uri: Uri, headers: HeaderMap, body: String) -> Response {
-    let n = s.calls.fetch_add(1, Ordering::SeqCst);
-    let seen = Seen {
-        path: uri.path().to_owned(),
-        headers,
-        body: serde_json::from_str(&body).unwrap_or(Value::Null),
-    };
-    s.seen.lock().unwrap().push(seen.clone());
-    let reply = (s.script)(n, &seen);
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
-    let mut r = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
-    for (k, v) in &reply.headers {
-        r = r.header(*k, v);
-    }
-    r.body(Body::from(reply.body)).unwrap()
-}
-
-/// Start a server on 127.0.0.1:0 answering every path by `script`.
-async fn serve(script: impl Fn(usize, &Seen) -> Reply + Send + Sync + 'static) -> Mock {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let state = AppState {
-        calls: calls.clone(),
-        seen: seen.clone(),
-        script: Arc::new(script),
-    };
-    let app = Router::new().fallback(handle).with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    Mock {
-        base_url: format!("http://{addr}/v1"),
-        calls,
-        seen,
-    }
-}
+use common::{serve, Reply};
 
 fn tool(base_url: &str, key_env: Option<&str>, timeout_secs: Option<f64>) -> Tool {
     Tool {
@@ -167,7 +76,7 @@ fn ok_body(text: &str) -> Value {
 }
 
 async fn fail_once(mock_reply: Reply) -> ProviderError {
-    let mock = serve(move |_, _| mock_reply.clone()).await;
+    let mock = serve("/v1", move |_, _| mock_reply.clone()).await;
     let t = tool(&mock.base_url, Some("PROXIMITY_TEST_OPENAI_UNSET"), None);
     OpenAi::new(&t)
         .unwrap()
@@ -178,7 +87,7 @@ async fn fail_once(mock_reply: Reply) -> ProviderError {
 
 #[tokio::test]
 async fn normal_answer_is_parsed_with_usage_model_and_logprobs() {
-    let mock = serve(|_, _| Reply::json(200, ok_body("Paris"))).await;
+    let mock = serve("/v1", |_, _| Reply::json(200, ok_body("Paris"))).await;
     let t = keyed_tool(&mock.base_url, "PROXIMITY_TEST_OPENAI_KEY_OK", "sk-test-ok");
     let r = OpenAi::new(&t)
         .unwrap()
@@ -209,7 +118,7 @@ async fn normal_answer_is_parsed_with_usage_model_and_logprobs() {
 
 #[tokio::test]
 async fn trailing_slash_and_missing_key_are_fine_for_local_servers() {
-    let mock = serve(|_, _| Reply::json(200, ok_body("hi"))).await;
+    let mock = serve("/v1", |_, _| Reply::json(200, ok_body("hi"))).await;
     let t = tool(
         &format!("{}/", mock.base_url),
         Some("PROXIMITY_TEST_OPENAI_NEVER_SET"),
@@ -315,7 +224,7 @@ async fn malformed_json_is_malformed() {
 
 #[tokio::test]
 async fn refusal_is_flagged() {
-    let mock = serve(|_, _| {
+    let mock = serve("/v1", |_, _| {
         Reply::json(
             200,
             json!({
@@ -339,7 +248,7 @@ async fn refusal_is_flagged() {
 
 #[tokio::test]
 async fn stall_past_the_timeout_is_timeout() {
-    let mock = serve(|_, _| {
+    let mock = serve("/v1", |_, _| {
         let mut r = Reply::json(200, ok_body("late"));
         r.delay = Duration::from_secs(3);
         r
@@ -392,7 +301,7 @@ async fn connection_refused_is_network() {
 
 #[tokio::test]
 async fn retries_through_429_and_500_to_the_answer() {
-    let mock = serve(|n, _| match n {
+    let mock = serve("/v1", |n, _| match n {
         0 => {
             Reply::json(429, json!({"error": {"message": "slow down"}})).header("retry-after", "0")
         }
@@ -424,7 +333,7 @@ async fn retries_through_429_and_500_to_the_answer() {
 async fn api_key_never_appears_in_errors() {
     let key = "sk-proj-SECRET-0123456789abcdef";
     // The server echoes the Authorization header back in its error body.
-    let mock = serve(|n, seen| {
+    let mock = serve("/v1", |n, seen| {
         let auth = seen
             .headers
             .get("authorization")
