@@ -151,13 +151,18 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<Outcome> {
     );
     println!("Next:");
     let p = shell_path(&root);
+    // Name the binary as it was invoked (e.g. target/release/proximity), so the lines work
+    // as printed whether or not it is on PATH.
+    let bin = std::env::args()
+        .next()
+        .unwrap_or_else(|| "proximity".to_owned());
     println!(
-        "  proximity --program {p} report {} --format markdown   # the full scorecard",
+        "  {bin} --program {p} report {} --format markdown   # the full scorecard",
         summary.run_id
     );
-    println!("  proximity --program {p} report --format json            # machine-readable");
-    println!("  proximity --program {p} eval --tool local-json          # one tool, e.g. with the JSON grammar");
-    println!("  edit {p}/suites/*.yaml, then: proximity --program {p} check");
+    println!("  {bin} --program {p} report --format json   # machine-readable");
+    println!("  {bin} --program {p} eval --tool local-json   # one tool: the JSON grammar");
+    println!("  edit {p}/suites/*.yaml, then: {bin} --program {p} check");
     store.close().await;
     Ok(Outcome::Ok)
 }
