@@ -164,31 +164,14 @@ impl Provider for Anthropic {
             .header("anthropic-version", HeaderValue::from_static(API_VERSION))
             .json(&request_body(&self.model, request));
         let secret = Some(key.as_str());
-        let answer = http::send(Upstream::Anthropic, builder, secret).await?;
-        if !(200..300).contains(&answer.status) {
-            return Err(http::classify_status(
-                Upstream::Anthropic,
-                answer.status,
-                &answer.headers,
-                &answer.body,
-                secret,
-                &self.key_env,
-            ));
-        }
-        parse_response(&answer.body).map_err(|what| {
-            if http::has_error_object(&answer.body) {
-                http::error_in_success(
-                    Upstream::Anthropic,
-                    answer.status,
-                    &answer.headers,
-                    &answer.body,
-                    secret,
-                    &self.key_env,
-                )
-            } else {
-                http::malformed(Upstream::Anthropic, answer.status, &what)
-            }
-        })
+        http::send_and_parse(
+            Upstream::Anthropic,
+            builder,
+            secret,
+            &self.key_env,
+            parse_response,
+        )
+        .await
     }
 }
 

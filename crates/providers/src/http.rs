@@ -14,6 +14,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use crate::error::{ErrorClass, ProviderError};
+use crate::request::ChatResponse;
 
 /// Per-request timeout when a tool sets no `timeout_secs`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -572,6 +573,43 @@ pub fn error_in_success(
             &format!("an error object: {}", redact(&parsed.message, secret)),
         ),
     }
+}
+
+/// Send a request and turn the answer into a response or a classified error: a non-2xx
+/// status by [`classify_status`], a 2xx carrying an error object by [`error_in_success`],
+/// and a 2xx that `parse` rejects as [`malformed`].
+pub async fn send_and_parse(
+    upstream: Upstream,
+    builder: reqwest::RequestBuilder,
+    secret: Option<&str>,
+    key_env: &str,
+    parse: impl FnOnce(&str) -> Result<ChatResponse, String>,
+) -> Result<ChatResponse, ProviderError> {
+    let answer = send(upstream, builder, secret).await?;
+    if !(200..300).contains(&answer.status) {
+        return Err(classify_status(
+            upstream,
+            answer.status,
+            &answer.headers,
+            &answer.body,
+            secret,
+            key_env,
+        ));
+    }
+    parse(&answer.body).map_err(|what| {
+        if has_error_object(&answer.body) {
+            error_in_success(
+                upstream,
+                answer.status,
+                &answer.headers,
+                &answer.body,
+                secret,
+                key_env,
+            )
+        } else {
+            malformed(upstream, answer.status, &what)
+        }
+    })
 }
 
 #[cfg(test)]

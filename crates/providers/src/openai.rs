@@ -204,31 +204,14 @@ impl Provider for OpenAi {
             None => {}
         }
         let secret = key.as_deref();
-        let answer = http::send(Upstream::OpenAi, builder, secret).await?;
-        if !(200..300).contains(&answer.status) {
-            return Err(http::classify_status(
-                Upstream::OpenAi,
-                answer.status,
-                &answer.headers,
-                &answer.body,
-                secret,
-                &self.key_env,
-            ));
-        }
-        parse_response(&answer.body).map_err(|what| {
-            if http::has_error_object(&answer.body) {
-                http::error_in_success(
-                    Upstream::OpenAi,
-                    answer.status,
-                    &answer.headers,
-                    &answer.body,
-                    secret,
-                    &self.key_env,
-                )
-            } else {
-                http::malformed(Upstream::OpenAi, answer.status, &what)
-            }
-        })
+        http::send_and_parse(
+            Upstream::OpenAi,
+            builder,
+            secret,
+            &self.key_env,
+            parse_response,
+        )
+        .await
     }
 }
 
