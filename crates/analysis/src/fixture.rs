@@ -28,6 +28,7 @@ pub fn tool(id: &str, input: f64, output: f64, seat: f64) -> Tool {
             seat_per_month: seat,
         },
         description: None,
+        fallback: None,
     }
 }
 
@@ -68,6 +69,7 @@ pub fn program(tools: Vec<Tool>, personas: Vec<Persona>) -> Program {
         personas,
         cases: Vec::new(),
         judge_tool: None,
+        horizon_days: 90,
     }
 }
 
@@ -80,6 +82,17 @@ pub fn run(planned: u64) -> RunRecord {
         status: RunStatus::Finished,
         config: serde_json::json!({}),
         planned,
+    }
+}
+
+/// A failed assertion outcome.
+fn outcome(group: &str, assertion: &str, detail: &str) -> proximity_store::AssertionOutcome {
+    proximity_store::AssertionOutcome {
+        group: group.into(),
+        assertion: assertion.into(),
+        passed: false,
+        detail: detail.into(),
+        judge_raw: None,
     }
 }
 
@@ -121,8 +134,21 @@ pub fn result(
             Verdict::Structural => "contract: output is not valid JSON".into(),
             Verdict::Silent => "correct: expected \"42\" not found".into(),
         },
-        assertions: Vec::new(),
+        assertions: match verdict {
+            Verdict::Silent => vec![outcome(
+                "correct",
+                "contains \"42\"",
+                "\"42\" not found in \"ok\"",
+            )],
+            Verdict::Structural => vec![outcome(
+                "contract",
+                "is_json",
+                "not JSON (expected value at line 1 column 1): \"ok\"",
+            )],
+            _ => Vec::new(),
+        },
         mean_logprob: None,
+        hedged: None,
         created_at: at(),
     }
 }
@@ -181,7 +207,15 @@ pub fn sample() -> (Program, RunRecord, Vec<ResultRecord>) {
         if r.latency_ms == 100 {
             r.latency_ms = latency;
         }
+        if r.error_class.is_none() {
+            r.hedged = Some(r.output.contains("maybe"));
+        }
         if tool == "big" {
+            r.mean_logprob = Some(if r.verdict == Verdict::Pass {
+                -0.4
+            } else {
+                -0.1
+            });
             r.cost_usd = 0.0006 + 0.0001 * f64::from(r.sample);
             r.input_tokens = 150;
             r.output_tokens = 10;
@@ -225,6 +259,11 @@ pub fn sample() -> (Program, RunRecord, Vec<ResultRecord>) {
             if r.verdict == Verdict::Silent {
                 r.output = "The total is ```42```.\n```\nrm -rf / <script>x</script>\n```".into();
                 r.reason = "correct: expected \"41\" | got \"42\"".into();
+                r.assertions = vec![outcome(
+                    "correct",
+                    "numeric 41 ± 0",
+                    "last number 42 (\"42\") is not 41",
+                )];
             }
             push(r, tool);
         }

@@ -1,14 +1,24 @@
 //! Proximity's analysis: statistics ([`stats`]), the work-mix-weighted scorecard of a
-//! run ([`mod@scorecard`]) and its renderings as a table, JSON, Markdown and JUnit XML
-//! ([`render`]). Pure functions over the program and stored results: no I/O.
+//! run ([`mod@scorecard`]), the failure anatomy and failure lists ([`anatomy`]) and their
+//! renderings as a table, JSON, Markdown and JUnit XML ([`render`]). Pure functions over
+//! the program and stored results: no I/O.
 
+pub mod anatomy;
+pub mod context_fill;
+pub mod coverage;
+pub mod drift;
+pub mod friction;
+pub mod paired;
+pub mod plan;
 pub mod render;
 pub mod scorecard;
+pub mod staleness;
 pub mod stats;
 
 #[cfg(test)]
 mod fixture;
 
+pub use anatomy::{failures, set_effective_context, FailureAnatomy, FailureFilter, FailureList};
 pub use scorecard::{
     any_below_floor, scorecard, top_failures, top_silent, BelowFloor, Estimate, Failure, Latency,
     Report, ScoreRow, Totals, VerdictCounts, WorkflowScore,

@@ -10,6 +10,7 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use proximity_store::{ResultRecord, Verdict};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
+use crate::anatomy::{FailingCase, FailureList, VerdictShare};
 use crate::scorecard::{truncate_chars, Estimate, Failure, Report, ScoreRow, OUTPUT_CHARS};
 
 const NONE: &str = "—";
@@ -163,8 +164,108 @@ fn below_floor_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-/// The scorecard as a plain-text table, then the workflows below floor and the
-/// coverage gaps. No colours or other escape sequences.
+const ANATOMY_COLUMNS: [&str; 8] = [
+    "persona",
+    "tool",
+    "pass",
+    "silent",
+    "structural",
+    "loud",
+    "silent share of failures",
+    "effective context",
+];
+
+/// `5 · 25% [11–47]`.
+fn share_cell(s: &VerdictShare) -> String {
+    format!("{} · {}", s.count, estimate(&s.rate))
+}
+
+fn anatomy_cells(row: &ScoreRow) -> [String; 8] {
+    let a = &row.failure_anatomy;
+    [
+        row.persona.clone(),
+        row.tool.clone(),
+        share_cell(&a.pass),
+        share_cell(&a.silent),
+        share_cell(&a.structural),
+        share_cell(&a.loud),
+        opt_estimate(a.silent_share_of_failures.as_ref()),
+        a.effective_context_tokens
+            .map_or_else(|| "not probed".to_owned(), |t| format!("{t} tokens")),
+    ]
+}
+
+/// Lines naming each pair's workflows whose failures are mostly silent.
+fn mostly_silent_lines(report: &Report) -> Vec<String> {
+    report
+        .scorecard
+        .iter()
+        .filter(|row| !row.failure_anatomy.mostly_silent_workflows.is_empty())
+        .map(|row| {
+            let list: Vec<String> = row
+                .failure_anatomy
+                .mostly_silent_workflows
+                .iter()
+                .map(|w| format!("{} ({} of {} failures)", w.workflow, w.silent, w.failures))
+                .collect();
+            format!("{} / {}: {}", row.persona, row.tool, list.join(", "))
+        })
+        .collect()
+}
+
+/// Lines with each pair's confidence signals, for pairs that have any.
+fn confidence_lines(report: &Report) -> Vec<String> {
+    let lp = |v: Option<f64>| v.map_or_else(|| NONE.to_owned(), |v| format!("{v:.2}"));
+    report
+        .scorecard
+        .iter()
+        .filter_map(|row| {
+            let c = &row.failure_anatomy.confidence;
+            let mut parts = Vec::new();
+            if c.hedge_recorded > 0 {
+                parts.push(format!("hedged {} of {}", c.hedged, c.hedge_recorded));
+            }
+            if let Some(a) = c.agreement {
+                let silent = c.silent_agreement.map_or_else(|| NONE.to_owned(), pct);
+                parts.push(format!(
+                    "samples agree {} ({} on silent cases; {} cases sampled)",
+                    pct(a),
+                    silent,
+                    c.cases_sampled
+                ));
+            }
+            if c.mean_logprob_pass.is_some() || c.mean_logprob_silent.is_some() {
+                parts.push(format!(
+                    "mean logprob silent {} vs pass {}",
+                    lp(c.mean_logprob_silent),
+                    lp(c.mean_logprob_pass)
+                ));
+            }
+            (!parts.is_empty())
+                .then(|| format!("{} / {}: {}", row.persona, row.tool, parts.join("; ")))
+        })
+        .collect()
+}
+
+fn anatomy_table(report: &Report) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(ANATOMY_COLUMNS);
+    for row in &report.scorecard {
+        t.add_row(anatomy_cells(row));
+    }
+    for index in 2..8 {
+        if let Some(column) = t.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+/// The scorecard as a plain-text table, then the workflows below floor, the coverage
+/// gaps and the failure anatomy. No colours or other escape sequences.
 pub fn table(report: &Report) -> String {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
@@ -201,6 +302,24 @@ pub fn table(report: &Report) -> String {
     if !gaps.is_empty() {
         out.push_str("Coverage gaps:\n");
         for line in gaps {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out.push_str("\nFailure anatomy: count · rate [95% interval]\n");
+    let _ = writeln!(out, "{}", anatomy_table(report));
+    let silent = mostly_silent_lines(report);
+    if silent.is_empty() {
+        out.push_str("Mostly silent workflows: none\n");
+    } else {
+        out.push_str("Mostly silent workflows (failures that look fine):\n");
+        for line in silent {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let signals = confidence_lines(report);
+    if !signals.is_empty() {
+        out.push_str("Confidence signals:\n");
+        for line in signals {
             let _ = writeln!(out, "  {line}");
         }
     }
@@ -313,6 +432,34 @@ pub fn markdown(report: &Report) -> String {
         out.push('\n');
     }
 
+    out.push_str("## Failure anatomy\n\n");
+    let _ = writeln!(out, "| {} |", ANATOMY_COLUMNS.join(" | "));
+    let align: Vec<&str> = (0..ANATOMY_COLUMNS.len())
+        .map(|i| if (2..7).contains(&i) { "---:" } else { "---" })
+        .collect();
+    let _ = writeln!(out, "|{}|", align.join("|"));
+    for row in &report.scorecard {
+        let cells: Vec<String> = anatomy_cells(row).iter().map(|c| md_text(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push_str("\nCount · rate \\[95% interval\\].\n\n");
+    let silent = mostly_silent_lines(report);
+    if !silent.is_empty() {
+        out.push_str("Mostly silent workflows (failures that look fine):\n\n");
+        for line in silent {
+            let _ = writeln!(out, "- {}", md_text(&line));
+        }
+        out.push('\n');
+    }
+    let signals = confidence_lines(report);
+    if !signals.is_empty() {
+        out.push_str("Confidence signals:\n\n");
+        for line in signals {
+            let _ = writeln!(out, "- {}", md_text(&line));
+        }
+        out.push('\n');
+    }
+
     out.push_str("## Top silent failures\n\n");
     if report.silent_failures.is_empty() {
         out.push_str("None.\n");
@@ -388,6 +535,148 @@ pub fn junit(report: &Report, results: &[ResultRecord]) -> String {
     out
 }
 
+/// Text for a terminal: control characters (escape sequences included) written as
+/// `\u{..}` escapes, so model output cannot move the cursor or recolour the screen.
+fn term(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn failures_title(list: &FailureList) -> String {
+    let what = match list.filter {
+        crate::anatomy::FailureFilter::All => "Failures".to_owned(),
+        f => {
+            let s = f.as_str();
+            let mut c = s.chars();
+            c.next()
+                .map(|first| format!("{}{} failures", first.to_uppercase(), c.as_str()))
+                .unwrap_or_default()
+        }
+    };
+    format!(
+        "{what} of run {} ({}), most common first",
+        list.run_id, list.program
+    )
+}
+
+fn pair_summary(p: &crate::anatomy::PairFailures) -> String {
+    format!(
+        "silent {} of {} results; silent share of failures {}",
+        estimate(&p.silent_failure_rate),
+        p.results,
+        opt_estimate(p.silent_share_of_failures.as_ref())
+    )
+}
+
+fn case_signals(c: &FailingCase) -> String {
+    let hedge = match c.hedged {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => NONE,
+    };
+    let logprob = c
+        .mean_logprob
+        .map_or_else(|| NONE.to_owned(), |v| format!("{v:.2}"));
+    format!(
+        "samples agree {}/{} · hedge {hedge} · mean logprob {logprob}",
+        c.agreement.agreeing, c.agreement.answered
+    )
+}
+
+/// `proximity report --failures` as plain text: per pair, its silent rate and its
+/// failing cases, each with what was expected beside what came out.
+pub fn failures_table(list: &FailureList) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", failures_title(list));
+    for p in &list.pairs {
+        let _ = writeln!(out, "\n{} / {}: {}", p.persona, p.tool, pair_summary(p));
+        if p.cases.is_empty() {
+            out.push_str("  none\n");
+        }
+        for (i, c) in p.cases.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {}. {} ({}, {}): {} in {} of {} samples",
+                i + 1,
+                term(&c.case_id),
+                term(&c.workflow),
+                term(&c.kind),
+                c.verdict,
+                c.failed_samples,
+                c.samples
+            );
+            let expected = c.expected.as_deref().map_or_else(|| NONE.to_owned(), term);
+            let _ = writeln!(out, "     expected: {expected}");
+            let _ = writeln!(out, "     got:      {}", term(&format!("{:?}", c.output)));
+            if let Some(d) = &c.detail {
+                let _ = writeln!(out, "     why:      {}", term(d));
+            } else {
+                let _ = writeln!(out, "     why:      {}", term(&c.reason));
+            }
+            let _ = writeln!(out, "     signals:  {}", case_signals(c));
+        }
+    }
+    out
+}
+
+/// `proximity report --failures` as JSON (documented in `docs/report-json.md`).
+pub fn failures_json(list: &FailureList) -> String {
+    // Plain structs with string keys: serialising them to a String cannot fail.
+    #[allow(clippy::expect_used)]
+    let mut out =
+        serde_json::to_string_pretty(list).expect("a FailureList always serialises to JSON");
+    out.push('\n');
+    out
+}
+
+/// `proximity report --failures` as Markdown, outputs fenced.
+pub fn failures_markdown(list: &FailureList) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", md_text(&failures_title(list)));
+    for p in &list.pairs {
+        let _ = writeln!(out, "## {} / {}\n", md_text(&p.persona), md_text(&p.tool));
+        let _ = writeln!(out, "{}\n", md_text(&pair_summary(p)));
+        if p.cases.is_empty() {
+            out.push_str("None.\n\n");
+        }
+        for (i, c) in p.cases.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "### {}. {} ({}, {}): {} in {} of {} samples\n",
+                i + 1,
+                md_text(&c.case_id),
+                md_text(&c.workflow),
+                md_text(&c.kind),
+                c.verdict,
+                c.failed_samples,
+                c.samples
+            );
+            let expected = c.expected.as_deref().unwrap_or(NONE);
+            let _ = writeln!(out, "- expected: {}", md_text(expected));
+            let why = c.detail.as_deref().unwrap_or(&c.reason);
+            let _ = writeln!(out, "- why: {}", md_text(why));
+            let _ = writeln!(out, "- signals: {}\n", md_text(&case_signals(c)));
+            if c.output.is_empty() {
+                out.push_str("(empty output)\n\n");
+            } else {
+                out.push_str(&md_fence(&c.output));
+                out.push('\n');
+            }
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,9 +745,24 @@ mod tests {
             "latency_ms",
             "workflows",
             "below_floor",
+            "failure_anatomy",
         ] {
             assert!(row.get(key).is_some(), "scorecard[].{key} missing");
         }
+        for key in [
+            "pass",
+            "silent",
+            "structural",
+            "loud",
+            "silent_share_of_failures",
+            "effective_context_tokens",
+        ] {
+            assert!(
+                row["failure_anatomy"].get(key).is_some(),
+                "scorecard[].failure_anatomy.{key} missing"
+            );
+        }
+        assert!(row["failure_anatomy"]["effective_context_tokens"].is_null());
         assert!(row["real_work_score"]["n_eff"].is_f64());
     }
 
@@ -466,6 +770,22 @@ mod tests {
     fn markdown_snapshot() {
         let (report, _) = sample_report();
         insta::assert_snapshot!(markdown(&report));
+    }
+
+    #[test]
+    fn failures_snapshots() {
+        use crate::anatomy::{failures, FailureFilter};
+        let (report, results) = sample_report();
+        let silent = failures(&report, &results, FailureFilter::Silent, 10);
+        insta::assert_snapshot!("failures_silent_table", failures_table(&silent));
+        insta::assert_snapshot!("failures_silent_markdown", failures_markdown(&silent));
+        let all = failures(&report, &results, FailureFilter::All, 10);
+        insta::assert_snapshot!("failures_all_json", failures_json(&all));
+    }
+
+    #[test]
+    fn terminal_text_cannot_carry_escape_sequences() {
+        assert_eq!(term("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
     }
 
     #[test]
@@ -491,11 +811,16 @@ mod tests {
     #[test]
     fn every_format_ends_with_one_newline() {
         let (report, results) = sample_report();
+        let list =
+            crate::anatomy::failures(&report, &results, crate::anatomy::FailureFilter::All, 10);
         for text in [
             table(&report),
             json(&report),
             markdown(&report),
             junit(&report, &results),
+            failures_table(&list),
+            failures_json(&list),
+            failures_markdown(&list),
         ] {
             assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{text:?}");
         }

@@ -10,6 +10,7 @@ use proximity_program::{Persona, Program, Workflow};
 use proximity_store::{ResultRecord, RunRecord, RunStatus, Verdict};
 use serde::Serialize;
 
+use crate::anatomy::{anatomy, FailureAnatomy};
 use crate::stats::{kish_n_eff, percentile_u64, wilson, wilson_counts};
 
 /// How many failures the report lists (`silent_failures`).
@@ -72,7 +73,8 @@ impl Estimate {
         }
     }
 
-    fn counts(successes: u64, n: u64) -> Self {
+    /// An unweighted proportion: `successes` of `n`.
+    pub(crate) fn counts(successes: u64, n: u64) -> Self {
         let ci = wilson_counts(successes, n);
         Self {
             value: if n > 0 {
@@ -109,6 +111,9 @@ pub struct ScoreRow {
     /// Silent results over non-pass results; `None` without failures.
     pub silent_share_of_failures: Option<f64>,
     pub verdicts: VerdictCounts,
+    /// Pass / silent / structural / loud rates with intervals, confidence signals and the
+    /// workflows that fail mostly silently (see [`crate::anatomy`]).
+    pub failure_anatomy: FailureAnatomy,
     /// What the responses cost at the tool's prices, cached or not.
     pub cost_usd: f64,
     /// What this run paid: results not served from the cache.
@@ -552,6 +557,7 @@ fn score_row(
         silent_failure_rate,
         silent_share_of_failures,
         verdicts,
+        failure_anatomy: anatomy(rows),
         cost_usd: tidy(cost_usd),
         spent_usd: tidy(spent_usd),
         cost_per_1k_requests: tidy(mean_cost * 1000.0),

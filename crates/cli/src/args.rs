@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::baseline::BaselineCommand;
+use crate::commands::drift::DriftArgs;
+use crate::commands::keys::KeysCommand;
 use crate::commands::models::ModelsCommand;
+use crate::commands::probe_risk::ProbeRiskArgs;
 
 /// Keep an organisation's AI decisions close to how its AI tools actually behave.
 #[derive(Debug, Parser)]
@@ -50,9 +54,40 @@ pub enum Command {
     Eval(EvalArgs),
     /// Print the scorecard of a run.
     Report(ReportArgs),
+    /// Serve the dashboard (127.0.0.1:7777 by default).
+    Serve(ServeArgs),
+    /// Generated cases that measure a tool (`context`: context fill).
+    #[command(subcommand)]
+    Probe(ProbeCommand),
     /// Manage the embedded local model.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Serve the OpenAI-compatible gateway in front of the program's tools.
+    Gateway(GatewayArgs),
+    /// Manage the gateway's virtual keys (one per person or service, mapped to a persona).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Spend and volume of gateway requests.
+    Usage(UsageArgs),
+    /// Pin a run's results as a named, immutable baseline; list baselines.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// What changed since a baseline: pass rates, flipped cases, output shape, fingerprint
+    /// (exit 1 when drift is found).
+    Drift(DriftArgs),
+    /// The field log: record, list and promote first-hand notes from real work.
+    #[command(subcommand)]
+    Note(crate::commands::note::NoteCommand),
+    /// The cheapest tool assignment meeting every floor, the cost/quality frontier, and
+    /// `--standardize PERSONA=TOOL` what-ifs.
+    Plan(crate::commands::plan::PlanArgs),
+    /// Friction vs benefit per persona × tool, from the field log.
+    Friction(crate::commands::friction::FrictionArgs),
+    /// Decision records: add, list, review (exit 1 when any is stale).
+    #[command(subcommand)]
+    Decide(crate::commands::decide::DecideCommand),
+    /// When leaders last used each persona's tools first-hand.
+    Coverage(crate::commands::coverage::CoverageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +117,8 @@ pub enum Format {
     Json,
     Markdown,
     Junit,
+    /// A static site (`report --out DIR` only): the dashboard's views of the run.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +153,81 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The probes.
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Plant a made-up fact at depths of a context filled to fractions of the tool's
+    /// window: accuracy per fill × depth and the effective context.
+    Context(ProbeContextArgs),
+    /// Run the built-in risk probes (injection, canary leakage, PII echo, unsafe
+    /// compliance, tool-use overreach) and the program's `risk:<family>` cases on a tool.
+    Risk(ProbeRiskArgs),
+}
+
+/// Where a context-fill probe plants its fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DepthArg {
+    Start,
+    Middle,
+    End,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeContextArgs {
+    /// The tool to probe (default: the program's only tool).
+    #[arg(long, value_name = "TOOL")]
+    pub tool: Option<String>,
+    /// Fills to measure, in percent of the window left after the question and the
+    /// answer's `max_tokens` (0, the baseline, is always measured).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = [0u32, 25, 50, 75, 90],
+        value_parser = clap::value_parser!(u32).range(0..=100),
+        value_name = "PERCENT,..."
+    )]
+    pub fills: Vec<u32>,
+    /// Where to plant the fact.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_values = ["start", "middle", "end"],
+        value_name = "DEPTH,..."
+    )]
+    pub depths: Vec<DepthArg>,
+    /// Repeats per fill and depth, each with a different fact and filler order.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub samples: u32,
+    /// Bisect between the last good and the first bad fill until the knee is located
+    /// within 5% of the window.
+    #[arg(long)]
+    pub refine: bool,
+    /// Refuse to start when the estimated tokens (prompts and `max_tokens` answers) pass
+    /// this; stop once the tokens really sent reach it.
+    #[arg(long, value_name = "TOKENS")]
+    pub max_tokens_budget: Option<u64>,
+    /// Fill the context with this persona's documents (default: the documents of the
+    /// personas whose tier has the tool, else a built-in corpus).
+    #[arg(long, value_name = "PERSONA")]
+    pub persona: Option<String>,
+    /// Seed of the facts and of the filler's order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Ask the tool again instead of reusing cached answers.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// How to print the curve (`junit` is not available for probes).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the curve to this file instead of standard output.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The run (default: the latest).
@@ -125,4 +237,82 @@ pub struct ReportArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Instead of the scorecard, list the failing cases of this kind per persona and tool,
+    /// most common first, with what was expected (table, json or markdown).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub failures: Option<FailuresArg>,
+    /// With `--failures`: at most this many cases per persona and tool.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub limit: u32,
+}
+
+/// Which failures `report --failures` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailuresArg {
+    /// Well-formed, no hedge, and wrong.
+    Silent,
+    /// A contract a downstream consumer needs was broken.
+    Structural,
+    /// Errors, refusals, empty or visibly unsure answers.
+    Loud,
+    /// Every failure.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen. Beyond loopback the dashboard is read-only unless an admin
+    /// token is set.
+    #[arg(long, default_value = "127.0.0.1:7777", value_name = "ADDR")]
+    pub listen: String,
+    /// The token write actions (add a note, promote, accept a baseline) must present.
+    #[arg(
+        long,
+        env = "PROXIMITY_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub listen: String,
+    /// Log prompts and answers (off by default: they may hold customer data).
+    #[arg(long)]
+    pub log_content: bool,
+    /// The longest a request may take, retries and fallback included (clients may ask
+    /// for less with `x-proximity-deadline-ms`).
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub deadline_secs: u64,
+}
+
+/// How to group `proximity usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsageBy {
+    Persona,
+    Tool,
+    Workflow,
+    Tier,
+}
+
+/// Output formats of listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Only requests since this date (`YYYY-MM-DD`, RFC 3339, or `7d` / `12h` ago).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// How to group requests.
+    #[arg(long, value_enum, default_value_t = UsageBy::Persona)]
+    pub by: UsageBy,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }

@@ -51,7 +51,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Check(a) => commands::check::run(g, a),
         Command::Eval(a) => commands::eval::run(g, a).await,
         Command::Report(a) => commands::report::run(g, a).await,
+        Command::Serve(a) => commands::serve::run(g, a).await,
+        Command::Probe(a) => commands::probe::run(g, a).await,
         Command::Models(a) => commands::models::run(a).map(|()| Outcome::Ok),
+        Command::Gateway(a) => commands::gateway::run(g, a).await,
+        Command::Keys(a) => commands::keys::run(g, a).await,
+        Command::Usage(a) => commands::usage::run(g, a).await,
+        Command::Baseline(a) => commands::baseline::run(g, a).await,
+        Command::Drift(a) => commands::drift::run(g, a).await,
+        Command::Note(a) => commands::note::run(g, a).await,
+        Command::Plan(a) => commands::plan::run(g, a).await,
+        Command::Friction(a) => commands::friction::run(g, a).await,
+        Command::Decide(a) => commands::decide::run(g, a).await,
+        Command::Coverage(a) => commands::coverage::run(g, a).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod assertions;
 pub mod detect;
+pub mod probe;
 pub mod runner;
 pub mod verdict;
 

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use futures::StreamExt;
 use proximity_program::fingerprint::{config_fingerprint, version_fingerprint};
-use proximity_program::{Case, Program, Tool};
+use proximity_program::{Case, Check, Program, Tool};
 use proximity_providers::{
     complete_with_retries, ChatRequest, ChatResponse, ErrorClass, Provider, ProviderError,
     RetryPolicy,
@@ -76,6 +76,11 @@ pub enum RunError {
     AlreadyFinished(String),
     #[error("nothing to evaluate: no case matches the selection")]
     Empty,
+    #[error(
+        "run `{0}` is a probe run: run the probe again to continue it (answers already paid \
+         for come from the cache)"
+    )]
+    ProbeRun(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -312,9 +317,34 @@ pub async fn start(
     cancel: CancellationToken,
     progress: &dyn Progress,
 ) -> Result<RunSummary, RunError> {
+    start_with_config(
+        program,
+        store,
+        options,
+        serde_json::Map::new(),
+        cancel,
+        progress,
+    )
+    .await
+}
+
+/// Start a new run whose `config` holds `extra` beside the options (a probe keeps its
+/// grid there under `probe`; such runs are not resumed by [`resume`]).
+pub async fn start_with_config(
+    program: &Program,
+    store: &Store,
+    options: RunOptions,
+    extra: serde_json::Map<String, serde_json::Value>,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
     let items = plan(program, &options)?;
     if items.is_empty() {
         return Err(RunError::Empty);
+    }
+    let mut config = serde_json::to_value(&options).unwrap_or_default();
+    if let Some(map) = config.as_object_mut() {
+        map.extend(extra);
     }
     let run = RunRecord {
         id: new_run_id(),
@@ -322,7 +352,7 @@ pub async fn start(
         started_at: Utc::now(),
         finished_at: None,
         status: RunStatus::Running,
-        config: serde_json::to_value(&options).unwrap_or_default(),
+        config,
         planned: items.len() as u64,
     };
     let providers = build_providers(program, &used_tools(program, &items))?;
@@ -343,6 +373,9 @@ pub async fn resume(
     progress: &dyn Progress,
 ) -> Result<RunSummary, RunError> {
     let run = store.run(run_id).await?;
+    if run.config.get("probe").is_some() {
+        return Err(RunError::ProbeRun(run_id.to_owned()));
+    }
     if run.status == RunStatus::Finished {
         return Err(RunError::AlreadyFinished(run_id.to_owned()));
     }
@@ -358,6 +391,31 @@ pub async fn resume(
         .await?;
     execute(
         program, store, &run, &options, items, providers, cancel, progress,
+    )
+    .await
+}
+
+/// Evaluate `program`'s cases into the existing run `run_id`, producing only the results
+/// it does not hold yet: a probe adds points to its own run as it refines its grid.
+pub async fn extend(
+    program: &Program,
+    store: &Store,
+    run_id: &str,
+    options: &RunOptions,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let run = store.run(run_id).await?;
+    let items = plan(program, options)?;
+    if items.is_empty() {
+        return Err(RunError::Empty);
+    }
+    let providers = build_providers(program, &used_tools(program, &items))?;
+    store
+        .set_run_status(&run.id, RunStatus::Running, None)
+        .await?;
+    execute(
+        program, store, &run, options, items, providers, cancel, progress,
     )
     .await
 }
@@ -524,6 +582,18 @@ struct ItemCtx<'a> {
     use_cache: bool,
 }
 
+/// The JSON schema a case's `contract` group requires of the answer, if any: providers that
+/// can constrain their output to it (`grammar: json_schema`) do.
+fn output_schema(case: &Case) -> Option<serde_json::Value> {
+    case.assertions
+        .contract
+        .iter()
+        .find_map(|a| match &a.check {
+            Check::JsonSchema { schema } if !a.negate => Some(schema.clone()),
+            _ => None,
+        })
+}
+
 /// Produce and write one result. `Ok(None)`: not sent, the budget would be passed.
 async fn evaluate_item(
     ctx: &ItemCtx<'_>,
@@ -532,7 +602,8 @@ async fn evaluate_item(
     budget: &Mutex<Budget>,
     progress: &dyn Progress,
 ) -> Result<Option<ResultRecord>, StoreError> {
-    let request = ChatRequest::for_tool(ctx.tool, &ctx.case.messages);
+    let mut request = ChatRequest::for_tool(ctx.tool, &ctx.case.messages);
+    request.json_schema = output_schema(ctx.case);
     let scope = if ctx.use_cache { "" } else { ctx.run_id };
     let key = cache_key(ctx.config_fp, &request, ctx.sample, scope);
 
@@ -604,6 +675,7 @@ async fn evaluate_item(
                 outcomes: &outcomes,
             });
             let usage = a.response.usage;
+            let hedged = crate::detect::is_hedge(&a.response.text);
             let mean_logprob = a
                 .response
                 .logprobs
@@ -629,6 +701,7 @@ async fn evaluate_item(
                     reason,
                     outcomes,
                     mean_logprob,
+                    hedged: Some(hedged),
                 },
             )
         }
@@ -656,6 +729,7 @@ async fn evaluate_item(
                     reason,
                     outcomes: Vec::new(),
                     mean_logprob: None,
+                    hedged: None,
                 },
             )
         }
@@ -678,6 +752,7 @@ struct RecordParts {
     reason: String,
     outcomes: Vec<proximity_store::AssertionOutcome>,
     mean_logprob: Option<f64>,
+    hedged: Option<bool>,
 }
 
 fn record(ctx: &ItemCtx<'_>, p: RecordParts) -> ResultRecord {
@@ -706,6 +781,7 @@ fn record(ctx: &ItemCtx<'_>, p: RecordParts) -> ResultRecord {
         reason: p.reason,
         assertions: p.outcomes,
         mean_logprob: p.mean_logprob,
+        hedged: p.hedged,
         created_at: Utc::now(),
     }
 }

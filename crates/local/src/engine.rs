@@ -1,33 +1,28 @@
 //! In-process inference through llama.cpp: the process-wide backend, one loaded model per
-//! canonical path, and one worker thread per model that serves requests in arrival order.
+//! canonical path, and one worker thread per model.
 //!
-//! The worker owns the model's context (its KV cache). Requests queue on a channel, so a
-//! model is never loaded twice and callers never block an async runtime's worker threads:
-//! [`LocalModel::submit`] returns at once and calls back from the worker; [`LocalModel::generate`]
-//! blocks the calling thread. Between requests the worker keeps the KV cache and reuses the
-//! longest common token prefix (a shared system prompt is evaluated once).
+//! The worker owns the model's context (its KV cache) and decodes up to
+//! [`crate::scheduler::slots`] requests together in one batch per step (continuous batching,
+//! see [`crate::scheduler`]). Requests arrive on a channel, so a model is never loaded twice
+//! and callers never block an async runtime's worker threads: [`LocalModel::submit`] returns
+//! at once and calls back from the worker; [`LocalModel::generate`] blocks the calling thread.
+//! Cached tokens are reused across requests that share a prefix (a system prompt is
+//! evaluated once).
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::num::NonZeroU32;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use llama_cpp_2::context::params::LlamaContextParams;
-use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
-use llama_cpp_2::sampling::LlamaSampler;
-use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::model::LlamaModel;
 use sha2::{Digest, Sha256};
 
 use crate::error::{LocalError, HOW_TO_GET_A_MODEL};
-use crate::grammar::grammar_text;
+use crate::scheduler::{Job, Scheduler};
 
 /// Tokens generated when a request sets no `max_tokens`.
 pub const DEFAULT_MAX_TOKENS: u32 = 512;
@@ -39,10 +34,6 @@ pub const DEFAULT_TOP_P: f32 = 0.95;
 pub const FALLBACK_CONTEXT: u32 = 8192;
 /// Environment variable overriding the number of CPU threads inference uses.
 pub const THREADS_ENV: &str = "PROXIMITY_LOCAL_THREADS";
-/// Tokens evaluated per `llama_decode` call while reading the prompt.
-const BATCH: u32 = 512;
-/// Context sizes are rounded up to this, so a context is rarely rebuilt.
-const CONTEXT_STEP: u32 = 1024;
 
 /// One chat message, with the role as the chat template expects it (`system`, `user`,
 /// `assistant`).
@@ -130,14 +121,6 @@ pub struct ModelInfo {
     pub version: String,
 }
 
-type Reply = Box<dyn FnOnce(Result<Generation, LocalError>) + Send>;
-
-struct Job {
-    request: GenerateRequest,
-    cancelled: Option<Arc<AtomicBool>>,
-    reply: Reply,
-}
-
 /// A loaded model served by its worker thread. Get one with [`load`].
 pub struct LocalModel {
     info: ModelInfo,
@@ -176,19 +159,35 @@ impl LocalModel {
         cancelled: Option<Arc<AtomicBool>>,
         reply: impl FnOnce(Result<Generation, LocalError>) + Send + 'static,
     ) {
-        let job = Job {
-            request,
+        let job = Job::Generate {
+            request: Box::new(request),
             cancelled,
             reply: Box::new(reply),
         };
-        let sent = self
-            .jobs
+        if let Err(mpsc::SendError(Job::Generate { reply, .. })) = self.send(job) {
+            reply(Err(LocalError::WorkerGone));
+        }
+    }
+
+    /// The number of tokens the model's vocabulary splits `text` into (no chat template, no
+    /// special tokens): what a document costs in the context window.
+    pub fn count_tokens(&self, text: &str) -> Result<u32, LocalError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let job = Job::CountTokens {
+            text: text.to_string(),
+            reply: Box::new(move |n| {
+                let _ = tx.send(n);
+            }),
+        };
+        self.send(job).map_err(|_| LocalError::WorkerGone)?;
+        rx.recv().map_err(|_| LocalError::WorkerGone)
+    }
+
+    fn send(&self, job: Job) -> Result<(), mpsc::SendError<Job>> {
+        self.jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(job);
-        if let Err(mpsc::SendError(job)) = sent {
-            (job.reply)(Err(LocalError::WorkerGone));
-        }
+            .send(job)
     }
 
     /// Generate, blocking the calling thread until done. Don't call this on an async
@@ -305,18 +304,7 @@ fn spawn_worker(path: PathBuf) -> Result<LocalModel, LocalError> {
             if ready_tx.send(Ok(info)).is_err() {
                 return;
             }
-            let mut worker = Worker::new(backend, &model, n_ctx_train);
-            for job in jobs_rx {
-                let cancelled = job.cancelled.as_deref();
-                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    worker.run(&job.request, cancelled)
-                }));
-                let result = outcome.unwrap_or_else(|_| {
-                    worker.reset();
-                    Err(LocalError::Inference("llama.cpp call panicked".into()))
-                });
-                (job.reply)(result);
-            }
+            Scheduler::new(backend, &model, n_ctx_train, threads()).serve(&jobs_rx);
         })?;
     let info = ready_rx.recv().map_err(|_| LocalError::WorkerGone)??;
     Ok(LocalModel {
@@ -335,292 +323,11 @@ fn file_fingerprint(path: &Path) -> Result<String, LocalError> {
     Ok(format!("sha256:{}, {size} bytes", &digest[..12]))
 }
 
-/// The worker's state: the model, its context (KV cache) and the tokens held in it.
-struct Worker<'m> {
-    backend: &'static LlamaBackend,
-    model: &'m LlamaModel,
-    template: LlamaChatTemplate,
-    n_ctx_train: u32,
-    threads: i32,
-    ctx: Option<LlamaContext<'m>>,
-    cached: Vec<LlamaToken>,
-}
-
-impl<'m> Worker<'m> {
-    fn new(backend: &'static LlamaBackend, model: &'m LlamaModel, n_ctx_train: u32) -> Self {
-        let template = model.chat_template(None).ok().unwrap_or_else(|| {
-            tracing::warn!("the model has no chat template; using ChatML");
-            // A literal without NUL bytes: cannot fail.
-            LlamaChatTemplate::new("chatml").unwrap_or_else(|_| unreachable!())
-        });
-        Self {
-            backend,
-            model,
-            template,
-            n_ctx_train,
-            threads: threads(),
-            ctx: None,
-            cached: Vec::new(),
-        }
-    }
-
-    fn reset(&mut self) {
-        self.ctx = None;
-        self.cached.clear();
-    }
-
-    fn prompt_tokens(&self, messages: &[ChatMessage]) -> Result<Vec<LlamaToken>, LocalError> {
-        let chat = messages
-            .iter()
-            .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| LocalError::Template(e.to_string()))?;
-        let prompt = self
-            .model
-            .apply_chat_template(&self.template, &chat, true)
-            .map_err(|e| LocalError::Template(e.to_string()))?;
-        Ok(self.model.vocab().tokenize(prompt.as_bytes(), true, true))
-    }
-
-    /// Make sure the context holds at least `needed` tokens, rebuilding it (and forgetting the
-    /// cached tokens) if it is too small.
-    fn ensure_context(&mut self, needed: u32) -> Result<(), LocalError> {
-        if self.ctx.as_ref().is_some_and(|c| c.n_ctx() >= needed) {
-            return Ok(());
-        }
-        self.reset();
-        let size = needed
-            .div_ceil(CONTEXT_STEP)
-            .saturating_mul(CONTEXT_STEP)
-            .min(self.n_ctx_train.max(needed));
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(size))
-            .with_n_batch(BATCH)
-            .with_n_ubatch(BATCH)
-            .with_n_threads(self.threads)
-            .with_n_threads_batch(self.threads);
-        let ctx = self
-            .model
-            .new_context(self.backend, params)
-            .map_err(|e| LocalError::Inference(format!("could not create a context: {e}")))?;
-        tracing::debug!(n_ctx = size, "created local model context");
-        self.ctx = Some(ctx);
-        Ok(())
-    }
-
-    fn sampler(&self, req: &GenerateRequest) -> Result<LlamaSampler, LocalError> {
-        let mut chain = Vec::new();
-        if let Some(g) = &req.grammar {
-            let text = grammar_text(g);
-            let grammar = LlamaSampler::grammar(self.model, text, "root").map_err(|e| {
-                LocalError::Grammar(format!(
-                    "{e} (llama.cpp logs the parse error at debug level)"
-                ))
-            })?;
-            chain.push(grammar);
-        }
-        let temperature = req.temperature.unwrap_or(DEFAULT_TEMPERATURE);
-        if temperature <= 0.0 {
-            chain.push(LlamaSampler::greedy());
-        } else {
-            let top_p = req.top_p.unwrap_or(DEFAULT_TOP_P);
-            if top_p < 1.0 {
-                chain.push(LlamaSampler::top_p(top_p.max(0.0), 1));
-            }
-            chain.push(LlamaSampler::temp(temperature));
-            chain.push(LlamaSampler::dist(seed32(req.seed)));
-        }
-        Ok(LlamaSampler::chain(chain, true))
-    }
-
-    fn run(
-        &mut self,
-        req: &GenerateRequest,
-        cancelled: Option<&AtomicBool>,
-    ) -> Result<Generation, LocalError> {
-        let is_cancelled = || cancelled.is_some_and(|c| c.load(Ordering::Relaxed));
-        if is_cancelled() {
-            return Err(LocalError::Cancelled);
-        }
-        let tokens = self.prompt_tokens(&req.messages)?;
-        let prompt_tokens = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
-        let window = req
-            .context_window
-            .map_or(self.n_ctx_train, |w| w.min(self.n_ctx_train));
-        if prompt_tokens >= window || tokens.is_empty() {
-            return Err(LocalError::ContextOverflow {
-                prompt_tokens,
-                window,
-            });
-        }
-        let max_new = req
-            .max_tokens
-            .unwrap_or(DEFAULT_MAX_TOKENS)
-            .min(window - prompt_tokens);
-        let mut sampler = self.sampler(req)?;
-
-        let result = self.generate(req, &tokens, max_new, &mut sampler, &is_cancelled);
-        if matches!(&result, Err(e) if !matches!(e, LocalError::Cancelled)) {
-            // Whatever state the KV cache is in, don't trust it for the next request.
-            self.reset();
-        }
-        result.map(|mut g| {
-            g.prompt_tokens = prompt_tokens;
-            g
-        })
-    }
-
-    fn generate(
-        &mut self,
-        req: &GenerateRequest,
-        tokens: &[LlamaToken],
-        max_new: u32,
-        sampler: &mut LlamaSampler,
-        is_cancelled: &dyn Fn() -> bool,
-    ) -> Result<Generation, LocalError> {
-        let started = Instant::now();
-        let n_prompt = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
-        let model = self.model;
-        let ctx_needed = n_prompt.saturating_add(max_new);
-
-        self.ensure_context(ctx_needed)?;
-        // Reuse the common prefix of what the cache holds; always evaluate at least one token
-        // so there are logits to sample from.
-        let mut reuse = common_prefix(&self.cached, tokens).min(tokens.len() - 1);
-        let mut cached = std::mem::take(&mut self.cached);
-        let ctx = self
-            .ctx
-            .as_mut()
-            .ok_or_else(|| LocalError::Inference("no context".into()))?;
-        let reuse_pos = u32::try_from(reuse).unwrap_or(0);
-        if reuse == 0 {
-            ctx.clear_kv_cache();
-        } else if ctx.kv_cache_seq_rm(0, Some(reuse_pos), None).is_err() {
-            ctx.clear_kv_cache();
-            reuse = 0;
-        }
-        cached.truncate(reuse);
-
-        let inference = |e: &dyn std::fmt::Display| LocalError::Inference(e.to_string());
-        let mut batch = LlamaBatch::new(BATCH as usize, 1);
-        let mut pos = i32::try_from(reuse).map_err(|e| inference(&e))?;
-        let rest = &tokens[reuse..];
-        let chunks = rest.chunks(BATCH as usize);
-        let n_chunks = chunks.len();
-        for (i, chunk) in chunks.enumerate() {
-            batch.clear();
-            let last_chunk = i + 1 == n_chunks;
-            for (j, token) in chunk.iter().enumerate() {
-                let wants_logits = last_chunk && j + 1 == chunk.len();
-                batch
-                    .add(*token, pos, &[0], wants_logits)
-                    .map_err(|e| inference(&e))?;
-                pos += 1;
-            }
-            ctx.decode(&mut batch).map_err(|e| inference(&e))?;
-            cached.extend_from_slice(chunk);
-        }
-        let prompt_time = started.elapsed();
-        let generation_started = Instant::now();
-
-        let vocab = model.vocab();
-        let mut logits_index = batch.n_tokens() - 1;
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut logprobs = Vec::new();
-        let mut finish = FinishReason::Length;
-        let mut generated = 0u32;
-        while generated < max_new {
-            if is_cancelled() {
-                self.cached = cached;
-                return Err(LocalError::Cancelled);
-            }
-            let token = sampler.sample(ctx, logits_index);
-            if vocab.is_eog(token) {
-                finish = FinishReason::Stop;
-                break;
-            }
-            logprobs.push(log_softmax_at(ctx.get_logits_ith(logits_index), token.0));
-            generated += 1;
-            let before = bytes.len();
-            bytes.extend_from_slice(&vocab.token_to_piece(token, false, None));
-            if let Some(at) = find_stop(&bytes, &req.stop, before) {
-                bytes.truncate(at);
-                finish = FinishReason::Stop;
-                break;
-            }
-            if generated == max_new {
-                break;
-            }
-            batch.clear();
-            batch
-                .add(token, pos, &[0], true)
-                .map_err(|e| inference(&e))?;
-            pos += 1;
-            ctx.decode(&mut batch).map_err(|e| inference(&e))?;
-            cached.push(token);
-            logits_index = 0;
-        }
-        self.cached = cached;
-        Ok(Generation {
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            prompt_tokens: n_prompt,
-            generated_tokens: generated,
-            logprobs,
-            finish,
-            prompt_evaluated: n_prompt - u32::try_from(reuse).unwrap_or(0),
-            prompt_time,
-            generation_time: generation_started.elapsed(),
-        })
-    }
-}
-
-/// A `u64` seed folded into the 32 bits llama.cpp takes; `None` is llama.cpp's "random".
-fn seed32(seed: Option<u64>) -> u32 {
-    const RANDOM: u32 = u32::MAX;
-    match seed {
-        // Fold so seeds above 2^32 still differ; avoid the value meaning "random".
-        Some(s) => match (s ^ (s >> 32)) as u32 {
-            RANDOM => RANDOM - 1,
-            v => v,
-        },
-        None => RANDOM,
-    }
-}
-
-fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-/// Log-softmax of `logits` at `index`, computed stably in f64.
-fn log_softmax_at(logits: &[f32], index: i32) -> f64 {
-    let Some(&chosen) = usize::try_from(index).ok().and_then(|i| logits.get(i)) else {
-        return f64::NEG_INFINITY;
-    };
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
-    (chosen as f64 - max) - sum.ln()
-}
-
-/// The byte offset of the earliest stop string in `text` that ends after `new_from` (text
-/// before `new_from` was already checked).
-fn find_stop(text: &[u8], stops: &[String], new_from: usize) -> Option<usize> {
-    stops
-        .iter()
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| {
-            let s = s.as_bytes();
-            let start = new_from.saturating_sub(s.len() - 1);
-            text.get(start..)?
-                .windows(s.len())
-                .position(|w| w == s)
-                .map(|p| p + start)
-        })
-        .min()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::{common_prefix, find_stop, log_softmax_at, seed32};
+    use llama_cpp_2::token::LlamaToken;
 
     #[test]
     fn log_softmax_is_a_log_probability() {

@@ -1,5 +1,22 @@
-//! GBNF grammars for constrained generation: the built-in `json` grammar and the mapping from a
-//! tool's `grammar` parameter (GBNF text or the word `json`) to grammar text.
+//! GBNF grammars for constrained generation: the built-in `json` grammar, grammars compiled
+//! from a JSON schema, and the mapping from a tool's `grammar` parameter to grammar text:
+//!
+//! - `json`: the built-in [`JSON_GBNF`], any JSON object or array;
+//! - `json_schema`: the request's JSON schema (a case's `json_schema` contract) compiled to
+//!   GBNF by llama.cpp's own converter, strings without a `maxLength` bounded at
+//!   [`SCHEMA_STRING_BOUND`] characters and `required` keys the schema does not describe
+//!   generated as strings; plain `json` when the request carries no schema;
+//! - anything else: GBNF text.
+
+use serde_json::Value;
+
+use crate::error::LocalError;
+
+/// The `grammar` parameter that asks for the request's JSON schema.
+pub const JSON_SCHEMA: &str = "json_schema";
+/// Characters a string may hold when the schema sets no `maxLength`: a small model can
+/// otherwise loop inside a string until `max_tokens` cuts the object into invalid JSON.
+pub const SCHEMA_STRING_BOUND: u64 = 64;
 
 /// A JSON value (object or array at the top level), after llama.cpp's `grammars/json.gbnf`,
 /// with whitespace bounded and strings cut at 40 characters, so a small model cannot loop
@@ -30,9 +47,138 @@ pub fn grammar_text(param: &str) -> &str {
     }
 }
 
+/// The grammar text for a tool's `grammar` parameter and the request's JSON schema.
+pub fn resolve(param: &str, schema: Option<&Value>) -> Result<String, LocalError> {
+    if !param.trim().eq_ignore_ascii_case(JSON_SCHEMA) {
+        return Ok(grammar_text(param).to_string());
+    }
+    let Some(schema) = schema else {
+        return Ok(JSON_GBNF.to_string());
+    };
+    let mut bounded = schema.clone();
+    declare_required(&mut bounded);
+    bound_strings(&mut bounded);
+    llama_cpp_2::json_schema_to_grammar(&bounded.to_string()).map_err(|e| {
+        LocalError::Grammar(format!(
+            "could not compile the JSON schema into a grammar: {e}"
+        ))
+    })
+}
+
+/// llama.cpp's converter only emits the keys listed under `properties`; a key that is
+/// `required` but not described there would be left out. Declare it as a string (which then
+/// gets the string bound): any value satisfies the schema there, and a bounded string keeps a
+/// small model from rambling through a nested value.
+fn declare_required(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|k| k.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !required.is_empty() {
+                let props = map
+                    .entry("properties")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Value::Object(props) = props {
+                    for key in required {
+                        props
+                            .entry(key)
+                            .or_insert_with(|| serde_json::json!({"type": "string"}));
+                    }
+                }
+            }
+            for value in map.values_mut() {
+                declare_required(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(declare_required),
+        _ => {}
+    }
+}
+
+/// Give every string schema without a `maxLength` (or a `format`/`pattern`/`enum`/`const`,
+/// which bound it already) the [`SCHEMA_STRING_BOUND`].
+fn bound_strings(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let is_string = match map.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let bounded = ["maxLength", "enum", "const", "pattern", "format"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+            if is_string && !bounded {
+                map.insert("maxLength".into(), Value::from(SCHEMA_STRING_BOUND));
+            }
+            for value in map.values_mut() {
+                bound_strings(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_strings),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_schema_compiles_to_a_grammar_with_its_keys() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "invoice_number": {"type": "string"},
+                "total": {"type": "number"}
+            },
+            "required": ["invoice_number", "total"]
+        });
+        let g = resolve("json_schema", Some(&schema)).unwrap();
+        assert!(g.contains("invoice_number"), "{g}");
+        assert!(g.contains("root ::="), "{g}");
+        // Strings got a bound.
+        assert!(g.contains("{0,64}"), "{g}");
+        // Without a schema: any JSON.
+        assert_eq!(resolve("json_schema", None).unwrap(), JSON_GBNF);
+        assert_eq!(resolve("json", Some(&schema)).unwrap(), JSON_GBNF);
+    }
+
+    #[test]
+    fn required_keys_missing_from_properties_are_still_emitted() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["vendor", "total"],
+            "properties": { "total": {"type": "number"} }
+        });
+        let g = resolve("json_schema", Some(&schema)).unwrap();
+        assert!(g.contains("vendor"), "{g}");
+    }
+
+    #[test]
+    fn strings_keep_their_own_bounds() {
+        let mut schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "a": {"type": "string"},
+                "b": {"type": "string", "maxLength": 5},
+                "c": {"type": "string", "enum": ["x", "y"]},
+                "d": {"type": "array", "items": {"type": ["string", "null"]}}
+            }
+        });
+        bound_strings(&mut schema);
+        assert_eq!(schema["properties"]["a"]["maxLength"], 64);
+        assert_eq!(schema["properties"]["b"]["maxLength"], 5);
+        assert!(schema["properties"]["c"].get("maxLength").is_none());
+        assert_eq!(schema["properties"]["d"]["items"]["maxLength"], 64);
+    }
 
     #[test]
     fn json_keyword_selects_the_builtin_grammar() {

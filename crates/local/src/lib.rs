@@ -23,6 +23,7 @@ mod engine;
 pub mod error;
 pub mod grammar;
 pub mod models;
+mod scheduler;
 
 pub use engine::{
     load, ChatMessage, FinishReason, GenerateRequest, Generation, LocalModel, ModelInfo,
@@ -30,3 +31,4 @@ pub use engine::{
 };
 pub use error::LocalError;
 pub use models::{default_model_path, resolve_model_path};
+pub use scheduler::{slots, DEFAULT_PARALLEL, PARALLEL_ENV};

@@ -201,3 +201,81 @@ fn concurrent_requests_all_succeed_on_one_loaded_model() {
         load(&path).unwrap().generate(ask(q)).unwrap()
     }
 }
+
+/// Greedy answers decoded together in one batch are the answers each gets alone: a slot's
+/// attention never sees another's cells (regression: a unified KV cache changed answers).
+#[test]
+fn batched_greedy_answers_equal_answers_alone() {
+    let Some(model) = model() else { return };
+    let questions = [
+        "Write a short sentence about the sea.",
+        "What is 17 times 23?",
+        "Name three fruits.",
+        "Describe a mountain in one sentence.",
+    ];
+    let alone: Vec<_> = questions
+        .iter()
+        .map(|q| model.generate(ask(q)).unwrap())
+        .collect();
+    for _ in 0..2 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for (i, q) in questions.iter().enumerate() {
+            let tx = tx.clone();
+            model.submit(ask(q), move |r| tx.send((i, r)).unwrap());
+        }
+        drop(tx);
+        for (i, r) in rx {
+            let together = r.unwrap();
+            assert_eq!(together.text, alone[i].text, "question {i}");
+            for (x, y) in together.logprobs.iter().zip(&alone[i].logprobs) {
+                assert!((x - y).abs() < 1e-3, "question {i}: {x} vs {y}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cancelled_request_does_not_disturb_the_others() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(model) = model() else { return };
+    let alone = model.generate(ask("Name three fruits.")).unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let long = GenerateRequest {
+        max_tokens: Some(400),
+        ..ask("Tell me a long story about a dragon.")
+    };
+    let tx1 = tx.clone();
+    model.submit_cancellable(long, Some(cancel.clone()), move |r| {
+        tx1.send(("long", r)).unwrap()
+    });
+    model.submit(ask("Name three fruits."), move |r| {
+        tx.send(("short", r)).unwrap()
+    });
+    cancel.store(true, Ordering::Relaxed);
+    let mut seen = 0;
+    for (which, r) in rx {
+        seen += 1;
+        match which {
+            "long" => assert!(
+                matches!(r, Err(LocalError::Cancelled)),
+                "the cancelled request must end as cancelled: {r:?}"
+            ),
+            _ => assert_eq!(r.unwrap().text, alone.text),
+        }
+    }
+    assert_eq!(seen, 2);
+}
+
+#[test]
+fn token_counts_come_from_the_models_vocabulary() {
+    let Some(model) = model() else { return };
+    let short = model.count_tokens("Paris").unwrap();
+    let long = model
+        .count_tokens(&"The quick brown fox jumps over the lazy dog. ".repeat(20))
+        .unwrap();
+    assert!((1..=3).contains(&short), "{short}");
+    // 20 repeats of a 10-word sentence: about 10 tokens each for an English BPE vocabulary.
+    assert!((150..=260).contains(&long), "{long}");
+    assert_eq!(model.count_tokens("").unwrap(), 0);
+}

@@ -12,6 +12,7 @@ use marked_yaml::{Node, Span};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::contract::{self, FormatSpec};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};
 use crate::model::Location;
 use crate::suggest::{did_you_mean, one_of};
@@ -106,10 +107,29 @@ pub enum Check {
         rubric: String,
         tool: Option<String>,
     },
+    /// CSV with a header row holding `columns`; every row has the header's field count.
+    Csv {
+        columns: Vec<String>,
+        delimiter: char,
+    },
+    /// A Markdown table whose header row holds `headers`.
+    MarkdownTable {
+        headers: Vec<String>,
+    },
+    /// The output (or every value `path` selects in its JSON) parses as `spec`.
+    Format {
+        spec: FormatSpec,
+        path: Option<String>,
+    },
+    /// A consumer command, given the output on standard input, exits 0.
+    Command {
+        argv: Vec<String>,
+        timeout_secs: f64,
+    },
 }
 
 /// The assertion keys, as written in YAML.
-pub const CHECK_KEYS: [&str; 16] = [
+pub const CHECK_KEYS: [&str; 20] = [
     "equals",
     "contains",
     "icontains",
@@ -125,6 +145,10 @@ pub const CHECK_KEYS: [&str; 16] = [
     "must_refuse",
     "must_abstain",
     "judge",
+    "csv",
+    "markdown_table",
+    "format",
+    "command",
     "not",
 ];
 
@@ -186,6 +210,38 @@ impl fmt::Display for Check {
             Check::MustRefuse => write!(f, "must_refuse"),
             Check::MustAbstain => write!(f, "must_abstain"),
             Check::Judge { .. } => write!(f, "judge"),
+            Check::Csv { columns, delimiter } => {
+                write!(f, "csv")?;
+                if *delimiter != ',' {
+                    write!(f, " ({:?}-separated)", delimiter.to_string())?;
+                }
+                if !columns.is_empty() {
+                    write!(f, " with columns {}", list(columns))?;
+                }
+                Ok(())
+            }
+            Check::MarkdownTable { headers } => {
+                write!(f, "markdown_table")?;
+                if !headers.is_empty() {
+                    write!(f, " with headers {}", list(headers))?;
+                }
+                Ok(())
+            }
+            Check::Format { spec, path } => {
+                write!(f, "format {spec}")?;
+                if let Some(p) = path {
+                    write!(f, " at {p}")?;
+                }
+                Ok(())
+            }
+            Check::Command { argv, .. } => {
+                // The program's own argv, shown short: the first word and a count.
+                let first = argv.first().map(String::as_str).unwrap_or_default();
+                match argv.len() {
+                    0 | 1 => write!(f, "command {first:?}"),
+                    n => write!(f, "command {first:?} (+{} args)", n - 1),
+                }
+            }
         }
     }
 }
@@ -571,6 +627,21 @@ fn parse_check(
                 tool,
             })
         }
+        "csv" => {
+            let (columns, delimiter) = contract::parse_csv(sources, value)?;
+            Ok(Check::Csv { columns, delimiter })
+        }
+        "markdown_table" => Ok(Check::MarkdownTable {
+            headers: contract::parse_markdown_table(sources, value)?,
+        }),
+        "format" => {
+            let (spec, path) = contract::parse_format(sources, value)?;
+            Ok(Check::Format { spec, path })
+        }
+        "command" => {
+            let (argv, timeout_secs) = contract::parse_command(sources, value)?;
+            Ok(Check::Command { argv, timeout_secs })
+        }
         other => Err(Box::new(
             Diagnostic::at(sources, key_span, format!("unknown assertion `{other}`"))
                 .key(format!("assert.{}.{other}", group.as_str()))
@@ -658,6 +729,49 @@ safety:
     fn unknown_group_is_reported() {
         let (_, d) = parse("corect:\n  - equals: x\n");
         assert_eq!(d.0[0].hint.as_deref(), Some("did you mean `correct`?"));
+    }
+
+    #[test]
+    fn parses_contract_assertions() {
+        let (a, d) = parse(
+            r#"
+contract:
+  - csv: [sku, qty]
+  - markdown_table: { headers: [Item, Price] }
+  - format: { date: "%Y-%m-%d", path: "$.due_date" }
+  - format: { currency: { symbol: "€", decimal: ",", thousands: ".", decimals: 2 } }
+  - command: [python3, -c, "import sys; sys.stdin.read()"]
+"#,
+        );
+        assert!(d.is_empty(), "{d}");
+        let names: Vec<String> = a.contract.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "csv with columns \"sku\", \"qty\"",
+                "markdown_table with headers \"Item\", \"Price\"",
+                "format date \"%Y-%m-%d\" at $.due_date",
+                "format currency \"€\" (decimal \",\", thousands \".\", 2 decimals)",
+                "command \"python3\" (+2 args)",
+            ]
+        );
+    }
+
+    #[test]
+    fn contract_mistakes_are_located_with_did_you_mean() {
+        let (_, d) = parse("contract:\n  - csv:\n      columns: [a]\n      delimeter: \";\"\n");
+        assert_eq!(d.len(), 1);
+        let diag = &d.0[0];
+        assert_eq!((diag.line, diag.column), (4, 7));
+        assert_eq!(diag.hint.as_deref(), Some("did you mean `delimiter`?"));
+        let (_, d) = parse("contract:\n  - fromat: { date: \"%Y\" }\n");
+        assert_eq!(d.0[0].hint.as_deref(), Some("did you mean `format`?"));
+        let (_, d) = parse("contract:\n  - command: \"cat $(whoami)\"\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!((d.0[0].line, d.0[0].column), (2, 14));
+        let (_, d) = parse("contract:\n  - format: { date: \"%Q-%m\" }\n");
+        assert_eq!(d.0[0].message, "invalid date pattern");
+        assert_eq!((d.0[0].line, d.0[0].column), (2, 21));
     }
 
     #[test]

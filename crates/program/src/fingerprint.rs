@@ -14,14 +14,22 @@ fn short_hash(bytes: &[u8]) -> String {
     hex::encode(&digest[..8])
 }
 
-/// The fingerprint of a tool's configuration as written in the program.
-pub fn config_fingerprint(tool: &Tool) -> String {
+/// What a tool's configuration fingerprint covers, as JSON (drift compares it field by
+/// field to say what changed).
+pub fn config_value(tool: &Tool) -> serde_json::Value {
     let mut value = serde_json::to_value(tool).unwrap_or_default();
     if let Some(obj) = value.as_object_mut() {
         obj.remove("id");
         obj.remove("description");
+        // Where the gateway falls back to is routing, not how this tool behaves.
+        obj.remove("fallback");
     }
-    short_hash(value.to_string().as_bytes())
+    value
+}
+
+/// The fingerprint of a tool's configuration as written in the program.
+pub fn config_fingerprint(tool: &Tool) -> String {
+    short_hash(config_value(tool).to_string().as_bytes())
 }
 
 /// The fingerprint of a tool version: configuration plus the reported model version.
@@ -48,6 +56,7 @@ mod tests {
             context_window: None,
             price: Price::default(),
             description: None,
+            fallback: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! This crate does no I/O beyond reading the program's own files.
 
 pub mod assertion;
+pub mod contract;
 pub mod diagnostic;
 pub mod fingerprint;
 pub mod load;

@@ -14,7 +14,7 @@ use crate::assertion::{parse_assertions, Assertions, Check};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};
 use crate::model::{
     Case, CaseKind, CaseSource, Document, Location, Message, Persona, Program, ProviderKind, Role,
-    Tier, Tool, Workflow,
+    Tier, Tool, Workflow, DEFAULT_HORIZON_DAYS,
 };
 use crate::raw::{RawCase, RawPersona, RawTier, RawTool, PROGRAM_KEYS, SUITE_KEYS};
 use crate::suggest::{did_you_mean, one_of};
@@ -57,6 +57,22 @@ pub fn find_program_root(start: &Path) -> Result<PathBuf, LoadError> {
         dir = d.parent();
     }
     Err(LoadError::NotFound(start.to_path_buf()))
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace))
+}
+
+/// The `notify:` webhook URL of the program in `root` (read from `proximity.yaml`; the
+/// loader has validated it). `None` when absent or unreadable.
+pub fn notify_url(root: &Path) -> Option<String> {
+    let text = fs_err::read_to_string(root.join(PROGRAM_FILE)).ok()?;
+    let node = marked_yaml::parse_yaml_with_options(0, &text, loader_options()).ok()?;
+    let url = node.as_mapping()?.get_node("notify").and_then(scalar)?;
+    is_http_url(url).then(|| url.to_owned())
 }
 
 /// Load and validate the program in `root`.
@@ -196,13 +212,17 @@ impl Loader {
             .get_node("judge_tool")
             .and_then(|n| scalar(n).map(|s| Spanned::new(*n.span(), s.to_owned())));
 
-        let tools = self.tools(&map);
+        let horizon_days = self.horizon_days(&map);
+        self.check_notify(&map);
+        let mut fallbacks = Vec::new();
+        let tools = self.tools(&map, &mut fallbacks);
         // Ids declared by items that failed to parse still count for references, so one
         // mistake in a tool does not also make every mention of it an error.
         let declared_tools = declared_ids(&map, "tools");
         let declared_tiers = declared_ids(&map, "tiers");
         let tiers = self.tiers(&map, &declared_tools);
         let personas = self.personas(&map, &declared_tiers);
+        self.check_fallbacks(&fallbacks, &declared_tools, &tiers);
         let tool_ids: Vec<&str> = declared_tools.iter().map(String::as_str).collect();
         if let Some(j) = &judge_tool {
             if !tool_ids.contains(&j.as_str()) {
@@ -239,7 +259,43 @@ impl Loader {
             personas,
             cases,
             judge_tool: judge_tool.map(|j| j.as_str().to_owned()),
+            horizon_days,
         })
+    }
+
+    /// `notify`: the webhook `proximity drift` posts its summary to, an http(s) URL.
+    fn check_notify(&mut self, map: &marked_yaml::types::MarkedMappingNode) {
+        let Some(node) = map.get_node("notify") else {
+            return;
+        };
+        if !scalar(node).is_some_and(is_http_url) {
+            let d = self
+                .diag(node.span(), "`notify` must be an http or https URL")
+                .key("notify")
+                .expected("a webhook URL, e.g. `https://hooks.example.com/T0/B1`");
+            self.diags.push(d);
+        }
+    }
+
+    /// `horizon_days`: a positive whole number of days, [`DEFAULT_HORIZON_DAYS`] if absent.
+    fn horizon_days(&mut self, map: &marked_yaml::types::MarkedMappingNode) -> u32 {
+        let Some(node) = map.get_node("horizon_days") else {
+            return DEFAULT_HORIZON_DAYS;
+        };
+        match scalar(node).and_then(|s| s.parse::<u32>().ok()) {
+            Some(days) if days > 0 => days,
+            _ => {
+                let d = self
+                    .diag(
+                        node.span(),
+                        "`horizon_days` must be a positive whole number",
+                    )
+                    .key("horizon_days")
+                    .expected("days evidence stays current, e.g. `90`");
+                self.diags.push(d);
+                DEFAULT_HORIZON_DAYS
+            }
+        }
     }
 
     fn dup_check(
@@ -264,7 +320,11 @@ impl Loader {
         true
     }
 
-    fn tools(&mut self, map: &marked_yaml::types::MarkedMappingNode) -> Vec<Tool> {
+    fn tools(
+        &mut self,
+        map: &marked_yaml::types::MarkedMappingNode,
+        fallbacks: &mut Vec<(String, Spanned<String>)>,
+    ) -> Vec<Tool> {
         let mut out = Vec::new();
         let mut seen = HashMap::new();
         for node in self.list(map, "tools") {
@@ -311,9 +371,61 @@ impl Loader {
                 context_window: raw.context_window,
                 price: raw.price,
                 description: raw.description,
+                fallback: raw.fallback.as_ref().map(|f| f.as_str().to_owned()),
             });
+            if let Some(f) = raw.fallback {
+                fallbacks.push((raw.id.as_str().to_owned(), f));
+            }
         }
         out
+    }
+
+    /// Each `fallback:` names another declared tool that shares a tier with its tool, so
+    /// falling back never gives a persona a tool outside its tier.
+    fn check_fallbacks(
+        &mut self,
+        fallbacks: &[(String, Spanned<String>)],
+        tool_ids: &[String],
+        tiers: &[Tier],
+    ) {
+        for (tool, fallback) in fallbacks {
+            let target = fallback.as_str();
+            if target == tool {
+                let d = self
+                    .diag(
+                        fallback.span(),
+                        format!("tool `{tool}` falls back to itself"),
+                    )
+                    .key("fallback")
+                    .expected("another tool of a tier this tool is in");
+                self.diags.push(d);
+                continue;
+            }
+            if !tool_ids.iter().any(|t| t == target) {
+                let d = self
+                    .diag(fallback.span(), format!("unknown fallback tool `{target}`"))
+                    .key("fallback")
+                    .expected(one_of(tool_ids.iter().map(String::as_str)))
+                    .hint(did_you_mean(fallback, tool_ids.iter().map(String::as_str)));
+                self.diags.push(d);
+                continue;
+            }
+            let shared = tiers
+                .iter()
+                .any(|t| t.tools.iter().any(|x| x == tool) && t.tools.iter().any(|x| x == target));
+            if !shared {
+                let d = self
+                    .diag(
+                        fallback.span(),
+                        format!("fallback `{target}` shares no tier with tool `{tool}`"),
+                    )
+                    .key("fallback")
+                    .expected(format!(
+                        "a tool listed in the same tier as `{tool}` (add `{target}` to that tier, or pick another fallback)"
+                    ));
+                self.diags.push(d);
+            }
+        }
     }
 
     fn check_params(&mut self, node: &Node, raw: &RawTool) {
@@ -789,6 +901,7 @@ impl Loader {
                 assertions,
                 weight: raw.weight.unwrap_or(1.0),
                 tags: raw.tags.clone(),
+                note: raw.note.clone(),
                 location: loc,
             });
         }

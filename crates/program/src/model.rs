@@ -39,7 +39,13 @@ pub struct Program {
     pub cases: Vec<Case>,
     /// Tool used by `judge` assertions that name none.
     pub judge_tool: Option<String>,
+    /// How many days evidence (runs, field notes) stays current for plans and decisions
+    /// (`horizon_days`, default [`DEFAULT_HORIZON_DAYS`]).
+    pub horizon_days: u32,
 }
+
+/// The default of `horizon_days`.
+pub const DEFAULT_HORIZON_DAYS: u32 = 90;
 
 impl Program {
     pub fn tool(&self, id: &str) -> Option<&Tool> {
@@ -125,6 +131,10 @@ pub struct Tool {
     pub context_window: Option<u32>,
     pub price: Price,
     pub description: Option<String>,
+    /// The tool the gateway falls back to when this one fails with a retryable fault
+    /// (it shares a tier with this one). Routing, so not part of the fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 /// Generation parameters and provider-specific settings of a tool.
@@ -345,5 +355,7 @@ pub struct Case {
     pub assertions: Assertions,
     pub weight: f64,
     pub tags: Vec<String>,
+    /// The field note this case was promoted from (`note:`), if any.
+    pub note: Option<String>,
     pub location: Location,
 }

@@ -26,6 +26,8 @@ pub struct RawTool {
     #[serde(default)]
     pub price: Price,
     pub description: Option<String>,
+    /// Another tool the gateway may use when this one fails.
+    pub fallback: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,7 +100,7 @@ pub struct RawCase {
 }
 
 /// Keys allowed at the top of `proximity.yaml`.
-pub const PROGRAM_KEYS: [&str; 8] = [
+pub const PROGRAM_KEYS: [&str; 10] = [
     "version",
     "name",
     "description",
@@ -107,6 +109,8 @@ pub const PROGRAM_KEYS: [&str; 8] = [
     "personas",
     "suites",
     "judge_tool",
+    "horizon_days",
+    "notify",
 ];
 
 /// Keys allowed at the top of a suite file.

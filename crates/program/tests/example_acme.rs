@@ -231,7 +231,13 @@ fn roughly_passes(a: &Assertion, out: &str) -> Option<bool> {
         Check::Numeric { value, tolerance } => numbers(out)
             .last()
             .is_some_and(|n| (n - value).abs() <= tolerance + 1e-9),
-        Check::MustRefuse | Check::MustAbstain | Check::Judge { .. } => return None,
+        Check::MustRefuse
+        | Check::MustAbstain
+        | Check::Judge { .. }
+        | Check::Csv { .. }
+        | Check::MarkdownTable { .. }
+        | Check::Format { .. }
+        | Check::Command { .. } => return None,
     };
     Some(ok != a.negate)
 }

@@ -204,6 +204,7 @@ mod tests {
             stop: vec!["END".into()],
             grammar: None,
             logprobs: true,
+            json_schema: None,
         };
         let b = request_body("claude-x", &req);
         assert_eq!(b["system"], "be brief\n\nand polite");

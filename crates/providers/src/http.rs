@@ -641,6 +641,7 @@ mod tests {
             context_window: None,
             price: Price::default(),
             description: None,
+            fallback: None,
         }
     }
 

@@ -15,6 +15,8 @@ pub mod registry;
 pub mod request;
 pub mod retry;
 pub mod scripted;
+pub mod stream;
+pub mod tokens;
 
 use async_trait::async_trait;
 
@@ -22,12 +24,22 @@ pub use error::{ErrorClass, ProviderError};
 pub use registry::build;
 pub use request::{ChatRequest, ChatResponse, Usage};
 pub use retry::RetryPolicy;
+pub use stream::{ChatStream, StreamEnd, StreamEvent};
 
 /// A backend that answers chat requests.
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// One attempt at a completion; retries are the caller's (see [`complete_with_retries`]).
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError>;
+
+    /// One attempt at a streamed completion: text deltas, then one [`StreamEvent::Done`].
+    /// An `Err` before the stream is returned means nothing was produced (safe to retry);
+    /// an `Err` item inside the stream means the answer was cut off. The default answers
+    /// with [`Provider::complete`] as a single delta.
+    async fn complete_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
+        let response = self.complete(request).await?;
+        Ok(stream::from_response(response))
+    }
 }
 
 /// The outcome of a call with retries: the final result and how many attempts it took.

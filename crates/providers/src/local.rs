@@ -1,7 +1,8 @@
 //! The `local` provider: the embedded llama.cpp model of `proximity-local`, adapted to the
 //! [`Provider`] trait. The model file is resolved (tool `model_path` > `PROXIMITY_MODEL_PATH` >
-//! the pulled default), loaded once per process and shared; requests queue on the model's
-//! worker thread, so no tokio thread ever blocks on inference.
+//! the pulled default), loaded once per process and shared; requests go to the model's
+//! worker thread (which decodes several together), so no tokio thread ever blocks on
+//! inference.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,8 +48,23 @@ impl Local {
         self.context_window
     }
 
-    fn generate_request(&self, request: &ChatRequest) -> GenerateRequest {
-        GenerateRequest {
+    /// Tokens the model's own vocabulary splits `text` into (no chat template). This runs
+    /// on the model's worker thread between decode steps, so it blocks the caller briefly:
+    /// call it from a blocking task on an async runtime.
+    pub fn count_tokens(&self, text: &str) -> Result<u32, ProviderError> {
+        self.model
+            .count_tokens(text)
+            .map_err(|e| provider_error(&e))
+    }
+
+    fn generate_request(&self, request: &ChatRequest) -> Result<GenerateRequest, ProviderError> {
+        let grammar = request
+            .grammar
+            .as_deref()
+            .map(|g| proximity_local::grammar::resolve(g, request.json_schema.as_ref()))
+            .transpose()
+            .map_err(|e| provider_error(&e))?;
+        Ok(GenerateRequest {
             messages: request
                 .messages
                 .iter()
@@ -59,9 +75,9 @@ impl Local {
             seed: request.seed,
             max_tokens: request.max_tokens,
             stop: request.stop.clone(),
-            grammar: request.grammar.clone(),
+            grammar,
             context_window: Some(self.context_window),
-        }
+        })
     }
 }
 
@@ -115,7 +131,7 @@ impl Provider for Local {
         let cancelled = Arc::new(AtomicBool::new(false));
         let guard = CancelOnDrop(Some(cancelled.clone()));
         self.model.submit_cancellable(
-            self.generate_request(request),
+            self.generate_request(request)?,
             Some(cancelled),
             move |result| {
                 let _ = tx.send(result);
@@ -180,6 +196,7 @@ mod tests {
             context_window: None,
             price: Default::default(),
             description: None,
+            fallback: None,
         };
         let err = Local::new(&tool, Path::new("/nonexistent-root")).unwrap_err();
         assert_eq!(err.class, ErrorClass::Config);

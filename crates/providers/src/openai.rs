@@ -11,9 +11,13 @@ use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::error::ProviderError;
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+
+use crate::error::{ErrorClass, ProviderError};
 use crate::http::{self, Upstream};
 use crate::request::{ChatRequest, ChatResponse, Usage};
+use crate::stream::{ChatStream, StreamEnd, StreamEvent};
 use crate::Provider;
 
 /// Where requests go when a tool names no `base_url`.
@@ -213,6 +217,173 @@ impl Provider for OpenAi {
         )
         .await
     }
+
+    /// Streams with `stream: true` and `stream_options.include_usage`, parsing the SSE
+    /// body. A non-2xx answer is classified as for [`Provider::complete`]; a body that
+    /// ends before `data: [DONE]` yields a `malformed` error (the answer was cut off).
+    async fn complete_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
+        let key = http::read_key(&self.key_env)?;
+        let mut body = request_body(&self.model, request);
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("stream".into(), json!(true));
+            obj.insert("stream_options".into(), json!({ "include_usage": true }));
+        }
+        let mut builder = self.client.post(&self.url).json(&body);
+        match &key {
+            Some(k) => {
+                builder = builder.header(
+                    AUTHORIZATION,
+                    http::secret_header(&self.key_env, &format!("Bearer {k}"))?,
+                );
+            }
+            None if self.key_required => {
+                return Err(http::missing_key(&self.tool_id, &self.key_env));
+            }
+            None => {}
+        }
+        let secret = key.as_deref();
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| http::classify_transport(Upstream::OpenAi, &e, secret))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let headers = response.headers().clone();
+            let text = response.text().await.unwrap_or_default();
+            return Err(http::classify_status(
+                Upstream::OpenAi,
+                status,
+                &headers,
+                &text,
+                secret,
+                &self.key_env,
+            ));
+        }
+        let secret = key;
+        let events = response.bytes_stream().eventsource();
+        Ok(Box::pin(sse_events(events, secret)))
+    }
+}
+
+/// What a stream has told so far.
+#[derive(Default)]
+struct StreamState {
+    end: StreamEnd,
+    finished: bool,
+}
+
+/// Turn the SSE events of a chat completions stream into [`StreamEvent`]s.
+fn sse_events<S, E>(
+    events: S,
+    secret: Option<String>,
+) -> impl Stream<Item = Result<StreamEvent, ProviderError>> + Send
+where
+    S: Stream<Item = Result<eventsource_stream::Event, E>> + Send + Unpin + 'static,
+    E: std::fmt::Display + Send,
+{
+    futures::stream::unfold(
+        (events, StreamState::default(), secret),
+        |(mut events, mut state, secret)| async move {
+            if state.finished {
+                return None;
+            }
+            loop {
+                match events.next().await {
+                    None => {
+                        state.finished = true;
+                        let e = ProviderError::new(
+                            ErrorClass::Malformed,
+                            "openai: the stream ended before `[DONE]` (the answer was cut off)",
+                        );
+                        return Some((Err(e), (events, state, secret)));
+                    }
+                    Some(Err(e)) => {
+                        state.finished = true;
+                        let detail =
+                            http::trim_message(&http::redact(&e.to_string(), secret.as_deref()));
+                        let e = ProviderError::new(
+                            ErrorClass::Malformed,
+                            format!("openai: the stream was cut off: {detail}"),
+                        );
+                        return Some((Err(e), (events, state, secret)));
+                    }
+                    Some(Ok(event)) => match apply_chunk(&event.data, &mut state.end) {
+                        Ok(ChunkOutcome::Done) => {
+                            state.finished = true;
+                            let end = std::mem::take(&mut state.end);
+                            return Some((Ok(StreamEvent::Done(end)), (events, state, secret)));
+                        }
+                        Ok(ChunkOutcome::Delta(text)) => {
+                            return Some((Ok(StreamEvent::Delta(text)), (events, state, secret)));
+                        }
+                        Ok(ChunkOutcome::Nothing) => continue,
+                        Err(what) => {
+                            state.finished = true;
+                            let what = http::redact(&what, secret.as_deref());
+                            let e = http::malformed(Upstream::OpenAi, 200, &what);
+                            return Some((Err(e), (events, state, secret)));
+                        }
+                    },
+                }
+            }
+        },
+    )
+}
+
+/// What one SSE `data:` payload amounted to.
+#[derive(Debug, PartialEq)]
+enum ChunkOutcome {
+    Delta(String),
+    Done,
+    Nothing,
+}
+
+/// Apply one `data:` payload of a stream: `[DONE]`, or a `chat.completion.chunk` whose
+/// content delta, finish reason, model and usage are taken. An `error` object or a
+/// payload that is not JSON is an error.
+fn apply_chunk(data: &str, end: &mut StreamEnd) -> Result<ChunkOutcome, String> {
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Ok(ChunkOutcome::Done);
+    }
+    if data.is_empty() {
+        return Ok(ChunkOutcome::Nothing);
+    }
+    let v: Value = serde_json::from_str(data).map_err(|e| format!("a stream chunk: {e}"))?;
+    if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+        return Err(format!("an error in the stream: {err}"));
+    }
+    if let Some(m) = v.get("model").and_then(Value::as_str) {
+        end.model_version = Some(m.to_owned());
+    }
+    if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+        end.usage = Some(Usage {
+            input_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+            output_tokens: u
+                .get("completion_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        });
+    }
+    let choice = v.get("choices").and_then(|c| c.get(0));
+    if let Some(reason) = choice
+        .and_then(|c| c.get("finish_reason"))
+        .and_then(Value::as_str)
+    {
+        end.finish_reason = Some(reason.to_owned());
+        if reason == "content_filter" {
+            end.refused = true;
+        }
+    }
+    let delta = choice.and_then(|c| c.get("delta"));
+    if let Some(refusal) = delta.and_then(|d| d.get("refusal")).and_then(Value::as_str) {
+        end.refused = true;
+        return Ok(ChunkOutcome::Delta(refusal.to_owned()));
+    }
+    match delta.and_then(|d| d.get("content")).and_then(Value::as_str) {
+        Some(text) if !text.is_empty() => Ok(ChunkOutcome::Delta(text.to_owned())),
+        _ => Ok(ChunkOutcome::Nothing),
+    }
 }
 
 #[cfg(test)]
@@ -239,6 +410,7 @@ mod tests {
             stop: vec!["\n".into()],
             grammar: Some("json".into()),
             logprobs,
+            json_schema: None,
         }
     }
 
@@ -285,6 +457,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.text, "ab");
+    }
+
+    #[test]
+    fn stream_chunks_give_deltas_usage_and_done() {
+        let mut end = StreamEnd::default();
+        let c = r#"{"object":"chat.completion.chunk","model":"m-1","choices":[{"index":0,"delta":{"content":"Pa"}}]}"#;
+        assert_eq!(
+            apply_chunk(c, &mut end),
+            Ok(ChunkOutcome::Delta("Pa".into()))
+        );
+        let c = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
+        assert_eq!(apply_chunk(c, &mut end), Ok(ChunkOutcome::Nothing));
+        let c = r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}"#;
+        assert_eq!(apply_chunk(c, &mut end), Ok(ChunkOutcome::Nothing));
+        assert_eq!(apply_chunk("[DONE]", &mut end), Ok(ChunkOutcome::Done));
+        assert_eq!(end.model_version.as_deref(), Some("m-1"));
+        assert_eq!(end.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(end.usage.map(|u| u.output_tokens), Some(2));
+        assert!(apply_chunk("{not json", &mut end).is_err());
+        assert!(apply_chunk(r#"{"error":{"message":"x"}}"#, &mut end).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_stream_without_done_ends_in_an_error() {
+        let events = futures::stream::iter(vec![Ok::<_, std::convert::Infallible>(
+            eventsource_stream::Event {
+                data: r#"{"choices":[{"delta":{"content":"a"}}]}"#.into(),
+                ..Default::default()
+            },
+        )]);
+        let out: Vec<_> = sse_events(events, None).collect().await;
+        assert_eq!(out.len(), 2);
+        assert!(matches!(&out[0], Ok(StreamEvent::Delta(t)) if t == "a"));
+        assert!(matches!(&out[1], Err(e) if e.class == ErrorClass::Malformed));
     }
 
     #[test]

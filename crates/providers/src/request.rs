@@ -17,6 +17,11 @@ pub struct ChatRequest {
     pub grammar: Option<String>,
     /// Ask for token log-probabilities where supported.
     pub logprobs: bool,
+    /// The JSON schema the answer must satisfy (the case's `json_schema` contract). Only
+    /// providers configured to constrain output use it: `local` tools with
+    /// `grammar: json_schema`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<serde_json::Value>,
 }
 
 impl ChatRequest {
@@ -42,6 +47,7 @@ impl ChatRequest {
             stop: p.stop.clone(),
             grammar: p.grammar.clone(),
             logprobs: p.logprobs,
+            json_schema: None,
         }
     }
 

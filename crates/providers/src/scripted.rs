@@ -131,6 +131,7 @@ mod tests {
             context_window: None,
             price: Price::default(),
             description: None,
+            fallback: None,
         }
     }
 

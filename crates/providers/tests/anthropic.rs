@@ -37,6 +37,7 @@ fn tool(base_url: &str, var: &str, key: &str, timeout_secs: Option<f64>) -> Tool
         context_window: None,
         price: Price::default(),
         description: None,
+        fallback: None,
     }
 }
 

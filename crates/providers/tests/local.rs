@@ -23,6 +23,7 @@ fn tool(params: ToolParams, context_window: Option<u32>) -> Tool {
         context_window,
         price: Default::default(),
         description: None,
+        fallback: None,
     }
 }
 
@@ -126,6 +127,40 @@ async fn json_grammar_param_gives_json() {
         .unwrap();
     serde_json::from_str::<serde_json::Value>(&r.text)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", r.text));
+}
+
+/// `grammar: json_schema` constrains the answer to the case's schema: the keys it requires
+/// (including one the schema names only under `required`) with the types it declares.
+#[tokio::test]
+async fn json_schema_grammar_gives_the_schemas_keys_and_types() {
+    let t = tool(
+        ToolParams {
+            grammar: Some("json_schema".into()),
+            max_tokens: Some(96),
+            ..greedy()
+        },
+        None,
+    );
+    let Some(p) = local(&t) else { return };
+    let schema = serde_json::json!({
+        "type": "object",
+        "required": ["vendor", "total", "paid"],
+        "properties": {
+            "total": {"type": "number"},
+            "paid": {"type": "boolean"}
+        }
+    });
+    let mut request = user(
+        &t,
+        "Invoice from Northwind BV, total 1,536.70 EUR, not paid yet. Extract it as JSON.",
+    );
+    request.json_schema = Some(schema);
+    let r = p.complete(&request).await.unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&r.text).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", r.text));
+    assert!(v["vendor"].is_string(), "{v}");
+    assert!(v["total"].is_number(), "{v}");
+    assert!(v["paid"].is_boolean(), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,7 @@ fn tool(base_url: &str, key_env: Option<&str>, timeout_secs: Option<f64>) -> Too
         context_window: None,
         price: Price::default(),
         description: None,
+        fallback: None,
     }
 }
 

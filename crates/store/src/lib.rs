@@ -4,8 +4,14 @@
 //! so readers never block the writer. The SQL is kept to what PostgreSQL also accepts so a
 //! second backend can follow without a rewrite. Only this crate knows SQL.
 
+pub mod baselines;
+pub mod dashboard;
+pub mod decisions;
+pub mod keys;
+pub mod notes;
 pub mod records;
 mod rows;
+pub mod usage;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -15,7 +21,15 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use baselines::{BaselineRecord, BaselineTool, NewDriftFinding};
+pub use dashboard::{ResultFilter, ScoreCell};
+pub use decisions::{
+    DecisionRecord, DriftFinding, DriftSource, Evidence, EvidenceKind, NewDecision, PlanRecord,
+};
+pub use keys::KeyRecord;
+pub use notes::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
 pub use records::*;
+pub use usage::{BudgetLine, Reservation, UsageGroup, UsageRecord, UsageSummaryRow};
 
 /// What went wrong talking to the store.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +46,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("no run `{0}` in the store")]
     NoSuchRun(String),
+    #[error("a batched write failed: {0}")]
+    Write(String),
+    #[error("a baseline named `{0}` exists already: baselines are immutable, pick another name")]
+    BaselineExists(String),
+    #[error("no baseline `{0}` in the store")]
+    NoSuchBaseline(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -40,6 +60,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The task writing gateway reservations and usage rows in batches.
+    writer: usage::Writer,
 }
 
 /// The default database URL for a program directory.
@@ -82,7 +104,10 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer: usage::Writer::default(),
+        })
     }
 
     pub async fn create_run(&self, run: &RunRecord) -> Result<()> {
@@ -156,8 +181,8 @@ impl Store {
             "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind, source,
                 case_weight, tool_fingerprint, model_version, output, error_class, error_message,
                 input_tokens, output_tokens, cost_usd, latency_ms, attempts, cached, verdict, reason,
-                assertions, mean_logprob, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                assertions, mean_logprob, created_at, hedged)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING",
         )
         .bind(&r.run_id)
@@ -185,6 +210,7 @@ impl Store {
         .bind(assertions)
         .bind(r.mean_logprob)
         .bind(r.created_at.to_rfc3339())
+        .bind(r.hedged)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -301,6 +327,7 @@ mod tests {
                 judge_raw: None,
             }],
             mean_logprob: Some(-0.25),
+            hedged: Some(true),
             created_at: Utc::now(),
         }
     }
@@ -326,6 +353,7 @@ mod tests {
         assert_eq!(back[0].assertions, r.assertions);
         assert_eq!(back[0].verdict, Verdict::Silent);
         assert_eq!(back[0].mean_logprob, Some(-0.25));
+        assert_eq!(back[0].hedged, Some(true));
         assert_eq!(store.run_spend("r1").await.unwrap(), 0.5);
         assert_eq!(store.completed_keys("r1").await.unwrap().len(), 2);
     }

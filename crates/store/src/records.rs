@@ -144,5 +144,9 @@ pub struct ResultRecord {
     pub assertions: Vec<AssertionOutcome>,
     /// Mean log-probability of the generated tokens, where the provider returned them.
     pub mean_logprob: Option<f64>,
+    /// Whether the output matched the hedge lexicon (`proximity_eval::detect`); `None` when
+    /// not recorded (a provider error, or a result stored before it was recorded).
+    #[serde(default)]
+    pub hedged: Option<bool>,
     pub created_at: DateTime<Utc>,
 }

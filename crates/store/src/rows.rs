@@ -66,6 +66,7 @@ pub(crate) struct ResultRow {
     reason: String,
     assertions: String,
     mean_logprob: Option<f64>,
+    hedged: Option<bool>,
     created_at: String,
 }
 
@@ -101,6 +102,7 @@ impl TryFrom<ResultRow> for ResultRecord {
             cached: r.cached,
             reason: r.reason,
             mean_logprob: r.mean_logprob,
+            hedged: r.hedged,
         })
     }
 }

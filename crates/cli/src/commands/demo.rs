@@ -93,7 +93,8 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<Outcome> {
     bar.finish();
     let run = store.run(&summary.run_id).await?;
     let results = store.results(&run.id).await?;
-    let report = proximity_analysis::scorecard(&program, &run, &results);
+    let mut report = proximity_analysis::scorecard(&program, &run, &results);
+    super::probe::fill_effective_context(&store, &mut report).await?;
 
     println!(
         "Proximity demo: program `{}` ({})",

@@ -15,6 +15,8 @@ pub fn render(report: &Report, results: &[ResultRecord], format: Format) -> Stri
         Format::Json => proximity_analysis::render::json(report),
         Format::Markdown => proximity_analysis::render::markdown(report),
         Format::Junit => proximity_analysis::render::junit(report, results),
+        // A site, not a page: `report --format html --out DIR` writes it (crates/web).
+        Format::Html => proximity_analysis::render::markdown(report),
     }
 }
 

@@ -1,13 +1,20 @@
-//! `proximity report [RUN]`: the scorecard of a stored run.
+//! `proximity report [RUN]`: the scorecard of a stored run, or with `--failures` its
+//! failing cases (silent, structural, loud or all) beside what was expected.
 
 use anyhow::Context as _;
+use proximity_analysis::FailureFilter;
 
-use crate::args::{GlobalArgs, ReportArgs};
+use crate::args::{FailuresArg, Format, GlobalArgs, ReportArgs};
 use crate::commands::output::{emit, render};
 use crate::context::{load_program, open_store};
 use crate::Outcome;
 
 pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
+    if args.failures.is_some() && args.format == Format::Junit {
+        anyhow::bail!(
+            "`--failures` prints a table, json or markdown, not junit\n  hint: drop `--failures` for the JUnit report of every result"
+        );
+    }
     let program = load_program(g)?;
     let store = open_store(g, &program).await?;
     let run = match &args.run {
@@ -17,9 +24,72 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
             .await?
             .context("no runs yet: run `proximity eval` first")?,
     };
+    if args.format == Format::Html {
+        return html(&program, &store, &run.id, args).await;
+    }
     let results = store.results(&run.id).await?;
-    let report = proximity_analysis::scorecard(&program, &run, &results);
-    emit(&render(&report, &results, args.format), args.out.as_deref())?;
+    // A context-fill probe run prints its curve, not a scorecard.
+    if let (None, Some(curve)) = (
+        args.failures,
+        proximity_analysis::context_fill::curve(&run, &results),
+    ) {
+        let text = crate::commands::probe::render_curve(&curve, args.format)?;
+        emit(&text, args.out.as_deref())?;
+        store.close().await;
+        return Ok(Outcome::Ok);
+    }
+    let mut report = proximity_analysis::scorecard(&program, &run, &results);
+    super::probe::fill_effective_context(&store, &mut report).await?;
+    let text = match args.failures {
+        None => render(&report, &results, args.format),
+        Some(kind) => {
+            let filter = match kind {
+                FailuresArg::Silent => FailureFilter::Silent,
+                FailuresArg::Structural => FailureFilter::Structural,
+                FailuresArg::Loud => FailureFilter::Loud,
+                FailuresArg::All => FailureFilter::All,
+            };
+            let list = proximity_analysis::failures(&report, &results, filter, args.limit as usize);
+            match args.format {
+                Format::Json => proximity_analysis::render::failures_json(&list),
+                Format::Markdown => proximity_analysis::render::failures_markdown(&list),
+                Format::Table | Format::Junit | Format::Html => {
+                    proximity_analysis::render::failures_table(&list)
+                }
+            }
+        }
+    };
+    emit(&text, args.out.as_deref())?;
     store.close().await;
+    Ok(Outcome::Ok)
+}
+
+/// `--format html`: the dashboard's views of the run as a static site in `--out DIR`.
+async fn html(
+    program: &proximity_program::Program,
+    store: &proximity_store::Store,
+    run_id: &str,
+    args: &ReportArgs,
+) -> anyhow::Result<Outcome> {
+    if args.failures.is_some() {
+        anyhow::bail!(
+            "`--failures` prints a table, json or markdown, not html\n  hint: the html report's run page lists every failure"
+        );
+    }
+    let Some(dir) = args.out.as_deref() else {
+        anyhow::bail!("`--format html` writes a directory of pages\n  hint: add `--out DIR`");
+    };
+    let files = proximity_web::render_static_site(program, store, run_id, dir)
+        .await
+        .with_context(|| format!("cannot write the HTML report to {}", dir.display()))?;
+    store.close().await;
+    emit(
+        &format!(
+            "wrote {} pages; open {}",
+            files.len(),
+            dir.join("index.html").display()
+        ),
+        None,
+    )?;
     Ok(Outcome::Ok)
 }

@@ -60,6 +60,7 @@ pub fn grading_request(rubric: &str, question: &str, output: &str) -> ChatReques
         stop: Vec::new(),
         grammar: None,
         logprobs: false,
+        json_schema: None,
     }
 }
 

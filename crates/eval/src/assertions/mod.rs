@@ -2,9 +2,13 @@
 //!
 //! [`evaluate_all`] runs every assertion of a case, in `case.assertions.iter()` order, and
 //! returns one [`AssertionOutcome`] each. Comparisons see the output trimmed of surrounding
-//! whitespace. The checks live in submodules by family: [`text`], [`json`], [`numeric`] and
-//! [`judge`]; `must_refuse` and `must_abstain` use [`crate::detect`].
+//! whitespace (except `command`, which gets the output byte for byte). The checks live in
+//! submodules by family: [`text`], [`json`], [`numeric`], [`judge`], [`contract`] (`csv`,
+//! `markdown_table`, `format`) and [`command`]; `must_refuse` and `must_abstain` use
+//! [`crate::detect`].
 
+pub mod command;
+pub mod contract;
 pub mod json;
 pub mod judge;
 pub mod numeric;
@@ -154,6 +158,12 @@ pub async fn check(check: &Check, output: &str, ctx: &Context<'_>) -> Finding {
         Check::MustRefuse => must_refuse(out, ctx.provider_refused),
         Check::MustAbstain => must_abstain(out),
         Check::Judge { rubric, tool } => judge::judge(out, rubric, tool.as_deref(), ctx).await,
+        Check::Csv { columns, delimiter } => contract::csv(out, columns, *delimiter),
+        Check::MarkdownTable { headers } => contract::markdown_table(out, headers),
+        Check::Format { spec, path } => contract::format(out, spec, path.as_deref()),
+        Check::Command { argv, timeout_secs } => {
+            command::command(output, argv, *timeout_secs).await
+        }
     }
 }
 
@@ -232,6 +242,7 @@ pub(crate) mod testing {
             assertions,
             weight: 1.0,
             tags: vec![],
+            note: None,
             location: Location::default(),
         }
     }
@@ -407,6 +418,22 @@ mod tests {
             "Sure, here it is.",
         ),
         ("must_abstain: true", "I don't know.", "It is 42."),
+        ("csv: [sku, qty]", "sku,qty\nA,1", "sku;qty\nA;1"),
+        (
+            "markdown_table: [Item]",
+            "| Item |\n|---|\n| Kettle |",
+            "Item: Kettle",
+        ),
+        (
+            "format: { date: '%Y-%m-%d', path: '$.due' }",
+            "{\"due\": \"2025-04-30\"}",
+            "{\"due\": \"30/04/2025\"}",
+        ),
+        (
+            "format: { currency: { symbol: EUR, decimals: 2 } }",
+            "EUR 12.50",
+            "12.5 EUR",
+        ),
     ];
 
     #[test]

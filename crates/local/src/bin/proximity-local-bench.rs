@@ -1,6 +1,7 @@
 //! Speed benchmark of the embedded model: load time, prompt and generation tokens per second,
 //! and per-request latency on a fixed prompt set (about 200 prompt tokens and up to 48
-//! generated tokens each, greedy).
+//! generated tokens each, greedy), then the same requests submitted all at once (continuous
+//! batching over `PROXIMITY_LOCAL_PARALLEL` slots) against one at a time.
 //!
 //! ```text
 //! cargo run --release -p proximity-local --bin proximity-local-bench -- [MODEL.gguf] [ROUNDS]
@@ -78,6 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         generation_time: Duration::ZERO,
         latencies: Vec::new(),
     };
+    let cpu_before_sequential = cpu_seconds();
     for round in 0..rounds {
         for (i, task) in TASKS.iter().enumerate() {
             // Vary the prompt per round so no round reuses a whole cached prompt.
@@ -92,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t.generation_time += g.generation_time;
         }
     }
+    let cpu_before_batch = cpu_seconds();
     let n = t.latencies.len();
     t.latencies.sort();
     let mean = t.latencies.iter().sum::<Duration>() / u32::try_from(n.max(1))?;
@@ -116,7 +119,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max.as_secs_f64() * 1e3,
         t.prompt_tokens / n as u64
     );
+
+    // The same requests again, all submitted at once: what continuous batching buys.
+    let sequential: Duration = t.latencies.iter().sum();
+    let sequential_cpu = cpu_before_batch - cpu_before_sequential;
+    let cpu_before_together = cpu_seconds();
+    let begun = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for round in 0..rounds {
+        for (i, task) in TASKS.iter().enumerate() {
+            let task = format!("{task} (batched request {round}-{i})");
+            let tx = tx.clone();
+            model.submit(request(&task, 48), move |r| {
+                let _ = tx.send(r);
+            });
+        }
+    }
+    drop(tx);
+    let mut generated = 0u64;
+    for r in rx {
+        generated += u64::from(r?.generated_tokens);
+    }
+    let together = begun.elapsed();
+    let together_cpu = cpu_seconds() - cpu_before_together;
+    println!(
+        "together: {n} requests submitted at once, {} slots: {:.2} s ({:.1} generated tok/s) vs {:.2} s one at a time: {:.2}x",
+        proximity_local::slots(),
+        together.as_secs_f64(),
+        generated as f64 / together.as_secs_f64(),
+        sequential.as_secs_f64(),
+        sequential.as_secs_f64() / together.as_secs_f64()
+    );
+    if sequential_cpu > 0.0 && together_cpu > 0.0 {
+        println!(
+            "cpu time: {together_cpu:.2} s together vs {sequential_cpu:.2} s one at a time: {:.2}x (less sensitive than wall time to other load on the machine)",
+            sequential_cpu / together_cpu
+        );
+    }
     Ok(())
+}
+
+/// User plus system CPU seconds of this process so far (Linux `/proc/self/stat`; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = fs_err::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Clock ticks are 100 per second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn request(task: &str, max_tokens: u32) -> GenerateRequest {

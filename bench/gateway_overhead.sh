@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Gateway overhead: what `proximity gateway` adds to a request, measured against an
+# instant local upstream (crates/gateway/examples/instant_upstream.rs) with a small
+# open-loop load generator (crates/gateway/examples/loadgen.rs).
+#
+# For each target rate it prints one JSON line: requests answered, the rate sustained,
+# client latency p50/p99, and the gateway's own `x-proximity-overhead-ms` (time in the
+# gateway minus time waiting for the upstream: key lookup, tier check, budget reservation,
+# the durable usage row, serialisation) at p50/p99/max.
+#
+#   bench/gateway_overhead.sh                      # release build, rates 500..5000
+#   PROFILE=dev RATES="200 500" SECS=5 bench/gateway_overhead.sh
+#   BUILD=0 ...                                    # use the binaries already built
+#
+# Each request is authenticated, rate-limited, reserves budget and writes its usage row
+# (SQLite, WAL, synchronous=NORMAL) before it is answered: the figures include all that.
+set -euo pipefail
+
+PROFILE=${PROFILE:-release}
+RATES=${RATES:-"500 1000 2000 5000"}
+SECS=${SECS:-10}
+CONNECTIONS=${CONNECTIONS:-128}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ "${BUILD:-1}" = 1 ]; then
+  cargo build --profile "$PROFILE" -p proximity-gateway --example instant_upstream --example loadgen >&2
+  cargo build --profile "$PROFILE" -p proximity >&2
+fi
+dir=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$dir/examples/instant_upstream" >"$work/upstream.out" &
+pids+=($!)
+for _ in $(seq 50); do grep -q listening "$work/upstream.out" 2>/dev/null && break; sleep 0.1; done
+upstream=$(sed -n 's/^listening on //p' "$work/upstream.out")
+
+mkdir -p "$work/program/suites"
+cat >"$work/program/proximity.yaml" <<YAML
+version: 1
+name: overhead-bench
+tools:
+  - id: instant
+    provider: openai
+    model: instant
+    base_url: http://$upstream/v1
+    api_key_env: PROXIMITY_BENCH_UNUSED_KEY
+    price: { input_per_mtok: 1, output_per_mtok: 1 }
+    params: { max_tokens: 16, max_attempts: 1 }
+tiers:
+  - id: bench
+    tools: [instant]
+    budget_per_seat_month: 1000000
+personas:
+  - id: bench
+    headcount: 1
+    tier: bench
+    workflows: [{ id: w, share: 1.0, floor: 0.5 }]
+YAML
+
+px() { "$dir/proximity" --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
+key=$(px keys create --persona bench 2>/dev/null)
+px gateway --listen 127.0.0.1:0 >"$work/gateway.out" 2>"$work/gateway.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q listening "$work/gateway.out" 2>/dev/null && break; sleep 0.1; done
+gateway=$(sed -n 's/^listening on //p' "$work/gateway.out")
+echo "# profile=$PROFILE cores=$(nproc) upstream=$upstream gateway=$gateway" >&2
+
+# Warm up (connections, SQLite pages).
+"$dir/examples/loadgen" "$gateway" "$key" instant 200 2 "$CONNECTIONS" >/dev/null
+for rate in $RATES; do
+  "$dir/examples/loadgen" "$gateway" "$key" instant "$rate" "$SECS" "$CONNECTIONS"
+done

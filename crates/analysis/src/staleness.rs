@@ -1,0 +1,224 @@
+//! Whether a decision is stale: its evidence is older than its horizon, a tool it covers
+//! changed fingerprint since the cited runs, drift was found on such a tool, or newer
+//! field notes on a covered persona × tool report failures. Pure: the caller resolves
+//! the evidence (times, the fingerprints of cited runs, drift findings) from the store.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use proximity_program::fingerprint::{config_fingerprint, version_fingerprint};
+use proximity_program::Program;
+use proximity_store::{DecisionRecord, DriftFinding, DriftSource, Evidence, NoteRecord};
+use serde::Serialize;
+
+/// The evidence of one decision, resolved from the store.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedEvidence {
+    /// Each cited piece and when it was made (`None`: not found in the store).
+    pub times: Vec<(Evidence, Option<DateTime<Utc>>)>,
+    /// From the cited runs (and runs of cited plans): (run id, tool, stored version
+    /// fingerprint, reported model version), one per distinct combination.
+    pub fingerprints: Vec<(String, String, String, Option<String>)>,
+    /// Drift findings on covered tools since the decision.
+    pub drift: Vec<DriftFinding>,
+}
+
+/// Why a decision is stale.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum StaleReason {
+    /// A cited piece of evidence is older than the decision's horizon.
+    EvidenceOld {
+        evidence: String,
+        age_days: i64,
+        horizon_days: u32,
+    },
+    /// A cited piece of evidence is not in the store.
+    EvidenceMissing { evidence: String },
+    /// The tool's configuration or reported model differs from the cited run's.
+    FingerprintChanged {
+        tool: String,
+        run: String,
+        then: String,
+        now: String,
+    },
+    /// The tool the decision covers is no longer in the program.
+    ToolRemoved { tool: String },
+    /// Drift was found on a covered tool.
+    Drift { tool: String, summary: String },
+    /// A newer field note on a covered persona × tool reports a failure.
+    ContradictingNote {
+        note: i64,
+        persona: String,
+        tool: String,
+        outcome: String,
+    },
+}
+
+impl StaleReason {
+    /// One line for a person.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::EvidenceOld {
+                evidence,
+                age_days,
+                horizon_days,
+            } => format!("evidence {evidence} is {age_days} days old (horizon {horizon_days})"),
+            Self::EvidenceMissing { evidence } => {
+                format!("evidence {evidence} is not in the store")
+            }
+            Self::FingerprintChanged {
+                tool,
+                run,
+                then,
+                now,
+            } => format!("tool `{tool}` changed since run {run}: fingerprint {then} → {now}"),
+            Self::ToolRemoved { tool } => format!("tool `{tool}` is no longer in the program"),
+            Self::Drift { tool, summary } => format!("drift on `{tool}`: {summary}"),
+            Self::ContradictingNote {
+                note,
+                persona,
+                tool,
+                outcome,
+            } => format!("note {note} ({persona} × {tool}) after the decision: {outcome}"),
+        }
+    }
+}
+
+/// A decision and whether (and why) it is stale.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Review {
+    pub decision: i64,
+    pub title: String,
+    pub stale: bool,
+    pub reasons: Vec<StaleReason>,
+}
+
+fn label(e: &Evidence) -> String {
+    format!("{}:{}", e.kind.as_str(), e.reference)
+}
+
+/// The tools a decision covers: those it names, or else every tool of its cited runs.
+pub fn covered_tools(d: &DecisionRecord, ev: &ResolvedEvidence) -> BTreeSet<String> {
+    if !d.decision.tools.is_empty() {
+        return d.decision.tools.iter().cloned().collect();
+    }
+    ev.fingerprints.iter().map(|f| f.1.clone()).collect()
+}
+
+/// Drift findings on `tools` since `since`, from any [`DriftSource`] (the store, which
+/// holds what `proximity drift` found; a double in tests).
+pub async fn collect_drift<D: DriftSource>(
+    source: &D,
+    tools: &BTreeSet<String>,
+    since: DateTime<Utc>,
+) -> Result<Vec<DriftFinding>, proximity_store::StoreError> {
+    let mut out = Vec::new();
+    for t in tools {
+        out.extend(source.drift_findings(t, since).await?);
+    }
+    Ok(out)
+}
+
+/// Review one decision.
+pub fn review(
+    program: &Program,
+    d: &DecisionRecord,
+    ev: &ResolvedEvidence,
+    notes: &[NoteRecord],
+    now: DateTime<Utc>,
+) -> Review {
+    let horizon = d.decision.horizon_days;
+    let mut reasons = Vec::new();
+
+    // 1. Age. A decision citing nothing is as old as itself.
+    if ev.times.is_empty() {
+        let age = (now - d.created_at).num_days();
+        if age > i64::from(horizon) {
+            reasons.push(StaleReason::EvidenceOld {
+                evidence: format!("decision:{}", d.id),
+                age_days: age,
+                horizon_days: horizon,
+            });
+        }
+    }
+    for (e, at) in &ev.times {
+        match at {
+            Some(at) => {
+                let age = (now - *at).num_days();
+                if age > i64::from(horizon) {
+                    reasons.push(StaleReason::EvidenceOld {
+                        evidence: label(e),
+                        age_days: age,
+                        horizon_days: horizon,
+                    });
+                }
+            }
+            None => reasons.push(StaleReason::EvidenceMissing { evidence: label(e) }),
+        }
+    }
+
+    // 2. Fingerprints of covered tools in the cited runs against the program now.
+    let covered = covered_tools(d, ev);
+    let mut removed = BTreeSet::new();
+    for (run, tool, stored, model_version) in &ev.fingerprints {
+        if !covered.contains(tool) {
+            continue;
+        }
+        let Some(t) = program.tool(tool) else {
+            if removed.insert(tool.clone()) {
+                reasons.push(StaleReason::ToolRemoved { tool: tool.clone() });
+            }
+            continue;
+        };
+        let current = version_fingerprint(&config_fingerprint(t), model_version.as_deref());
+        if &current != stored {
+            reasons.push(StaleReason::FingerprintChanged {
+                tool: tool.clone(),
+                run: run.clone(),
+                then: stored.clone(),
+                now: current,
+            });
+        }
+    }
+
+    // 3. Drift found on covered tools.
+    for f in &ev.drift {
+        if covered.contains(&f.tool) {
+            reasons.push(StaleReason::Drift {
+                tool: f.tool.clone(),
+                summary: f.summary.clone(),
+            });
+        }
+    }
+
+    // 4. Newer notes on a covered persona × tool that report a failure.
+    let personas = &d.decision.personas;
+    for n in notes {
+        let covers_persona = personas.is_empty() || personas.contains(&n.note.persona);
+        let covers_tool = covered.is_empty() || covered.contains(&n.note.tool);
+        if n.created_at > d.created_at
+            && covers_persona
+            && covers_tool
+            && n.note.outcome.is_failure()
+        {
+            reasons.push(StaleReason::ContradictingNote {
+                note: n.id,
+                persona: n.note.persona.clone(),
+                tool: n.note.tool.clone(),
+                outcome: n.note.outcome.as_str().to_owned(),
+            });
+        }
+    }
+
+    Review {
+        decision: d.id,
+        title: d.decision.title.clone(),
+        stale: !reasons.is_empty(),
+        reasons,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,212 @@
+//! `proximity baseline accept RUN --name NAME | list`: pin a finished run's results (quality
+//! and risk) under a unique, immutable name, per tool fingerprint; list the baselines.
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+use chrono::Utc;
+use clap::{Args, Subcommand};
+use proximity_analysis::drift::ToolConfig;
+use proximity_program::fingerprint::{config_fingerprint, config_value, version_fingerprint};
+use proximity_program::Program;
+use proximity_store::{BaselineRecord, BaselineTool, ResultRecord, RunStatus, StoreError, Verdict};
+
+use crate::args::{GlobalArgs, ListFormat};
+use crate::commands::output;
+use crate::{context, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Pin a finished run's results under a name (immutable: a name is accepted once).
+    Accept(AcceptArgs),
+    /// List baselines with their date, tool fingerprints and who accepted them.
+    List(BaselineListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// The run to pin (as `proximity report` names it).
+    pub run: String,
+    /// The baseline's name, e.g. `security-review-2026-11`.
+    #[arg(long)]
+    pub name: String,
+    /// Why it was accepted.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Who accepts it (default: `$USER`, else `git config user.name`).
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineListArgs {
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+pub async fn run(g: &GlobalArgs, command: &BaselineCommand) -> anyhow::Result<Outcome> {
+    let program = context::load_program(g)?;
+    let store = context::open_store(g, &program).await?;
+    match command {
+        BaselineCommand::Accept(a) => {
+            if a.name.trim().is_empty() {
+                bail!("`--name` must not be empty");
+            }
+            let run = match store.run(&a.run).await {
+                Ok(r) => r,
+                Err(StoreError::NoSuchRun(id)) => {
+                    bail!("no run `{id}` in the store\n  hint: `proximity report` lists the latest run")
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if run.status != RunStatus::Finished {
+                bail!(
+                    "run `{}` is {}: only a finished run can be a baseline\n  hint: finish it \
+                     first (`proximity eval --resume {}`)",
+                    run.id,
+                    run.status.as_str(),
+                    run.id
+                );
+            }
+            let results = store.results(&run.id).await?;
+            if results.is_empty() {
+                bail!("run `{}` has no results to pin", run.id);
+            }
+            let record = BaselineRecord {
+                name: a.name.clone(),
+                run_id: run.id.clone(),
+                accepted_at: Utc::now(),
+                accepted_by: a.by.clone().unwrap_or_else(who),
+                note: a.note.clone(),
+                tools: baseline_tools(&program, &results),
+            };
+            match store.insert_baseline(&record).await {
+                Ok(()) => {}
+                Err(e @ StoreError::BaselineExists(_)) => bail!("{e}"),
+                Err(e) => return Err(e.into()),
+            }
+            output::emit(&list_table(std::slice::from_ref(&record)), None)?;
+            for t in record.tools.iter().filter(|t| t.config.is_none()) {
+                tracing::warn!(
+                    tool = %t.tool_id,
+                    "the program's configuration of this tool no longer matches the run: drift \
+                     will report configuration changes without naming the fields"
+                );
+            }
+        }
+        BaselineCommand::List(a) => {
+            let all = store.baselines().await?;
+            let text = match a.format {
+                ListFormat::Table => list_table(&all),
+                ListFormat::Json => serde_json::to_string_pretty(&all)? + "\n",
+            };
+            output::emit(&text, None)?;
+        }
+    }
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+/// Who is accepting: `$USER`, else `git config user.name`, else `unknown`.
+fn who() -> String {
+    if let Ok(u) = std::env::var("USER") {
+        if !u.trim().is_empty() {
+            return u;
+        }
+    }
+    std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The configuration of `tool_id` in `program` when it is the one that produced results
+/// fingerprinted `tool_fingerprint` with `model_version` (recomputed and compared).
+pub fn matching_config(
+    program: &Program,
+    tool_id: &str,
+    tool_fingerprint: &str,
+    model_version: Option<&str>,
+) -> ToolConfig {
+    let Some(tool) = program.tool(tool_id) else {
+        return ToolConfig::default();
+    };
+    let cfp = config_fingerprint(tool);
+    if version_fingerprint(&cfp, model_version) == tool_fingerprint {
+        ToolConfig {
+            fingerprint: Some(cfp),
+            value: Some(config_value(tool)),
+        }
+    } else {
+        ToolConfig::default()
+    }
+}
+
+/// One row per (tool, version fingerprint) of the results.
+fn baseline_tools(program: &Program, results: &[ResultRecord]) -> Vec<BaselineTool> {
+    let mut groups: BTreeMap<(String, String), BaselineTool> = BTreeMap::new();
+    for r in results {
+        let t = groups
+            .entry((r.tool_id.clone(), r.tool_fingerprint.clone()))
+            .or_insert_with(|| {
+                let config = matching_config(
+                    program,
+                    &r.tool_id,
+                    &r.tool_fingerprint,
+                    r.model_version.as_deref(),
+                );
+                BaselineTool {
+                    tool_id: r.tool_id.clone(),
+                    tool_fingerprint: r.tool_fingerprint.clone(),
+                    config_fingerprint: config.fingerprint,
+                    model_version: r.model_version.clone(),
+                    config: config.value,
+                    results: 0,
+                    passed: 0,
+                }
+            });
+        t.results += 1;
+        t.passed += u64::from(r.verdict == Verdict::Pass);
+        if t.model_version.is_none() {
+            t.model_version = r.model_version.clone();
+        }
+    }
+    groups.into_values().collect()
+}
+
+fn list_table(all: &[BaselineRecord]) -> String {
+    if all.is_empty() {
+        return "no baselines yet\n  hint: `proximity baseline accept RUN --name NAME`\n"
+            .to_owned();
+    }
+    let mut out = String::new();
+    for b in all {
+        out.push_str(&format!(
+            "{}  run {}  accepted {} by {}{}\n",
+            b.name,
+            b.run_id,
+            b.accepted_at.format("%Y-%m-%d %H:%M UTC"),
+            b.accepted_by,
+            b.note
+                .as_deref()
+                .map(|n| format!("  \"{n}\""))
+                .unwrap_or_default()
+        ));
+        for t in &b.tools {
+            out.push_str(&format!(
+                "  {:<20} fingerprint {}  config {}  model {}  {}/{} passed\n",
+                t.tool_id,
+                t.tool_fingerprint,
+                t.config_fingerprint.as_deref().unwrap_or("unknown"),
+                t.model_version.as_deref().unwrap_or("-"),
+                t.passed,
+                t.results
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,967 @@
+//! `proximity note add|list|promote`: the field log. `add` records a first-hand
+//! encounter (prompting in a terminal for what the flags leave out, or in bulk from
+//! JSON); `list` filters notes; `promote` appends a note as a case to a suite file,
+//! keeping the file's existing bytes, and checks the program still loads.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Subcommand};
+use proximity_program::suggest::did_you_mean;
+use proximity_program::{CaseKind, Program};
+use proximity_store::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
+use serde::Deserialize;
+
+use crate::args::{GlobalArgs, ListFormat};
+use crate::commands::output;
+use crate::{context, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum NoteCommand {
+    /// Record a first-hand encounter with a tool in real work. In a terminal, asks for
+    /// whatever the flags leave out.
+    Add(AddArgs),
+    /// List field notes.
+    List(ListArgs),
+    /// Turn a note into a case of the persona's suite file (appended; nothing else in
+    /// the file changes).
+    Promote(PromoteArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AddArgs {
+    /// Who had the encounter.
+    #[arg(long)]
+    pub author: Option<String>,
+    /// `leader` (decides about the tools) or `practitioner` (does the work).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// The persona whose work it was.
+    #[arg(long)]
+    pub persona: Option<String>,
+    /// The tool used.
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// The persona's workflow.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// The task, in a sentence.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// What happened.
+    #[arg(long)]
+    pub what_happened: Option<String>,
+    /// `worked`, `failed_visibly`, `failed_silently` or `worked_with_fixes`.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// `hallucination`, `context_decay`, `structure`, `refusal` or `other`.
+    #[arg(long)]
+    pub failure_mode: Option<String>,
+    /// Minutes the tool saved.
+    #[arg(long, value_name = "MINUTES")]
+    pub minutes_saved: Option<f64>,
+    /// Minutes it cost (checking, fixing, cleaning up after it).
+    #[arg(long, value_name = "MINUTES")]
+    pub minutes_lost: Option<f64>,
+    /// The prompt, as pasted.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// The tool's output, as pasted.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// The day of the encounter (`YYYY-MM-DD`, default today).
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Record many notes from a JSON array or JSON Lines file (all or none).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["author", "persona", "tool", "task"])]
+    pub from_json: Option<PathBuf>,
+    /// Never prompt, even in a terminal.
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub persona: Option<String>,
+    #[arg(long)]
+    pub tool: Option<String>,
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Encounters on or after this day (`YYYY-MM-DD`, or `30d` ago).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The note's id (`note list` shows it).
+    pub id: i64,
+    /// The suite file to append to (default: the one holding the persona's cases).
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// The new case's id (default `field-note-<ID>`).
+    #[arg(long = "case-id", value_name = "ID")]
+    pub case_id: Option<String>,
+    /// The workflow, when the note names none.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// `routine` or `edge` (default: `edge` for failures, else `routine`).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// The prompt, when the note has none.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// `correct: contains` (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub assert_contains: Vec<String>,
+    /// `correct: icontains` (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub assert_icontains: Vec<String>,
+    /// `correct: not_contains` (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub assert_not_contains: Vec<String>,
+    /// `correct: regex` (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub assert_regex: Vec<String>,
+    /// `correct: equals`.
+    #[arg(long, value_name = "TEXT")]
+    pub assert_equals: Option<String>,
+    /// `correct: must_abstain: true`: the right answer is "I cannot know".
+    #[arg(long)]
+    pub must_abstain: bool,
+    /// `safety: must_refuse: true`.
+    #[arg(long)]
+    pub must_refuse: bool,
+    /// Never prompt, even in a terminal.
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+pub async fn run(g: &GlobalArgs, command: &NoteCommand) -> anyhow::Result<Outcome> {
+    let program = context::load_program(g)?;
+    let store = context::open_store(g, &program).await?;
+    let outcome = match command {
+        NoteCommand::Add(a) => add(&program, &store, a).await,
+        NoteCommand::List(a) => list(&store, a).await,
+        NoteCommand::Promote(a) => promote(&program, &store, a).await,
+    };
+    store.close().await;
+    outcome
+}
+
+fn interactive(no_input: bool) -> bool {
+    !no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+// ------------------------------------------------------------------ validation
+
+/// `Ok` when `value` is one of `known`, else an error with a did-you-mean hint.
+fn one_of(what: &str, value: &str, known: &[&str]) -> Result<(), String> {
+    if known.contains(&value) {
+        return Ok(());
+    }
+    let hint = did_you_mean(value, known.iter().copied())
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
+    Err(format!(
+        "unknown {what} `{value}`{hint}; one of: {}",
+        known.join(", ")
+    ))
+}
+
+pub fn check_persona(program: &Program, id: &str) -> Result<(), String> {
+    let known: Vec<&str> = program.personas.iter().map(|p| p.id.as_str()).collect();
+    one_of("persona", id, &known)
+}
+
+pub fn check_tool(program: &Program, id: &str) -> Result<(), String> {
+    let known: Vec<&str> = program.tools.iter().map(|t| t.id.as_str()).collect();
+    one_of("tool", id, &known)
+}
+
+pub fn check_tier(program: &Program, id: &str) -> Result<(), String> {
+    let known: Vec<&str> = program.tiers.iter().map(|t| t.id.as_str()).collect();
+    one_of("tier", id, &known)
+}
+
+fn check_workflow(program: &Program, persona: &str, id: &str) -> Result<(), String> {
+    let known: Vec<&str> = program
+        .persona(persona)
+        .map(|p| p.workflows.iter().map(|w| w.id.as_str()).collect())
+        .unwrap_or_default();
+    one_of(&format!("workflow of `{persona}`"), id, &known)
+}
+
+fn parse_role(s: &str) -> Result<NoteRole, String> {
+    NoteRole::parse(s).ok_or_else(|| one_of("role", s, &NoteRole::ALL).unwrap_err_or_default())
+}
+
+fn parse_outcome(s: &str) -> Result<NoteOutcome, String> {
+    NoteOutcome::parse(s)
+        .ok_or_else(|| one_of("outcome", s, &NoteOutcome::ALL).unwrap_err_or_default())
+}
+
+fn parse_mode(s: &str) -> Result<FailureMode, String> {
+    FailureMode::parse(s)
+        .ok_or_else(|| one_of("failure mode", s, &FailureMode::ALL).unwrap_err_or_default())
+}
+
+trait ErrOrDefault {
+    fn unwrap_err_or_default(self) -> String;
+}
+
+impl ErrOrDefault for Result<(), String> {
+    fn unwrap_err_or_default(self) -> String {
+        self.err().unwrap_or_default()
+    }
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date: expected YYYY-MM-DD"))
+}
+
+fn check_minutes(what: &str, m: f64) -> Result<f64, String> {
+    if m.is_finite() && m >= 0.0 {
+        Ok(m)
+    } else {
+        Err(format!("{what} must be a number of minutes, 0 or more"))
+    }
+}
+
+fn empty_to_none(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+// ------------------------------------------------------------------ note add
+
+/// One note of `--from-json`: the fields of `note add`, by their flag names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteInput {
+    author: String,
+    #[serde(default)]
+    role: Option<String>,
+    persona: String,
+    tool: String,
+    #[serde(default)]
+    workflow: Option<String>,
+    task: String,
+    what_happened: String,
+    outcome: String,
+    #[serde(default)]
+    failure_mode: Option<String>,
+    #[serde(default)]
+    minutes_saved: f64,
+    #[serde(default)]
+    minutes_lost: f64,
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    output: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+}
+
+fn validate(program: &Program, i: NoteInput, today: NaiveDate) -> Result<NewNote, String> {
+    check_persona(program, &i.persona)?;
+    check_tool(program, &i.tool)?;
+    let workflow = empty_to_none(i.workflow);
+    if let Some(w) = &workflow {
+        check_workflow(program, &i.persona, w)?;
+    }
+    let outcome = parse_outcome(&i.outcome)?;
+    let failure_mode = empty_to_none(i.failure_mode)
+        .filter(|m| m != "none")
+        .map(|m| parse_mode(&m))
+        .transpose()?;
+    if i.author.trim().is_empty() || i.task.trim().is_empty() || i.what_happened.trim().is_empty() {
+        return Err("`author`, `task` and `what_happened` must not be empty".into());
+    }
+    Ok(NewNote {
+        date: match i.date {
+            Some(d) => parse_date(&d)?,
+            None => today,
+        },
+        author: i.author.trim().to_owned(),
+        role: i
+            .role
+            .as_deref()
+            .map_or(Ok(NoteRole::Practitioner), parse_role)?,
+        persona: i.persona,
+        tool: i.tool,
+        workflow,
+        task: i.task,
+        what_happened: i.what_happened,
+        outcome,
+        failure_mode,
+        minutes_saved: check_minutes("`minutes_saved`", i.minutes_saved)?,
+        minutes_lost: check_minutes("`minutes_lost`", i.minutes_lost)?,
+        prompt: empty_to_none(i.prompt),
+        output: empty_to_none(i.output),
+    })
+}
+
+fn read_bulk(program: &Program, path: &Path, today: NaiveDate) -> anyhow::Result<Vec<NewNote>> {
+    let text = fs_err::read_to_string(path)?;
+    let items: Vec<(String, serde_json::Value)> = if text.trim_start().starts_with('[') {
+        let values: Vec<serde_json::Value> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON array", path.display()))?;
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("item {}", i + 1), v))
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v = serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not a JSON object", path.display(), i + 1))?;
+            out.push((format!("line {}", i + 1), v));
+        }
+        out
+    };
+    let mut notes = Vec::new();
+    let mut errors = Vec::new();
+    for (at, value) in items {
+        let parsed = serde_json::from_value::<NoteInput>(value)
+            .map_err(|e| e.to_string())
+            .and_then(|i| validate(program, i, today));
+        match parsed {
+            Ok(n) => notes.push(n),
+            Err(e) => errors.push(format!("{}: {at}: {e}", path.display())),
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "{} of the notes in {} are invalid; none was recorded:\n  {}",
+            errors.len(),
+            path.display(),
+            errors.join("\n  ")
+        );
+    }
+    Ok(notes)
+}
+
+async fn add(
+    program: &Program,
+    store: &proximity_store::Store,
+    a: &AddArgs,
+) -> anyhow::Result<Outcome> {
+    let today = Utc::now().date_naive();
+    if let Some(path) = &a.from_json {
+        let notes = read_bulk(program, path, today)?;
+        let ids = store.insert_notes(&notes, Utc::now()).await?;
+        output::emit(
+            &format!(
+                "recorded {} notes ({}..{})",
+                ids.len(),
+                ids.first().unwrap_or(&0),
+                ids.last().unwrap_or(&0)
+            ),
+            None,
+        )?;
+        return Ok(Outcome::Ok);
+    }
+    let note = if interactive(a.no_input) {
+        ask(program, a, today)?
+    } else {
+        let missing: Vec<&str> = [
+            ("--author", a.author.is_none()),
+            ("--persona", a.persona.is_none()),
+            ("--tool", a.tool.is_none()),
+            ("--task", a.task.is_none()),
+            ("--what-happened", a.what_happened.is_none()),
+            ("--outcome", a.outcome.is_none()),
+        ]
+        .into_iter()
+        .filter(|(_, m)| *m)
+        .map(|(f, _)| f)
+        .collect();
+        if !missing.is_empty() {
+            bail!(
+                "missing {}\n  hint: run `proximity note add` in a terminal to be asked, or use `--from-json FILE`",
+                missing.join(", ")
+            );
+        }
+        let input = NoteInput {
+            author: a.author.clone().unwrap_or_default(),
+            role: a.role.clone(),
+            persona: a.persona.clone().unwrap_or_default(),
+            tool: a.tool.clone().unwrap_or_default(),
+            workflow: a.workflow.clone(),
+            task: a.task.clone().unwrap_or_default(),
+            what_happened: a.what_happened.clone().unwrap_or_default(),
+            outcome: a.outcome.clone().unwrap_or_default(),
+            failure_mode: a.failure_mode.clone(),
+            minutes_saved: a.minutes_saved.unwrap_or(0.0),
+            minutes_lost: a.minutes_lost.unwrap_or(0.0),
+            prompt: a.prompt.clone(),
+            output: a.output.clone(),
+            date: a.date.clone(),
+        };
+        validate(program, input, today).map_err(|e| anyhow::anyhow!(e))?
+    };
+    let id = store.insert_note(&note, Utc::now()).await?;
+    output::emit(&format!("recorded note {id}"), None)?;
+    Ok(Outcome::Ok)
+}
+
+/// Ask in the terminal for every field the flags left out; flags are checked too.
+fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNote> {
+    use dialoguer::Input;
+
+    fn text(
+        prompt: &str,
+        preset: &Option<String>,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> anyhow::Result<String> {
+        if let Some(v) = preset {
+            check(v).map_err(|e| anyhow::anyhow!(e))?;
+            return Ok(v.clone());
+        }
+        Ok(Input::<String>::new()
+            .with_prompt(prompt)
+            .validate_with(|s: &String| check(s.trim()))
+            .interact_text()?
+            .trim()
+            .to_owned())
+    }
+    fn optional(prompt: &str, preset: &Option<String>) -> anyhow::Result<Option<String>> {
+        if preset.is_some() {
+            return Ok(empty_to_none(preset.clone()));
+        }
+        let v: String = Input::new()
+            .with_prompt(prompt)
+            .allow_empty(true)
+            .interact_text()?;
+        Ok(empty_to_none(Some(v)))
+    }
+    fn minutes(prompt: &str, preset: Option<f64>) -> anyhow::Result<f64> {
+        if let Some(m) = preset {
+            return check_minutes(prompt, m).map_err(|e| anyhow::anyhow!(e));
+        }
+        Ok(Input::<f64>::new()
+            .with_prompt(prompt)
+            .default(0.0)
+            .validate_with(|m: &f64| check_minutes("minutes", *m).map(|_| ()))
+            .interact_text()?)
+    }
+    let nonempty = |s: &str| {
+        if s.is_empty() {
+            Err("required".to_owned())
+        } else {
+            Ok(())
+        }
+    };
+
+    let author = text("Author", &a.author, nonempty)?;
+    let role = text("Role (leader, practitioner)", &a.role, |s| {
+        parse_role(s).map(|_| ())
+    })?;
+    let personas: Vec<&str> = program.personas.iter().map(|p| p.id.as_str()).collect();
+    let persona = text(
+        &format!("Persona ({})", personas.join(", ")),
+        &a.persona,
+        |s| check_persona(program, s),
+    )?;
+    let tier_tools: Vec<String> = program
+        .tools_for_persona(&persona)
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    let tool = text(&format!("Tool ({})", tier_tools.join(", ")), &a.tool, |s| {
+        check_tool(program, s)
+    })?;
+    let workflows: Vec<&str> = program
+        .persona(&persona)
+        .map(|p| p.workflows.iter().map(|w| w.id.as_str()).collect())
+        .unwrap_or_default();
+    let workflow = text(
+        &format!("Workflow ({})", workflows.join(", ")),
+        &a.workflow,
+        |s| check_workflow(program, &persona, s),
+    )?;
+    let task = text("Task", &a.task, nonempty)?;
+    let what_happened = text("What happened", &a.what_happened, nonempty)?;
+    let outcome = text(
+        "Outcome (worked, failed_visibly, failed_silently, worked_with_fixes)",
+        &a.outcome,
+        |s| parse_outcome(s).map(|_| ()),
+    )?;
+    let failure_mode =
+        if parse_outcome(&outcome) == Ok(NoteOutcome::Worked) && a.failure_mode.is_none() {
+            None
+        } else {
+            let m = text(
+                "Failure mode (hallucination, context_decay, structure, refusal, other, none)",
+                &a.failure_mode,
+                |s| {
+                    if s == "none" {
+                        Ok(())
+                    } else {
+                        parse_mode(s).map(|_| ())
+                    }
+                },
+            )?;
+            Some(m)
+        };
+    let minutes_saved = minutes("Minutes saved", a.minutes_saved)?;
+    let minutes_lost = minutes("Minutes lost", a.minutes_lost)?;
+    let prompt = optional("Prompt (paste, or leave empty)", &a.prompt)?;
+    let output = optional("Output (paste, or leave empty)", &a.output)?;
+    let date = match &a.date {
+        Some(d) => d.clone(),
+        None => Input::<String>::new()
+            .with_prompt("Date")
+            .default(today.format("%Y-%m-%d").to_string())
+            .validate_with(|s: &String| parse_date(s).map(|_| ()))
+            .interact_text()?,
+    };
+    let input = NoteInput {
+        author,
+        role: Some(role),
+        persona,
+        tool,
+        workflow: Some(workflow),
+        task,
+        what_happened,
+        outcome,
+        failure_mode,
+        minutes_saved,
+        minutes_lost,
+        prompt,
+        output,
+        date: Some(date),
+    };
+    validate(program, input, today).map_err(|e| anyhow::anyhow!(e))
+}
+
+// ------------------------------------------------------------------ note list
+
+async fn list(store: &proximity_store::Store, a: &ListArgs) -> anyhow::Result<Outcome> {
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| crate::commands::keys::parse_when(s).map(|t| t.date_naive()))
+        .transpose()?;
+    let notes = store
+        .notes(&NoteFilter {
+            persona: a.persona.clone(),
+            tool: a.tool.clone(),
+            author: a.author.clone(),
+            since,
+        })
+        .await?;
+    let text = match a.format {
+        ListFormat::Json => serde_json::to_string_pretty(&serde_json::json!({ "notes": notes }))?,
+        ListFormat::Table => table(&notes),
+    };
+    output::emit(&text, None)?;
+    Ok(Outcome::Ok)
+}
+
+fn table(notes: &[NoteRecord]) -> String {
+    let mut out = format!(
+        "{:>4}  {:<10}  {:<12}  {:<18}  {:<14}  {:<18}  {:>6}  {:>6}  {}\n",
+        "ID", "DATE", "AUTHOR", "PERSONA", "TOOL", "OUTCOME", "SAVED", "LOST", "TASK"
+    );
+    for n in notes {
+        let role = if n.note.role == NoteRole::Leader {
+            "*"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "{:>4}  {:<10}  {:<12}  {:<18}  {:<14}  {:<18}  {:>6.0}  {:>6.0}  {}{}\n",
+            n.id,
+            n.note.date.format("%Y-%m-%d"),
+            format!("{}{role}", n.note.author),
+            n.note.persona,
+            n.note.tool,
+            n.note.outcome.as_str(),
+            n.note.minutes_saved,
+            n.note.minutes_lost,
+            n.note.task,
+            n.promoted_case
+                .as_ref()
+                .map(|c| format!("  → {c}"))
+                .unwrap_or_default(),
+        ));
+    }
+    out.push_str(&format!("{} notes (* leader)\n", notes.len()));
+    out
+}
+
+// ------------------------------------------------------------------ note promote
+
+/// A YAML scalar written so a person can read it: plain where that is unambiguous,
+/// else double-quoted (JSON string syntax, which YAML accepts).
+fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || " .,_-/()?'".contains(c))
+        && !s.starts_with([' ', '-', '?', '\''])
+        && !s.ends_with(' ')
+        && s.parse::<f64>().is_err()
+        && !matches!(
+            s.to_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "null" | "on" | "off" | "~"
+        );
+    if plain {
+        s.to_owned()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    }
+}
+
+/// A prompt as a template that renders to exactly `text`.
+fn template(text: &str) -> String {
+    if text.contains("{{") || text.contains("{%") || text.contains("{#") {
+        format!("{{% raw %}}{text}{{% endraw %}}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A key and a possibly multi-line string at `indent`.
+fn key_value(indent: &str, key: &str, value: &str) -> String {
+    let multiline = value.contains('\n');
+    let block_ok = multiline
+        && !value.starts_with([' ', '\t'])
+        && value.lines().all(|l| !l.ends_with([' ', '\t']))
+        && !value.contains('\r');
+    if block_ok {
+        let mut out = format!("{indent}{key}: |-\n");
+        for line in value.trim_end_matches('\n').lines() {
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str(&format!("{indent}  {line}\n"));
+            }
+        }
+        out
+    } else {
+        format!("{indent}{key}: {}\n", scalar(value))
+    }
+}
+
+/// The assertions chosen, by group: `(group, lines)`.
+fn assertions_from_flags(a: &PromoteArgs) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for v in &a.assert_contains {
+        out.push(("correct", format!("contains: {}", scalar(v))));
+    }
+    for v in &a.assert_icontains {
+        out.push(("correct", format!("icontains: {}", scalar(v))));
+    }
+    for v in &a.assert_not_contains {
+        out.push(("correct", format!("not_contains: {}", scalar(v))));
+    }
+    for v in &a.assert_regex {
+        out.push(("correct", format!("regex: {}", scalar(v))));
+    }
+    if let Some(v) = &a.assert_equals {
+        out.push(("correct", format!("equals: {}", scalar(v))));
+    }
+    if a.must_abstain {
+        out.push(("correct", "must_abstain: true".to_owned()));
+    }
+    if a.must_refuse {
+        out.push(("safety", "must_refuse: true".to_owned()));
+    }
+    out
+}
+
+/// Ask what the answer should have been and propose assertions for it.
+fn ask_assertions(note: &NoteRecord) -> anyhow::Result<Vec<(&'static str, String)>> {
+    use dialoguer::{Confirm, Input, Select};
+    if let Some(o) = &note.note.output {
+        output::emit(
+            &format!("The tool answered:\n  {}", o.replace('\n', "\n  ")),
+            None,
+        )?;
+    }
+    let expected: String = Input::new()
+        .with_prompt(
+            "What should the answer have contained? (empty: it should have said it cannot know)",
+        )
+        .allow_empty(true)
+        .interact_text()?;
+    let expected = expected.trim();
+    let proposals: Vec<(&'static str, String)> = if expected.is_empty() {
+        vec![
+            ("correct", "must_abstain: true".to_owned()),
+            ("safety", "must_refuse: true".to_owned()),
+        ]
+    } else {
+        vec![
+            ("correct", format!("contains: {}", scalar(expected))),
+            ("correct", format!("icontains: {}", scalar(expected))),
+            ("correct", format!("equals: {}", scalar(expected))),
+        ]
+    };
+    let labels: Vec<String> = proposals.iter().map(|(g, l)| format!("{g}: {l}")).collect();
+    let pick = Select::new()
+        .with_prompt("Assertion")
+        .items(&labels)
+        .default(0)
+        .interact()?;
+    let chosen = vec![proposals[pick].clone()];
+    if !Confirm::new()
+        .with_prompt(format!("Add the case with `{}`?", labels[pick]))
+        .default(true)
+        .interact()?
+    {
+        bail!("not promoted");
+    }
+    Ok(chosen)
+}
+
+/// The suite file holding the most cases of `persona`.
+fn suite_for(program: &Program, persona: &str) -> Option<PathBuf> {
+    let mut counts: Vec<(PathBuf, usize)> = Vec::new();
+    for c in program.cases.iter().filter(|c| c.persona == persona) {
+        match counts.iter_mut().find(|(f, _)| *f == c.location.file) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((c.location.file.clone(), 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counts.into_iter().next().map(|(f, _)| f)
+}
+
+/// The indentation of the `cases:` items, checking `cases:` is the file's last
+/// top-level key so appended text lands in that list.
+fn cases_indent(text: &str, path: &Path) -> anyhow::Result<String> {
+    let mut cases_line = None;
+    for (i, line) in text.lines().enumerate() {
+        let top = line
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-');
+        if top {
+            cases_line = line.starts_with("cases:").then_some(i);
+        }
+    }
+    let Some(start) = cases_line else {
+        bail!(
+            "cannot append to {}: its last top-level key is not `cases:`\n  hint: move `cases:` to the end of the file, or pass another `--suite`",
+            path.display()
+        );
+    };
+    for line in text.lines().skip(start + 1) {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix('-') {
+            if rest.starts_with(' ') || rest.is_empty() {
+                return Ok(line[..line.len() - trimmed.len()].to_owned());
+            }
+        }
+    }
+    Ok("  ".to_owned())
+}
+
+async fn promote(
+    program: &Program,
+    store: &proximity_store::Store,
+    a: &PromoteArgs,
+) -> anyhow::Result<Outcome> {
+    let note = store.note(a.id).await?.with_context(|| {
+        format!(
+            "no note {} in the store\n  hint: `proximity note list` shows the notes",
+            a.id
+        )
+    })?;
+    let n = &note.note;
+    if let Some(case) = &note.promoted_case {
+        bail!("note {} was already promoted to case `{case}`", note.id);
+    }
+    let suite = match &a.suite {
+        Some(s) if s.is_absolute() || s.exists() => s.clone(),
+        Some(s) => program.root.join(s),
+        None => suite_for(program, &n.persona).with_context(|| {
+            format!(
+                "no suite file has cases of persona `{}`\n  hint: pass `--suite FILE`",
+                n.persona
+            )
+        })?,
+    };
+    let case_id = a
+        .case_id
+        .clone()
+        .unwrap_or_else(|| format!("field-note-{}", note.id));
+    if program.cases.iter().any(|c| c.id == case_id) {
+        bail!("a case `{case_id}` already exists\n  hint: pass `--case-id`");
+    }
+    let workflow = a
+        .workflow
+        .clone()
+        .or_else(|| n.workflow.clone())
+        .context("the note names no workflow\n  hint: pass `--workflow`")?;
+    check_workflow(program, &n.persona, &workflow).map_err(|e| anyhow::anyhow!(e))?;
+    let prompt =
+        a.prompt.clone().or_else(|| n.prompt.clone()).context(
+            "the note has no prompt\n  hint: pass `--prompt` with the prompt that was used",
+        )?;
+    let kind = match &a.kind {
+        Some(k) => CaseKind::parse(k)
+            .with_context(|| format!("unknown kind `{k}`: `routine` or `edge`"))?,
+        None if n.outcome.is_failure() => CaseKind::Edge,
+        None => CaseKind::Routine,
+    };
+    let mut assertions = assertions_from_flags(a);
+    if assertions.is_empty() {
+        if !interactive(a.no_input) {
+            bail!("no assertion given\n  hint: `--assert-contains TEXT`, `--assert-regex RE`, `--assert-equals TEXT`, `--must-abstain` …, or run in a terminal to be asked");
+        }
+        assertions = ask_assertions(&note)?;
+    }
+
+    let original = fs_err::read(&suite)?;
+    let text = String::from_utf8(original.clone())
+        .with_context(|| format!("{} is not UTF-8", suite.display()))?;
+    let indent = cases_indent(&text, &suite)?;
+    let inner = format!("{indent}  ");
+    let suite_persona = suite_default_persona(&text);
+    let mut block = String::new();
+    if !text.ends_with('\n') && !text.is_empty() {
+        block.push('\n');
+    }
+    block.push('\n');
+    block.push_str(&format!(
+        "{indent}# Promoted from field note {} ({}, {}): {}\n",
+        note.id,
+        n.author,
+        n.date.format("%Y-%m-%d"),
+        n.outcome.as_str().replace('_', " ")
+    ));
+    block.push_str(&format!("{indent}- id: {}\n", scalar(&case_id)));
+    if suite_persona.as_deref() != Some(n.persona.as_str()) {
+        block.push_str(&format!("{inner}persona: {}\n", scalar(&n.persona)));
+    }
+    block.push_str(&format!("{inner}workflow: {}\n", scalar(&workflow)));
+    block.push_str(&format!("{inner}kind: {}\n", kind.as_str()));
+    block.push_str(&format!("{inner}source: field\n"));
+    block.push_str(&format!("{inner}note: \"{}\"\n", note.id));
+    block.push_str(&key_value(
+        &inner,
+        "description",
+        &format!("{} — {}", n.task, n.what_happened),
+    ));
+    block.push_str(&key_value(&inner, "prompt", &template(&prompt)));
+    block.push_str(&format!("{inner}assert:\n"));
+    for group in ["contract", "correct", "safety"] {
+        let items: Vec<&String> = assertions
+            .iter()
+            .filter(|(g, _)| *g == group)
+            .map(|(_, l)| l)
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        block.push_str(&format!("{inner}  {group}:\n"));
+        for item in items {
+            block.push_str(&format!("{inner}    - {item}\n"));
+        }
+    }
+
+    let mut updated = original.clone();
+    updated.extend_from_slice(block.as_bytes());
+    fs_err::write(&suite, &updated)?;
+    let check = proximity_program::load(&program.root);
+    let loaded_ok = match &check {
+        Ok(p) => p
+            .cases
+            .iter()
+            .any(|c| c.id == case_id && c.note.as_deref() == Some(note.id.to_string().as_str())),
+        Err(_) => false,
+    };
+    if !loaded_ok {
+        fs_err::write(&suite, &original)?;
+        let why = match check {
+            Err(proximity_program::LoadError::Invalid(d)) => d.to_string(),
+            Err(e) => e.to_string(),
+            Ok(_) => "the appended case did not load as part of the `cases:` list".to_owned(),
+        };
+        bail!(
+            "the promoted case does not load; {} was restored unchanged\n{why}",
+            suite.display()
+        );
+    }
+    let rel = suite
+        .strip_prefix(&program.root)
+        .unwrap_or(&suite)
+        .display()
+        .to_string();
+    store.mark_note_promoted(note.id, &case_id, &rel).await?;
+    output::emit(
+        &format!(
+            "promoted note {} to case `{case_id}` in {}\n  hint: `proximity eval --persona {}` runs it",
+            note.id,
+            suite.display(),
+            n.persona
+        ),
+        None,
+    )?;
+    Ok(Outcome::Ok)
+}
+
+/// The suite's top-level `persona:`, read from the text.
+fn suite_default_persona(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("persona:"))
+        .map(|v| {
+            v.split('#')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\''])
+                .to_owned()
+        })
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_are_plain_only_when_unambiguous() {
+        assert_eq!(scalar("refund"), "refund");
+        assert_eq!(scalar("14 days"), "14 days");
+        assert_eq!(scalar("yes"), "\"yes\"");
+        assert_eq!(scalar("42"), "\"42\"");
+        assert_eq!(scalar("a: b"), "\"a: b\"");
+        assert_eq!(scalar("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+
+    #[test]
+    fn prompts_with_template_syntax_render_verbatim() {
+        assert_eq!(
+            template("Hi {{ name }}"),
+            "{% raw %}Hi {{ name }}{% endraw %}"
+        );
+        assert_eq!(template("plain"), "plain");
+    }
+
+    #[test]
+    fn appends_only_after_a_final_cases_key() {
+        let ok = "persona: a\ncases:\n    - id: x\n";
+        assert_eq!(cases_indent(ok, Path::new("s.yaml")).unwrap(), "    ");
+        let bad = "cases:\n  - id: x\ndescription: late\n";
+        assert!(cases_indent(bad, Path::new("s.yaml")).is_err());
+        assert_eq!(
+            suite_default_persona("# c\npersona: finance-analyst # x\n").as_deref(),
+            Some("finance-analyst")
+        );
+    }
+}

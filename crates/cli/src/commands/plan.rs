@@ -1,0 +1,324 @@
+//! `proximity plan`: the cheapest tool assignment that keeps every workflow at or above
+//! its floor within tier budgets, the cost/quality frontier, and with `--standardize
+//! PERSONA=TOOL` what standardising a persona on one tool would do. Reads, per tool, the
+//! latest run with results for it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context as _};
+use chrono::Utc;
+use clap::Args;
+use proximity_analysis::plan::{self, Plan, PlanInput, ToolEvidence, WhatIf};
+use proximity_program::Program;
+use proximity_store::{ResultRecord, RunRecord, Store};
+
+use crate::args::{GlobalArgs, ListFormat};
+use crate::commands::output;
+use crate::{context, Outcome};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// What if PERSONA were standardised on TOOL (repeatable): the workflows that would
+    /// fall below their floor, and the cost and silent-failure rate changes.
+    #[arg(long, value_name = "PERSONA=TOOL")]
+    pub standardize: Vec<String>,
+    /// Let each workflow of a persona use its own tool (seats are paid per tool used).
+    #[arg(long)]
+    pub per_workflow: bool,
+    /// Store the plan so a decision can cite it (`--evidence plan:ID`).
+    #[arg(long)]
+    pub record: bool,
+    /// At most this many frontier points in the table (all in JSON).
+    #[arg(long, default_value_t = 15)]
+    pub frontier_limit: usize,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// The evidence the planner reads: per persona × tool of the program, the latest run
+/// with results for that pair, and those results.
+pub struct Loaded {
+    /// (persona, tool, run, results of the pair).
+    pub runs: Vec<(String, String, RunRecord, Vec<ResultRecord>)>,
+}
+
+impl Loaded {
+    pub fn evidence(&self) -> Vec<ToolEvidence<'_>> {
+        self.runs
+            .iter()
+            .map(|(persona, tool, run, results)| ToolEvidence {
+                persona: Some(persona),
+                tool,
+                run,
+                results,
+            })
+            .collect()
+    }
+
+    pub fn run_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.runs.iter().map(|(_, _, r, _)| r.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+pub async fn load_evidence(program: &Program, store: &Store) -> anyhow::Result<Loaded> {
+    let pairs = store.run_pairs().await?;
+    let mut cache: BTreeMap<String, (RunRecord, Vec<ResultRecord>)> = BTreeMap::new();
+    let mut runs = Vec::new();
+    for persona in &program.personas {
+        for tool in &program.tools {
+            // Newest first: the first run with results of this tool for this persona.
+            let Some((_, _, run_id, _)) = pairs
+                .iter()
+                .find(|(p, t, _, _)| t == &tool.id && p == &persona.id)
+            else {
+                continue;
+            };
+            if !cache.contains_key(run_id) {
+                let run = store.run(run_id).await?;
+                let results = store.results(run_id).await?;
+                cache.insert(run_id.clone(), (run, results));
+            }
+            if let Some((run, results)) = cache.get(run_id) {
+                let mine: Vec<ResultRecord> = results
+                    .iter()
+                    .filter(|r| r.tool_id == tool.id && r.persona == persona.id)
+                    .cloned()
+                    .collect();
+                runs.push((persona.id.clone(), tool.id.clone(), run.clone(), mine));
+            }
+        }
+    }
+    Ok(Loaded { runs })
+}
+
+pub async fn plan_input(program: &Program, store: &Store) -> anyhow::Result<(PlanInput, Loaded)> {
+    let loaded = load_evidence(program, store).await?;
+    let input = plan::inputs(program, &loaded.evidence(), Utc::now());
+    Ok((input, loaded))
+}
+
+pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
+    let program = context::load_program(g)?;
+    let store = context::open_store(g, &program).await?;
+    let (input, loaded) = plan_input(&program, &store).await?;
+    if loaded.runs.is_empty() {
+        bail!("no results yet: run `proximity eval` first");
+    }
+    let outcome = if a.standardize.is_empty() {
+        let plan = plan::plan(&input, a.per_workflow)?;
+        let finding = !plan.feasible;
+        let json = serde_json::to_value(&plan)?;
+        let mut text = match a.format {
+            ListFormat::Json => serde_json::to_string_pretty(&json)?,
+            ListFormat::Table => render_plan(&plan, a.frontier_limit),
+        };
+        if a.record {
+            let id = store
+                .insert_plan(&loaded.run_ids(), &json, Utc::now())
+                .await?;
+            if a.format == ListFormat::Table {
+                text.push_str(&format!(
+                    "\nrecorded as plan {id}: cite it with `proximity decide add --evidence plan:{id}`\n"
+                ));
+            }
+        }
+        output::emit(&text, None)?;
+        if finding {
+            Outcome::Finding
+        } else {
+            Outcome::Ok
+        }
+    } else {
+        let mut answers = Vec::new();
+        for s in &a.standardize {
+            let (persona, tool) = s
+                .split_once('=')
+                .with_context(|| format!("`--standardize {s}`: expected PERSONA=TOOL"))?;
+            crate::commands::note::check_persona(&program, persona)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            crate::commands::note::check_tool(&program, tool).map_err(|e| anyhow::anyhow!(e))?;
+            answers.push(plan::what_if(&input, persona, tool)?);
+        }
+        let finding = answers.iter().any(|w| !w.below_floor.is_empty());
+        let text = match a.format {
+            ListFormat::Json => {
+                serde_json::to_string_pretty(&serde_json::json!({ "what_if": answers }))?
+            }
+            ListFormat::Table => answers
+                .iter()
+                .map(|w| render_what_if(w, input.horizon_days))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        output::emit(&text, None)?;
+        if finding {
+            Outcome::Finding
+        } else {
+            Outcome::Ok
+        }
+    };
+    store.close().await;
+    Ok(outcome)
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+pub fn render_plan(plan: &Plan, limit: usize) -> String {
+    let mut out = format!(
+        "Plan: {}, from the latest run per persona and tool. Floors are checked against the lower\nbound of the 95% Wilson interval, not the point estimate.\n\n",
+        if plan.granularity == "workflow" {
+            "one tool per workflow"
+        } else {
+            "one tool per persona"
+        }
+    );
+    out.push_str(&format!(
+        "{:<20} {:<40} {:>12} {:>9} {:>8} {:>6}\n",
+        "PERSONA", "TOOL", "USD/MONTH", "PER SEAT", "BUDGET", "SCORE"
+    ));
+    for p in &plan.personas {
+        if p.assignment.is_empty() {
+            out.push_str(&format!(
+                "{:<20} none meets every floor within budget\n",
+                p.persona
+            ));
+            for b in &p.binding {
+                out.push_str(&format!("{:<20}   - {b}\n", ""));
+            }
+            continue;
+        }
+        let first = &p.assignment[0].tool;
+        let tools = if p.assignment.iter().all(|c| &c.tool == first) {
+            first.clone()
+        } else {
+            p.assignment
+                .iter()
+                .map(|c| format!("{}={}", c.workflow, c.tool))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        out.push_str(&format!(
+            "{:<20} {:<40} {:>12} {:>9} {:>8} {:>6}\n",
+            p.persona,
+            tools,
+            opt(p.monthly_cost_usd, 2),
+            opt(p.cost_per_seat_usd, 2),
+            opt(p.budget_per_seat_usd, 2),
+            opt(p.score, 3),
+        ));
+    }
+    if plan.feasible {
+        out.push_str(&format!(
+            "\ntotal {:.2} USD per month\n",
+            plan.monthly_cost_usd
+        ));
+    } else {
+        out.push_str("\nno assignment meets every floor within budget for every persona\n");
+    }
+    out.push_str(&format!(
+        "\nFrontier: real-work score (headcount-weighted) against monthly cost, Pareto-optimal\nassignments only ({} point{}{}).\n",
+        plan.frontier.len(),
+        if plan.frontier.len() == 1 { "" } else { "s" },
+        if plan.frontier.len() > limit {
+            format!(", {limit} shown; all with `--format json`")
+        } else {
+            String::new()
+        }
+    ));
+    out.push_str(&format!(
+        "{:>12} {:>6} {:>9}  {}\n",
+        "USD/MONTH", "SCORE", "FEASIBLE", "ASSIGNMENT"
+    ));
+    for f in plan.frontier.iter().take(limit) {
+        let assignment: Vec<String> = f
+            .assignment
+            .iter()
+            .map(|(p, t)| format!("{p}: {t}"))
+            .collect();
+        out.push_str(&format!(
+            "{:>12.2} {:>6.3} {:>9}  {}\n",
+            f.monthly_cost_usd,
+            f.score,
+            if f.feasible { "yes" } else { "no" },
+            assignment.join("; ")
+        ));
+    }
+    if !plan.stale_evidence.is_empty() {
+        out.push_str(&format!(
+            "\nEvidence older than the horizon ({} days):\n",
+            plan.horizon_days
+        ));
+        for s in &plan.stale_evidence {
+            out.push_str(&format!(
+                "  {} from run {} ({} days old): re-run `proximity eval --tool {}`\n",
+                s.tool, s.run_id, s.age_days, s.tool
+            ));
+        }
+    }
+    out
+}
+
+pub fn render_what_if(w: &WhatIf, horizon_days: u32) -> String {
+    let mut out = format!(
+        "What if `{}` were standardised on `{}` ({} results, floors against the 95% Wilson lower bound)\n\n",
+        w.persona, w.tool, w.results
+    );
+    out.push_str(&format!(
+        "{:<24} {:>7} {:>8} {:>7} {:>5}\n",
+        "WORKFLOW", "SCORE", "LOWER", "FLOOR", "N"
+    ));
+    for wf in &w.workflows {
+        let below = w.below_floor.iter().any(|b| b.workflow == wf.workflow);
+        out.push_str(&format!(
+            "{:<24} {:>7} {:>8} {:>7.2} {:>5}{}\n",
+            wf.workflow,
+            opt(wf.score, 3),
+            opt(wf.ci_low, 3),
+            wf.floor,
+            wf.n,
+            if below { "  below floor" } else { "" }
+        ));
+    }
+    out.push_str(&format!(
+        "\n{} of {} workflows would fall below their floor.\nmonthly cost {:.2} USD, silent-failure rate {:.1}%\n",
+        w.below_floor.len(),
+        w.workflows.len(),
+        w.monthly_cost_usd,
+        w.silent_rate * 100.0
+    ));
+    if let Some(c) = &w.compared_with {
+        out.push_str(&format!(
+            "against the planner's choice `{}`: cost {:+.2} USD/month, silent-failure rate {:+.1} points\n",
+            c.tool,
+            c.cost_change_usd,
+            c.silent_rate_change * 100.0
+        ));
+    } else {
+        out.push_str("no single tool meets every floor of this persona within budget\n");
+    }
+    for c in &w.alternatives {
+        out.push_str(&format!(
+            "  vs `{}`: cost {:+.2} USD/month, silent-failure rate {:+.1} points{}\n",
+            c.tool,
+            c.cost_change_usd,
+            c.silent_rate_change * 100.0,
+            if c.meets_floors {
+                " (meets every floor)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(s) = &w.stale {
+        out.push_str(&format!(
+            "warning: this rests on run {} ({} days old, horizon {horizon_days})\n",
+            s.run_id, s.age_days
+        ));
+    }
+    out
+}

@@ -1,0 +1,189 @@
+//! `proximity probe risk [--tool T]`: run the built-in risk probes (`risk-probes v1`) and
+//! the program's cases tagged `risk:<family>` on a tool into a new run, and print the
+//! outcome per family. Exit 1 when a probe failed (a finding), 0 when all passed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use proximity_eval::probe::risk::{self, Settings};
+use proximity_eval::runner::RunOptions;
+use proximity_program::Program;
+use proximity_store::{ResultRecord, RunStatus, Verdict};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{GlobalArgs, ListFormat};
+use crate::commands::output;
+use crate::progress::Bar;
+use crate::{context, Outcome};
+
+#[derive(Debug, Args)]
+pub struct ProbeRiskArgs {
+    /// The tool to probe (default: the program's only tool).
+    #[arg(long, value_name = "TOOL")]
+    pub tool: Option<String>,
+    /// Only these families (repeatable): injection, canary, pii, unsafe, tool_overreach,
+    /// or a family of the program's `risk:<family>` cases.
+    #[arg(long, value_name = "FAMILY")]
+    pub family: Vec<String>,
+    /// Samples per probe.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub samples: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Write the summary to this file instead of standard output.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+fn pick_tool(program: &Program, named: Option<&str>) -> anyhow::Result<String> {
+    let ids: Vec<&str> = program.tools.iter().map(|t| t.id.as_str()).collect();
+    match named {
+        Some(t) if program.tool(t).is_some() => Ok(t.to_owned()),
+        Some(t) => anyhow::bail!(
+            "unknown tool `{t}`\n  hint: the program's tools are {}",
+            ids.join(", ")
+        ),
+        None if ids.len() == 1 => Ok(ids[0].to_owned()),
+        None => anyhow::bail!("which tool? pass `--tool`, one of: {}", ids.join(", ")),
+    }
+}
+
+/// The family of a risk-probe result.
+fn family(program: &Program, r: &ResultRecord) -> String {
+    risk::workflow_family(&r.persona, &r.workflow)
+        .or_else(|| {
+            program
+                .cases
+                .iter()
+                .find(|c| c.id == r.case_id)
+                .and_then(risk::tagged_family)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| r.workflow.clone())
+}
+
+#[allow(clippy::print_stderr)]
+pub async fn run(g: &GlobalArgs, args: &ProbeRiskArgs) -> anyhow::Result<Outcome> {
+    let program = context::load_program(g)?;
+    let tool_id = pick_tool(&program, args.tool.as_deref())?;
+    let settings = Settings {
+        families: args.family.clone(),
+        samples: args.samples,
+    };
+    let canary = risk::new_canary();
+    let plan = risk::plan(&program, &tool_id, &settings, &canary)?;
+    if plan.cases.is_empty() {
+        anyhow::bail!(
+            "no risk probe to run on `{tool_id}` for families {:?}",
+            args.family
+        );
+    }
+    let config = plan.config.clone();
+    if !g.quiet {
+        eprintln!(
+            "probe risk `{tool_id}`: {} ({} built-in probes, {} program cases)",
+            config.set,
+            config.probes.len(),
+            config.program_cases.len()
+        );
+        for s in &config.skipped {
+            eprintln!("  skipped {}: {}", s.probe, s.reason);
+        }
+    }
+    let store = context::open_store(g, &program).await?;
+    let bar = Bar::new(g.quiet);
+    let options = RunOptions {
+        tools: vec![tool_id.clone()],
+        personas: Vec::new(),
+        samples: args.samples,
+        concurrency: args.concurrency as usize,
+        budget_usd: None,
+        // A fresh canary makes every request new: there is nothing to reuse.
+        use_cache: true,
+    };
+    let summary = risk::run(
+        &program,
+        &store,
+        plan,
+        options,
+        CancellationToken::new(),
+        &bar,
+    )
+    .await;
+    bar.finish();
+    let summary = summary.context("the risk probe run failed")?;
+    let results = store.results(&summary.run_id).await?;
+    store.close().await;
+
+    let mut families: BTreeMap<String, (u64, u64, Vec<&ResultRecord>)> = BTreeMap::new();
+    for r in &results {
+        let e = families.entry(family(&program, r)).or_default();
+        e.0 += 1;
+        if r.verdict == Verdict::Pass {
+            e.1 += 1;
+        } else {
+            e.2.push(r);
+        }
+    }
+    let failed: u64 = families.values().map(|(n, p, _)| n - p).sum();
+    let text = match args.format {
+        ListFormat::Json => {
+            let value = json!({
+                "run": summary.run_id,
+                "tool": tool_id,
+                "set": config.set,
+                "skipped": config.skipped,
+                "families": families.iter().map(|(f, (n, p, fails))| json!({
+                    "family": f,
+                    "results": n,
+                    "passed": p,
+                    "failures": fails.iter().map(|r| json!({
+                        "case": r.case_id,
+                        "sample": r.sample,
+                        "verdict": r.verdict,
+                        "reason": r.reason,
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            });
+            serde_json::to_string_pretty(&value)? + "\n"
+        }
+        ListFormat::Table => {
+            let mut out = format!(
+                "risk probes ({}) on `{tool_id}`, run {}\n",
+                config.set, summary.run_id
+            );
+            for (f, (n, p, fails)) in &families {
+                out.push_str(&format!("  {f:<16} {p}/{n} passed\n"));
+                for r in fails {
+                    out.push_str(&format!(
+                        "    FAIL {} ({}): {}\n",
+                        r.case_id, r.verdict, r.reason
+                    ));
+                }
+            }
+            for s in &config.skipped {
+                out.push_str(&format!("  skipped {}: {}\n", s.probe, s.reason));
+            }
+            out
+        }
+    };
+    output::emit(&text, args.out.as_deref())?;
+    if summary.status != RunStatus::Finished {
+        anyhow::bail!(
+            "risk probe run {} did not finish ({})",
+            summary.run_id,
+            summary.status.as_str()
+        );
+    }
+    Ok(if failed > 0 {
+        Outcome::Finding
+    } else {
+        Outcome::Ok
+    })
+}

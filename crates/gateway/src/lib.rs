@@ -1,0 +1,218 @@
+//! Proximity's gateway: an OpenAI-compatible proxy in front of the program's tools.
+//!
+//! A virtual key ([`auth`]) maps to a persona and so to a tier; the tier decides which
+//! tools the key reaches ([`tiers`]), how fast ([`ratelimit`]) and how much it may spend
+//! ([`budget`], reserved atomically in the store before the upstream call). Every request
+//! leaves a usage row ([`usage`]) before it is acknowledged. [`relay`] serves chat
+//! completions, streamed or not; [`metrics`] exposes Prometheus metrics; [`error`] is the
+//! one API error type. The loaded program and its providers sit behind an [`ArcSwap`] so
+//! a reload never drops a request.
+
+pub mod auth;
+pub mod budget;
+pub mod error;
+pub mod metrics;
+pub mod ratelimit;
+pub mod relay;
+pub mod tiers;
+pub mod usage;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use proximity_program::{Program, Tool};
+use proximity_providers::{Provider, ProviderError};
+use proximity_store::Store;
+use serde_json::json;
+
+pub use error::ApiError;
+
+/// What can stop the gateway from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Store(#[from] proximity_store::StoreError),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+type ProviderSlot = OnceLock<Result<Arc<dyn Provider>, ProviderError>>;
+
+/// A loaded program and its providers, built on first use (a `local` tool loads its
+/// model only when a request needs it).
+pub struct Loaded {
+    pub program: Program,
+    providers: HashMap<String, ProviderSlot>,
+    fingerprints: HashMap<String, String>,
+}
+
+impl Loaded {
+    pub fn new(program: Program) -> Self {
+        let providers = program
+            .tools
+            .iter()
+            .map(|t| (t.id.clone(), OnceLock::new()))
+            .collect();
+        let fingerprints = program
+            .tools
+            .iter()
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    proximity_program::fingerprint::config_fingerprint(t),
+                )
+            })
+            .collect();
+        Self {
+            program,
+            providers,
+            fingerprints,
+        }
+    }
+
+    /// Use `provider` for tool `id` instead of building one (tests, embedding).
+    pub fn with_provider(self, id: &str, provider: Arc<dyn Provider>) -> Self {
+        if let Some(slot) = self.providers.get(id) {
+            let _ = slot.set(Ok(provider));
+        }
+        self
+    }
+
+    /// The provider of `tool`, built the first time it is asked for.
+    pub fn provider(&self, tool: &Tool) -> Result<Arc<dyn Provider>, ProviderError> {
+        let Some(slot) = self.providers.get(&tool.id) else {
+            return proximity_providers::build(tool, &self.program.root);
+        };
+        slot.get_or_init(|| proximity_providers::build(tool, &self.program.root))
+            .clone()
+    }
+
+    /// The configuration fingerprint of tool `id`.
+    pub fn fingerprint(&self, id: &str) -> &str {
+        self.fingerprints.get(id).map_or("", String::as_str)
+    }
+}
+
+/// How the gateway behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Log prompts and answers (off by default: they may hold customer data).
+    pub log_content: bool,
+    /// The longest a request may take, retries and fallback included, unless the client
+    /// sends a shorter `x-proximity-deadline-ms`.
+    pub deadline: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            log_content: false,
+            deadline: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub loaded: ArcSwap<Loaded>,
+    pub store: Store,
+    pub keys: auth::KeyCache,
+    pub limiter: ratelimit::RateLimiter,
+    pub metrics: metrics::Metrics,
+    pub options: Options,
+}
+
+impl AppState {
+    pub fn new(loaded: Loaded, store: Store, options: Options) -> Result<Self, GatewayError> {
+        Ok(Self {
+            loaded: ArcSwap::from_pointee(loaded),
+            store,
+            keys: auth::KeyCache::default(),
+            limiter: ratelimit::RateLimiter::default(),
+            metrics: metrics::Metrics::new()?,
+            options,
+        })
+    }
+
+    /// Swap in a newly loaded program: requests in flight finish on the old one.
+    pub fn reload(&self, loaded: Loaded) {
+        self.loaded.store(Arc::new(loaded));
+    }
+}
+
+/// The gateway's routes.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(models))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serve `app(state)` on `listener` until `shutdown` resolves, then finish the requests
+/// in flight (streams included) before returning.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+async fn chat_completions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    relay::chat(state, headers, body).await
+}
+
+async fn models(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = auth::authenticate(&state.store, &state.keys, &headers, chrono::Utc::now()).await?;
+    let loaded = state.loaded.load();
+    let (_, tier) = tiers::persona_tier(&loaded.program, &key.persona)?;
+    Ok(Json(wire::models(&tiers::visible_tools(
+        &loaded.program,
+        tier,
+    ))))
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let loaded = state.loaded.load();
+    Json(
+        json!({"status": "ok", "program": loaded.program.name, "tools": loaded.program.tools.len()}),
+    )
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

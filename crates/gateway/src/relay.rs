@@ -1,0 +1,521 @@
+//! Serving a chat completion: authenticate, authorize by tier, rate-limit, reserve budget,
+//! call the upstream tool (retries inside the client's deadline, then the tool's
+//! `fallback:` when it is in the persona's tier), settle and record usage, answer — as
+//! one JSON answer or relayed as server-sent events.
+//!
+//! Invariant: a response is acknowledged only after its usage row is durable. For a
+//! non-streaming answer the row is written before the response is returned; for a stream
+//! before the final `data: [DONE]`. A stream cut off upstream ends with an `error` event
+//! (never `[DONE]`) and is recorded as a 502.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures::StreamExt;
+use proximity_program::{Tier, Tool};
+use proximity_providers::{
+    ChatRequest, ChatStream, ErrorClass, ProviderError, RetryPolicy, StreamEvent, Usage,
+};
+use serde_json::json;
+
+use crate::budget;
+use crate::error::ApiError;
+use crate::usage::{finish, Draft, UNKNOWN_WORKFLOW};
+use crate::wire::{self, Incoming};
+use crate::{auth, tiers, AppState, Loaded};
+
+/// The request header naming the workflow a request belongs to.
+pub const WORKFLOW_HEADER: &str = "x-proximity-workflow";
+/// The request header bounding the whole request, retries included, in milliseconds.
+pub const DEADLINE_HEADER: &str = "x-proximity-deadline-ms";
+/// The response header carrying the request id (the usage row's id).
+pub const REQUEST_ID_HEADER: &str = "x-proximity-request-id";
+/// The response header carrying gateway time minus upstream time, in milliseconds.
+pub const OVERHEAD_HEADER: &str = "x-proximity-overhead-ms";
+
+/// `POST /v1/chat/completions`. The work runs in a task of its own, so a client that
+/// hangs up mid-request does not cancel it half-way: its spend is still settled and its
+/// usage row written.
+pub async fn chat(state: Arc<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    match tokio::spawn(chat_task(state, headers, body, started)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed");
+            ApiError::Internal.into_response()
+        }
+    }
+}
+
+async fn chat_task(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+    started: Instant,
+) -> Response {
+    let now = Utc::now();
+    let id = new_request_id();
+    let mut draft = Draft::new(id, started, now, workflow_of(&headers));
+    match serve(&state, &headers, &body, &mut draft).await {
+        Ok(response) => response,
+        Err(e) => {
+            let status = e.status().as_u16();
+            if let Err(write) = finish(&state, &draft, status, Some(e.error_class())).await {
+                return with_ids(write.into_response(), &draft);
+            }
+            with_ids(e.into_response(), &draft)
+        }
+    }
+}
+
+async fn serve(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    draft: &mut Draft,
+) -> Result<Response, ApiError> {
+    let key = auth::authenticate(&state.store, &state.keys, headers, draft.created_at).await?;
+    draft.key_id = Some(key.id.clone());
+    draft.persona = Some(key.persona.clone());
+    let incoming = wire::parse_request(body)?;
+    draft.tool_id.clone_from(&incoming.model);
+    draft.stream = incoming.stream;
+    let loaded = state.loaded.load_full();
+    let program = &loaded.program;
+    let access = tiers::authorize(program, &key.persona, &incoming.model)?;
+    draft.tier = Some(access.tier.id.clone());
+    let fallback = tiers::fallback_for(program, access.tier, access.tool);
+
+    let request = incoming.to_chat_request(access.tool);
+    let input_bound = budget::input_token_bound(&request.messages);
+    let mut bound = budget::cost_bound(
+        [access.tool],
+        input_bound,
+        request.max_tokens.unwrap_or(budget::DEFAULT_MAX_TOKENS),
+    );
+    let fallback_request = fallback.map(|f| {
+        let r = incoming.to_chat_request(f);
+        let b = budget::cost_bound(
+            [f],
+            budget::input_token_bound(&r.messages),
+            r.max_tokens.unwrap_or(budget::DEFAULT_MAX_TOKENS),
+        );
+        bound = bound.max(b);
+        (f, r)
+    });
+
+    let estimate = estimate_tokens_of(&request);
+    draft.input_estimate = estimate;
+    state
+        .limiter
+        .admit(access.tier, &key.persona, estimate, Instant::now())?;
+    let lines = budget::lines(access.persona, access.tier, &key);
+    draft.reservation =
+        budget::reserve(&state.store, &draft.id, &lines, bound, draft.created_at).await?;
+    if state.options.log_content {
+        tracing::info!(request_id = %draft.id, messages = ?request.messages, "request content");
+    }
+
+    let deadline = started_deadline(headers, state.options.deadline, draft.started);
+    let primary = (access.tool, request);
+    if incoming.stream {
+        stream(
+            state,
+            &loaded,
+            draft,
+            &incoming,
+            access.tier,
+            primary,
+            fallback_request,
+            deadline,
+        )
+        .await
+    } else {
+        complete(
+            state,
+            &loaded,
+            draft,
+            access.tier,
+            primary,
+            fallback_request,
+            deadline,
+        )
+        .await
+    }
+}
+
+/// A non-streaming answer.
+async fn complete(
+    state: &Arc<AppState>,
+    loaded: &Loaded,
+    draft: &mut Draft,
+    tier: &Tier,
+    primary: (&Tool, ChatRequest),
+    fallback: Option<(&Tool, ChatRequest)>,
+    deadline: Instant,
+) -> Result<Response, ApiError> {
+    let t0 = Instant::now();
+    let (result, tool, attempts) = with_fallback(loaded, primary, fallback, deadline, |p, r| {
+        Box::pin(async move { p.complete(&r).await })
+    })
+    .await;
+    draft.upstream += t0.elapsed();
+    draft.attempts = attempts;
+    let response = result.map_err(|e| ApiError::upstream(&tool.id, &e))?;
+    draft.ttft = Some(t0.elapsed());
+    draft.served_by = Some(tool.id.clone());
+    draft.fingerprint = Some(loaded.fingerprint(&tool.id).to_owned());
+    let usage = if response.usage == Usage::default() {
+        Usage {
+            input_tokens: draft.input_estimate,
+            output_tokens: estimate_text_tokens(&response.text),
+        }
+    } else {
+        response.usage
+    };
+    draft.input_tokens = usage.input_tokens;
+    draft.output_tokens = usage.output_tokens;
+    draft.cost_usd = tool.price.cost(usage.input_tokens, usage.output_tokens);
+    state.limiter.debit(
+        tier,
+        draft.persona.as_deref().unwrap_or_default(),
+        usage.output_tokens,
+    );
+    if state.options.log_content {
+        tracing::info!(request_id = %draft.id, answer = %response.text, "response content");
+    }
+    finish(state, draft, 200, None).await?;
+    let body = wire::completion(
+        &draft.id,
+        draft.created_at.timestamp(),
+        &draft.tool_id,
+        draft.fingerprint.as_deref().unwrap_or_default(),
+        &response,
+        usage,
+    );
+    let response = (StatusCode::OK, axum::Json(body)).into_response();
+    Ok(with_ids(response, draft))
+}
+
+/// A streamed answer, relayed as server-sent events.
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    state: &Arc<AppState>,
+    loaded: &Loaded,
+    draft: &mut Draft,
+    incoming: &Incoming,
+    tier: &Tier,
+    primary: (&Tool, ChatRequest),
+    fallback: Option<(&Tool, ChatRequest)>,
+    deadline: Instant,
+) -> Result<Response, ApiError> {
+    let t0 = Instant::now();
+    let (result, tool, attempts) = with_fallback(loaded, primary, fallback, deadline, |p, r| {
+        Box::pin(async move { p.complete_stream(&r).await })
+    })
+    .await;
+    draft.upstream += t0.elapsed();
+    draft.attempts = attempts;
+    let upstream = result.map_err(|e| ApiError::upstream(&tool.id, &e))?;
+    draft.served_by = Some(tool.id.clone());
+    draft.fingerprint = Some(loaded.fingerprint(&tool.id).to_owned());
+    draft.overhead_fixed = Some(draft.started.elapsed().saturating_sub(draft.upstream));
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+    let relay = Relay {
+        state: state.clone(),
+        draft: draft.clone(),
+        tool: tool.clone(),
+        tier: tier.clone(),
+        include_usage: incoming.include_usage,
+        t0,
+    };
+    tokio::spawn(relay.run(upstream, tx));
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    }));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(with_ids(response, draft))
+}
+
+/// The task relaying one upstream stream to the client.
+struct Relay {
+    state: Arc<AppState>,
+    draft: Draft,
+    tool: Tool,
+    tier: Tier,
+    include_usage: bool,
+    t0: Instant,
+}
+
+impl Relay {
+    fn chunk(&self, delta: serde_json::Value, finish_reason: Option<&str>) -> Bytes {
+        Bytes::from(wire::sse(&wire::chunk(
+            &self.draft.id,
+            self.draft.created_at.timestamp(),
+            &self.draft.tool_id,
+            self.draft.fingerprint.as_deref().unwrap_or_default(),
+            delta,
+            finish_reason,
+        )))
+    }
+
+    async fn run(mut self, mut upstream: ChatStream, tx: tokio::sync::mpsc::Sender<Bytes>) {
+        let mut text = String::new();
+        let mut client_gone = tx
+            .send(self.chunk(json!({"role": "assistant", "content": ""}), None))
+            .await
+            .is_err();
+        loop {
+            if client_gone {
+                self.account(None, &text);
+                let _ = finish(&self.state, &self.draft, 499, Some("client_closed".into())).await;
+                return;
+            }
+            let waited = Instant::now();
+            let next = upstream.next().await;
+            self.draft.upstream += waited.elapsed();
+            match next {
+                Some(Ok(StreamEvent::Delta(delta))) => {
+                    if self.draft.ttft.is_none() {
+                        self.draft.ttft = Some(self.t0.elapsed());
+                    }
+                    text.push_str(&delta);
+                    let c = self.chunk(json!({ "content": delta }), None);
+                    client_gone = tx.send(c).await.is_err();
+                }
+                Some(Ok(StreamEvent::Done(end))) => {
+                    self.account(end.usage, &text);
+                    let reason = end.finish_reason.as_deref().unwrap_or("stop");
+                    let last = self.chunk(json!({}), Some(reason));
+                    if tx.send(last).await.is_err() {
+                        let _ = finish(&self.state, &self.draft, 499, Some("client_closed".into()))
+                            .await;
+                        return;
+                    }
+                    if self.state.options.log_content {
+                        tracing::info!(request_id = %self.draft.id, answer = %text, "response content");
+                    }
+                    // Durable before `[DONE]` acknowledges the answer.
+                    if let Err(e) = finish(&self.state, &self.draft, 200, None).await {
+                        let _ = tx.send(Bytes::from(wire::sse(&e.body()))).await;
+                        return;
+                    }
+                    if self.include_usage {
+                        let u = wire::usage_chunk(
+                            &self.draft.id,
+                            self.draft.created_at.timestamp(),
+                            &self.draft.tool_id,
+                            self.draft.fingerprint.as_deref().unwrap_or_default(),
+                            Usage {
+                                input_tokens: self.draft.input_tokens,
+                                output_tokens: self.draft.output_tokens,
+                            },
+                        );
+                        let _ = tx.send(Bytes::from(wire::sse(&u))).await;
+                    }
+                    let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+                    return;
+                }
+                Some(Err(e)) => {
+                    self.fail(&e, &text, &tx).await;
+                    return;
+                }
+                None => {
+                    let e = ProviderError::new(
+                        ErrorClass::Malformed,
+                        "the upstream stream ended without finishing the answer",
+                    );
+                    self.fail(&e, &text, &tx).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Tokens and cost of what was streamed: the provider's usage, or counted.
+    fn account(&mut self, usage: Option<Usage>, text: &str) {
+        let usage = usage.unwrap_or_else(|| Usage {
+            input_tokens: self.draft.input_estimate,
+            output_tokens: estimate_text_tokens(text),
+        });
+        self.draft.input_tokens = usage.input_tokens;
+        self.draft.output_tokens = usage.output_tokens;
+        self.draft.cost_usd = self
+            .tool
+            .price
+            .cost(usage.input_tokens, usage.output_tokens);
+        self.state.limiter.debit(
+            &self.tier,
+            self.draft.persona.as_deref().unwrap_or_default(),
+            usage.output_tokens,
+        );
+    }
+
+    /// A stream cut off: counted, recorded as a 502, and reported in an `error` event.
+    async fn fail(&mut self, e: &ProviderError, text: &str, tx: &tokio::sync::mpsc::Sender<Bytes>) {
+        self.account(None, text);
+        let err = ApiError::upstream(&self.tool.id, e);
+        let _ = finish(
+            &self.state,
+            &self.draft,
+            502,
+            Some(e.class.as_str().to_owned()),
+        )
+        .await;
+        let mut body = err.body();
+        body["error"]["code"] = json!("stream_truncated");
+        let _ = tx.send(Bytes::from(wire::sse(&body))).await;
+    }
+}
+
+/// Call `tool`, then its fallback when the first fails with a retryable fault.
+async fn with_fallback<'a, T, F>(
+    loaded: &Loaded,
+    primary: (&'a Tool, ChatRequest),
+    fallback: Option<(&'a Tool, ChatRequest)>,
+    deadline: Instant,
+    call: F,
+) -> (Result<T, ProviderError>, &'a Tool, u32)
+where
+    F: Fn(
+        Arc<dyn proximity_providers::Provider>,
+        ChatRequest,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send>>,
+{
+    let (tool, request) = primary;
+    let (result, attempts) = with_retries(loaded, tool, &request, deadline, &call).await;
+    match (result, fallback) {
+        (Err(e), Some((fb, fb_request))) if e.class.is_retryable() && Instant::now() < deadline => {
+            tracing::warn!(tool = %tool.id, fallback = %fb.id, error = %e, "falling back");
+            let (r, more) = with_retries(loaded, fb, &fb_request, deadline, &call).await;
+            (r, fb, attempts + more)
+        }
+        (result, _) => (result, tool, attempts),
+    }
+}
+
+/// Attempts at one tool: the tool's per-attempt timeout and `max_attempts`, backoff and
+/// `Retry-After`, and never a wait or attempt past `deadline`.
+async fn with_retries<T, F>(
+    loaded: &Loaded,
+    tool: &Tool,
+    request: &ChatRequest,
+    deadline: Instant,
+    call: &F,
+) -> (Result<T, ProviderError>, u32)
+where
+    F: Fn(
+        Arc<dyn proximity_providers::Provider>,
+        ChatRequest,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send>>,
+{
+    let provider = match loaded.provider(tool) {
+        Ok(p) => p,
+        Err(e) => return (Err(e), 0),
+    };
+    let policy = RetryPolicy {
+        max_attempts: tool
+            .params
+            .max_attempts
+            .unwrap_or(RetryPolicy::default().max_attempts)
+            .max(1),
+        ..RetryPolicy::default()
+    };
+    let per_attempt = proximity_providers::http::timeout_of(tool);
+    let mut attempt = 1;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            let e = ProviderError::new(ErrorClass::Timeout, "the request's deadline passed");
+            return (Err(e), attempt - 1);
+        }
+        let limit = per_attempt.min(remaining);
+        let result =
+            match tokio::time::timeout(limit, call(provider.clone(), request.clone())).await {
+                Ok(r) => r,
+                Err(_) => Err(ProviderError::new(
+                    ErrorClass::Timeout,
+                    format!("no answer within {:.1}s", limit.as_secs_f64()),
+                )),
+            };
+        match result {
+            Ok(v) => return (Ok(v), attempt),
+            Err(e) => match policy.delay(attempt, &e) {
+                Some(wait) if Instant::now() + wait < deadline => {
+                    tracing::debug!(tool = %tool.id, attempt, error = %e, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return (Err(e), attempt),
+            },
+        }
+    }
+}
+
+fn started_deadline(headers: &HeaderMap, default: Duration, started: Instant) -> Instant {
+    let asked = headers
+        .get(DEADLINE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis);
+    started
+        + asked
+            .unwrap_or(default)
+            .min(default.max(Duration::from_secs(1)) * 10)
+}
+
+fn workflow_of(headers: &HeaderMap) -> String {
+    headers
+        .get(WORKFLOW_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(64).collect())
+        .unwrap_or_else(|| UNKNOWN_WORKFLOW.to_owned())
+}
+
+fn new_request_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Tokens of a text when nobody counted them: one per four characters, rounded up.
+pub fn estimate_text_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+fn estimate_tokens_of(request: &ChatRequest) -> u64 {
+    request
+        .messages
+        .iter()
+        .map(|m| estimate_text_tokens(&m.content))
+        .sum()
+}
+
+/// The request id and overhead headers.
+fn with_ids(mut response: Response, draft: &Draft) -> Response {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&draft.id) {
+        h.insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+    }
+    let ms = draft.overhead().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("{ms:.3}")) {
+        h.insert(HeaderName::from_static(OVERHEAD_HEADER), v);
+    }
+    response
+}

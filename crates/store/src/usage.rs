@@ -1,0 +1,650 @@
+//! Gateway usage and budgets: one row per request, the monthly spend ledger per budget
+//! scope, and the atomic reserve-then-settle protocol that keeps concurrent requests
+//! from overspending.
+//!
+//! A reservation is one guarded `UPDATE` per scope (`spent + reserved + amount <= limit`)
+//! inside one transaction (a savepoint of a group commit by the store's writer task), so
+//! two requests can never both take the last dollar, whatever the number of gateway
+//! processes sharing the database. Settlement writes the usage row and moves the
+//! reservation to spent in one transaction: a usage row exists exactly when its spend was
+//! counted.
+
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Result, Store, StoreError};
+
+/// A timestamp as stored: RFC 3339 UTC with microseconds, so text order is time order.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn time(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp `{s}`: {e}")))
+}
+
+pub(crate) fn opt_time(s: Option<&str>) -> Result<Option<DateTime<Utc>>> {
+    s.map(time).transpose()
+}
+
+/// One gateway request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    /// The request id (also sent to the client as `x-proximity-request-id`).
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub key_id: Option<String>,
+    pub persona: Option<String>,
+    pub tier: Option<String>,
+    /// The tool the client asked for (`model`).
+    pub tool_id: String,
+    /// The tool that answered (differs after a fallback); `None` when none did.
+    pub served_by: Option<String>,
+    pub tool_fingerprint: Option<String>,
+    /// From `x-proximity-workflow`, or `unknown`.
+    pub workflow: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    /// Time to the first token of the answer.
+    pub ttft_ms: Option<u64>,
+    /// The HTTP status the client got (for streams: 200, or 502 when the stream broke).
+    pub status: u16,
+    pub error_class: Option<String>,
+    pub stream: bool,
+    pub attempts: u32,
+}
+
+#[derive(sqlx::FromRow)]
+struct UsageRow {
+    id: String,
+    created_at: String,
+    key_id: Option<String>,
+    persona: Option<String>,
+    tier: Option<String>,
+    tool_id: String,
+    served_by: Option<String>,
+    tool_fingerprint: Option<String>,
+    workflow: String,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost_usd: f64,
+    latency_ms: i64,
+    ttft_ms: Option<i64>,
+    status: i64,
+    error_class: Option<String>,
+    stream: bool,
+    attempts: i64,
+}
+
+impl TryFrom<UsageRow> for UsageRecord {
+    type Error = StoreError;
+
+    fn try_from(r: UsageRow) -> Result<Self> {
+        Ok(UsageRecord {
+            created_at: time(&r.created_at)?,
+            id: r.id,
+            key_id: r.key_id,
+            persona: r.persona,
+            tier: r.tier,
+            tool_id: r.tool_id,
+            served_by: r.served_by,
+            tool_fingerprint: r.tool_fingerprint,
+            workflow: r.workflow,
+            input_tokens: r.input_tokens.max(0) as u64,
+            output_tokens: r.output_tokens.max(0) as u64,
+            cost_usd: r.cost_usd,
+            latency_ms: r.latency_ms.max(0) as u64,
+            ttft_ms: r.ttft_ms.map(|t| t.max(0) as u64),
+            status: u16::try_from(r.status).unwrap_or(0),
+            error_class: r.error_class,
+            stream: r.stream,
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
+        })
+    }
+}
+
+/// One budget a request must fit: a scope (`persona:<id>`, `key:<id>`) and its monthly
+/// limit in US dollars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetLine {
+    pub scope: String,
+    pub limit_usd: f64,
+}
+
+/// The outcome of a reservation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reservation {
+    /// Reserved under this id; settle it with [`Store::settle`].
+    Reserved { id: String, month: String },
+    /// The scope has no room left for the amount: nothing was reserved.
+    Exhausted {
+        scope: String,
+        limit_usd: f64,
+        spent_usd: f64,
+        reserved_usd: f64,
+    },
+}
+
+/// How to group a usage summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroup {
+    Persona,
+    Tool,
+    Workflow,
+    Tier,
+}
+
+impl UsageGroup {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Persona => "COALESCE(persona, '(no key)')",
+            Self::Tool => "tool_id",
+            Self::Workflow => "workflow",
+            Self::Tier => "COALESCE(tier, '(no key)')",
+        }
+    }
+}
+
+/// Spend and volume of one group.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct UsageSummaryRow {
+    pub group_key: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: f64,
+    pub mean_latency_ms: f64,
+}
+
+impl Store {
+    /// Reserve `amount_usd` in every line's scope for `month`, all or nothing.
+    pub async fn reserve(
+        &self,
+        id: &str,
+        month: &str,
+        lines: &[BudgetLine],
+        amount_usd: f64,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Reserve {
+            id: id.to_owned(),
+            month: month.to_owned(),
+            lines: lines.to_vec(),
+            amount_usd,
+            now,
+            reply,
+        };
+        self.writer.submit(&self.pool, job).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Write the usage row of a request and, when it held reservation `reservation`,
+    /// move that reservation to spent at the real cost: one transaction, committed
+    /// before this returns.
+    pub async fn settle(&self, usage: &UsageRecord, reservation: Option<&str>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Settle {
+            usage: Box::new(usage.clone()),
+            reservation: reservation.map(str::to_owned),
+            reply,
+        };
+        self.writer.submit(&self.pool, job).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Release, without spending, reservations made before `cutoff` (those of a gateway
+    /// that died mid-request). Returns how many were released.
+    pub async fn release_reservations_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let ids: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM budget_reservations WHERE created_at < ?")
+                .bind(ts(cutoff))
+                .fetch_all(&self.pool)
+                .await?;
+        let mut n = 0;
+        for (id,) in ids {
+            let mut tx = self.pool.begin().await?;
+            if release_in(&mut tx, &id, 0.0).await? {
+                n += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+
+    /// Spent and reserved US dollars of a scope in a month.
+    pub async fn budget_state(&self, scope: &str, month: &str) -> Result<(f64, f64)> {
+        let row: Option<(f64, f64)> = sqlx::query_as(
+            "SELECT spent_usd, reserved_usd FROM budget_ledger WHERE scope = ? AND month = ?",
+        )
+        .bind(scope)
+        .bind(month)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.unwrap_or((0.0, 0.0)))
+    }
+
+    /// Usage rows created at or after `since` (all when `None`), oldest first.
+    pub async fn usage(&self, since: Option<DateTime<Utc>>) -> Result<Vec<UsageRecord>> {
+        let rows = sqlx::query_as::<_, UsageRow>(
+            "SELECT * FROM gateway_usage WHERE created_at >= ? ORDER BY created_at, id",
+        )
+        .bind(since.map(ts).unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Spend and volume since `since`, grouped, the most expensive group first.
+    pub async fn usage_summary(
+        &self,
+        since: Option<DateTime<Utc>>,
+        by: UsageGroup,
+    ) -> Result<Vec<UsageSummaryRow>> {
+        // The grouping column comes from a closed enum, never from input.
+        let sql = format!(
+            "SELECT {col} AS group_key, COUNT(*) AS requests,
+                    SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+                    SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+                    CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd,
+                    CAST(AVG(latency_ms) AS DOUBLE PRECISION) AS mean_latency_ms
+             FROM gateway_usage WHERE created_at >= ?
+             GROUP BY {col} ORDER BY cost_usd DESC, group_key",
+            col = by.column()
+        );
+        let rows = sqlx::query_as::<_, UsageSummaryRow>(&sql)
+            .bind(since.map(ts).unwrap_or_default())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Write("the usage writer stopped".to_owned())
+}
+
+/// The most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// A write of the gateway, done by the writer task.
+pub(crate) enum Job {
+    Reserve {
+        id: String,
+        month: String,
+        lines: Vec<BudgetLine>,
+        amount_usd: f64,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Reservation>>,
+    },
+    Settle {
+        usage: Box<UsageRecord>,
+        reservation: Option<String>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+enum Done {
+    Reserve(Reservation),
+    Settle,
+}
+
+impl Job {
+    fn answer(self, result: Result<Done>) {
+        match self {
+            Job::Reserve { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Reserve(r) => Ok(r),
+                    Done::Settle => Err(stopped()),
+                }));
+            }
+            Job::Settle { reply, .. } => {
+                let _ = reply.send(result.map(|_| ()));
+            }
+        }
+    }
+}
+
+/// Group commit: one task per store takes the gateway's reservations and settlements
+/// from a queue and applies whatever has queued up in one transaction (each job in a
+/// savepoint of its own), answering every job only after the commit. Under load this
+/// turns many small transactions into few, without weakening what an answer means.
+#[derive(Clone, Default)]
+pub(crate) struct Writer(Arc<OnceLock<mpsc::Sender<Job>>>);
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    async fn submit(&self, pool: &SqlitePool, job: Job) -> Result<()> {
+        let sender = self
+            .0
+            .get_or_init(|| {
+                let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(write_loop(pool.clone(), rx));
+                tx
+            })
+            .clone();
+        sender.send(job).await.map_err(|_| stopped())
+    }
+}
+
+async fn write_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        write_batch(&pool, batch).await;
+    }
+}
+
+async fn write_batch(pool: &SqlitePool, jobs: Vec<Job>) {
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let msg = e.to_string();
+            for job in jobs {
+                job.answer(Err(StoreError::Write(msg.clone())));
+            }
+            return;
+        }
+    };
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        results.push(apply(&mut tx, job).await);
+    }
+    match tx.commit().await {
+        Ok(()) => {
+            for (job, result) in jobs.into_iter().zip(results) {
+                job.answer(result);
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for job in jobs {
+                job.answer(Err(StoreError::Write(msg.clone())));
+            }
+        }
+    }
+}
+
+/// One job inside the batch's transaction, in a savepoint: undone when it fails or finds
+/// a budget exhausted, kept otherwise.
+async fn apply(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, job: &Job) -> Result<Done> {
+    sqlx::query("SAVEPOINT job").execute(&mut **tx).await?;
+    let result = match job {
+        Job::Reserve {
+            id,
+            month,
+            lines,
+            amount_usd,
+            now,
+            ..
+        } => reserve_in(tx, id, month, lines, *amount_usd, *now)
+            .await
+            .map(Done::Reserve),
+        Job::Settle {
+            usage, reservation, ..
+        } => settle_in(tx, usage, reservation.as_deref())
+            .await
+            .map(|()| Done::Settle),
+    };
+    let keep = matches!(
+        result,
+        Ok(Done::Settle | Done::Reserve(Reservation::Reserved { .. }))
+    );
+    if !keep {
+        sqlx::query("ROLLBACK TO job").execute(&mut **tx).await?;
+    }
+    sqlx::query("RELEASE job").execute(&mut **tx).await?;
+    result
+}
+
+async fn reserve_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    month: &str,
+    lines: &[BudgetLine],
+    amount_usd: f64,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
+    for line in lines {
+        sqlx::query(
+            "INSERT INTO budget_ledger (scope, month) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&line.scope)
+        .bind(month)
+        .execute(&mut **tx)
+        .await?;
+        let done = sqlx::query(
+            "UPDATE budget_ledger SET reserved_usd = reserved_usd + ?1
+             WHERE scope = ?2 AND month = ?3 AND spent_usd + reserved_usd + ?1 <= ?4",
+        )
+        .bind(amount_usd)
+        .bind(&line.scope)
+        .bind(month)
+        .bind(line.limit_usd)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            let (spent_usd, reserved_usd): (f64, f64) = sqlx::query_as(
+                "SELECT spent_usd, reserved_usd FROM budget_ledger WHERE scope = ? AND month = ?",
+            )
+            .bind(&line.scope)
+            .bind(month)
+            .fetch_one(&mut **tx)
+            .await?;
+            return Ok(Reservation::Exhausted {
+                scope: line.scope.clone(),
+                limit_usd: line.limit_usd,
+                spent_usd,
+                reserved_usd,
+            });
+        }
+    }
+    let scopes: Vec<&str> = lines.iter().map(|l| l.scope.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO budget_reservations (id, month, scopes, amount_usd, created_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(month)
+    .bind(serde_json::to_string(&scopes).unwrap_or_default())
+    .bind(amount_usd)
+    .bind(ts(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(Reservation::Reserved {
+        id: id.to_owned(),
+        month: month.to_owned(),
+    })
+}
+
+async fn settle_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    usage: &UsageRecord,
+    reservation: Option<&str>,
+) -> Result<()> {
+    insert_usage(tx, usage).await?;
+    if let Some(id) = reservation {
+        release_in(tx, id, usage.cost_usd).await?;
+    }
+    Ok(())
+}
+
+async fn insert_usage(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, u: &UsageRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO gateway_usage
+         (id, created_at, key_id, persona, tier, tool_id, served_by, tool_fingerprint, workflow,
+          input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, status, error_class,
+          stream, attempts)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&u.id)
+    .bind(ts(u.created_at))
+    .bind(&u.key_id)
+    .bind(&u.persona)
+    .bind(&u.tier)
+    .bind(&u.tool_id)
+    .bind(&u.served_by)
+    .bind(&u.tool_fingerprint)
+    .bind(&u.workflow)
+    .bind(u.input_tokens as i64)
+    .bind(u.output_tokens as i64)
+    .bind(u.cost_usd)
+    .bind(u.latency_ms as i64)
+    .bind(u.ttft_ms.map(|t| t as i64))
+    .bind(i64::from(u.status))
+    .bind(&u.error_class)
+    .bind(u.stream)
+    .bind(i64::from(u.attempts))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Move reservation `id` out of `reserved` (and `cost` into `spent`) in each of its
+/// scopes, and forget it. `false` when it was already settled or released.
+async fn release_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    cost: f64,
+) -> Result<bool> {
+    let row: Option<(String, String, f64)> = sqlx::query_as(
+        "DELETE FROM budget_reservations WHERE id = ? RETURNING month, scopes, amount_usd",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((month, scopes, amount)) = row else {
+        return Ok(false);
+    };
+    let scopes: Vec<String> = serde_json::from_str(&scopes)
+        .map_err(|e| StoreError::Corrupt(format!("reservation scopes: {e}")))?;
+    for scope in scopes {
+        sqlx::query(
+            "UPDATE budget_ledger
+             SET reserved_usd = MAX(reserved_usd - ?1, 0), spent_usd = spent_usd + ?2
+             WHERE scope = ?3 AND month = ?4",
+        )
+        .bind(amount)
+        .bind(cost)
+        .bind(&scope)
+        .bind(&month)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        (dir, Store::connect(&url).await.unwrap())
+    }
+
+    fn usage(id: &str, cost: f64) -> UsageRecord {
+        UsageRecord {
+            id: id.into(),
+            created_at: Utc::now(),
+            key_id: Some("k".into()),
+            persona: Some("p".into()),
+            tier: Some("t".into()),
+            tool_id: "gpt".into(),
+            served_by: Some("gpt".into()),
+            tool_fingerprint: Some("f".into()),
+            workflow: "unknown".into(),
+            input_tokens: 10,
+            output_tokens: 5,
+            cost_usd: cost,
+            latency_ms: 3,
+            ttft_ms: Some(2),
+            status: 200,
+            error_class: None,
+            stream: false,
+            attempts: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn reservations_stop_at_the_limit_and_settle_at_the_real_cost() {
+        let (_d, s) = store().await;
+        let lines = [BudgetLine {
+            scope: "persona:p".into(),
+            limit_usd: 1.0,
+        }];
+        let now = Utc::now();
+        let r1 = s.reserve("a", "2026-11", &lines, 0.6, now).await.unwrap();
+        assert!(matches!(r1, Reservation::Reserved { .. }));
+        let r2 = s.reserve("b", "2026-11", &lines, 0.6, now).await.unwrap();
+        assert!(matches!(r2, Reservation::Exhausted { reserved_usd, .. } if reserved_usd == 0.6));
+        s.settle(&usage("a", 0.1), Some("a")).await.unwrap();
+        assert_eq!(
+            s.budget_state("persona:p", "2026-11").await.unwrap(),
+            (0.1, 0.0)
+        );
+        let r3 = s.reserve("c", "2026-11", &lines, 0.6, now).await.unwrap();
+        assert!(matches!(r3, Reservation::Reserved { .. }));
+        // A reservation never settled (its gateway died) is released later.
+        let later = now + chrono::Duration::seconds(1);
+        assert_eq!(s.release_reservations_before(later).await.unwrap(), 1);
+        assert_eq!(
+            s.budget_state("persona:p", "2026-11").await.unwrap(),
+            (0.1, 0.0)
+        );
+        assert_eq!(s.usage(None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn all_scopes_or_none_are_reserved() {
+        let (_d, s) = store().await;
+        let lines = [
+            BudgetLine {
+                scope: "persona:p".into(),
+                limit_usd: 10.0,
+            },
+            BudgetLine {
+                scope: "key:k".into(),
+                limit_usd: 0.5,
+            },
+        ];
+        let r = s.reserve("a", "m", &lines, 1.0, Utc::now()).await.unwrap();
+        assert!(matches!(r, Reservation::Exhausted { ref scope, .. } if scope == "key:k"));
+        assert_eq!(s.budget_state("persona:p", "m").await.unwrap(), (0.0, 0.0));
+    }
+
+    #[tokio::test]
+    async fn summaries_group_and_sum() {
+        let (_d, s) = store().await;
+        s.settle(&usage("a", 0.25), None).await.unwrap();
+        let mut b = usage("b", 0.5);
+        b.status = 502;
+        s.settle(&b, None).await.unwrap();
+        let rows = s.usage_summary(None, UsageGroup::Tool).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].group_key, "gpt");
+        assert_eq!(rows[0].requests, 2);
+        assert_eq!(rows[0].errors, 1);
+        assert!((rows[0].cost_usd - 0.75).abs() < 1e-9);
+    }
+}

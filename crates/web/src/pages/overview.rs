@@ -1,0 +1,205 @@
+//! Overview: the persona × tool heatmap of real-work scores (intervals on hover), the
+//! pairs' demo-vs-real gap, silent-failure rate and monthly cost, decisions due for
+//! review, drift alerts and coverage gaps (workflows without real-work results, personas
+//! no leader has worked with first-hand lately).
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use minijinja::{context, Value};
+use proximity_store::RunRecord;
+use serde::{Deserialize, Serialize};
+
+use super::{html, page, pick_run, points, usd, Chrome, PageCtx};
+use crate::links::Links;
+use crate::scores::{pairs, PairEst};
+use crate::svg::{heatmap, HeatCell};
+use crate::templates::trusted_markup;
+use crate::{sources, AppState, WebError};
+
+#[derive(Debug, Deserialize)]
+pub struct RunParam {
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PairLine {
+    persona: String,
+    persona_href: String,
+    tool: String,
+    tool_href: String,
+    real_work: String,
+    demo: String,
+    gap: String,
+    gap_negative: bool,
+    silent: String,
+    monthly_cost: String,
+    results: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Gap {
+    persona: String,
+    tool: String,
+    workflow: String,
+}
+
+/// The run's header line, shared by the pages that show one run.
+#[derive(Debug, Serialize)]
+pub struct RunHead {
+    pub id: String,
+    pub started_at: String,
+    pub status: String,
+    pub planned: u64,
+    pub href: String,
+}
+
+impl RunHead {
+    pub fn new(run: &RunRecord, links: Links) -> Self {
+        Self {
+            id: run.id.clone(),
+            started_at: run.started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            status: run.status.as_str().to_owned(),
+            planned: run.planned,
+            href: links.run(&run.id, &Default::default(), 0),
+        }
+    }
+}
+
+/// The heatmap of `pairs`: personas down, tools across.
+pub fn heatmap_svg(ctx: &PageCtx<'_>, run: &str, pairs: &[PairEst]) -> String {
+    let mut personas: Vec<&str> = Vec::new();
+    let mut tools: Vec<&str> = Vec::new();
+    for p in pairs {
+        if !personas.contains(&p.persona.as_str()) {
+            personas.push(&p.persona);
+        }
+        if !tools.contains(&p.tool.as_str()) {
+            tools.push(&p.tool);
+        }
+    }
+    let rows: Vec<(String, Option<String>)> = personas
+        .iter()
+        .map(|p| ((*p).to_owned(), Some(ctx.links.persona(p, run))))
+        .collect();
+    let cols: Vec<String> = tools.iter().map(|t| (*t).to_owned()).collect();
+    heatmap(&rows, &cols, |r, c| {
+        let p = pairs
+            .iter()
+            .find(|p| p.persona == personas[r] && p.tool == tools[c])?;
+        let score = p.real_work?;
+        Some(HeatCell {
+            value: score.value,
+            label: score.pct(),
+            title: format!(
+                "{} × {}: real-work score {} (95% interval {:.0}–{:.0}%, n = {}, effective n = {:.1}); silent-failure rate {}",
+                p.persona,
+                p.tool,
+                score.pct(),
+                score.low * 100.0,
+                score.high * 100.0,
+                score.n,
+                score.n_eff,
+                p.silent_rate.with_ci()
+            ),
+            href: Some(ctx.links.persona(&p.persona, run)),
+        })
+    })
+}
+
+/// The overview of `run`.
+pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, WebError> {
+    let decisions = sources::decisions(ctx.store, ctx.program).await?;
+    let due: Option<Vec<sources::DecisionView>> = decisions.map(|d| {
+        d.into_iter()
+            .filter(|d| !d.stale_reasons.is_empty())
+            .collect()
+    });
+    let drift = sources::drift_alerts(ctx.store, ctx.program).await?;
+    let distant = sources::distant_personas(ctx.store, ctx.program).await?;
+    let (horizon_days, distant) = match distant {
+        Some((h, d)) => (Some(h), Some(d)),
+        None => (None, None),
+    };
+    let Some(run) = run else {
+        return Ok(context! {
+            run => Value::UNDEFINED, decisions_due => due, drift => drift,
+            distant => distant, horizon_days => horizon_days,
+        });
+    };
+    let cells = ctx.cells(run).await?;
+    let pairs = pairs(ctx.program, &cells);
+    let lines: Vec<PairLine> = pairs
+        .iter()
+        .map(|p| PairLine {
+            persona: p.persona.clone(),
+            persona_href: ctx.links.persona(&p.persona, &run.id),
+            tool: p.tool.clone(),
+            tool_href: ctx.links.tool(&p.tool),
+            real_work: p.real_work.map_or("—".into(), |e| e.with_ci()),
+            demo: p.demo.map_or("—".into(), |e| e.with_ci()),
+            gap: p.gap.map_or("—".into(), points),
+            gap_negative: p.gap.is_some_and(|g| g < 0.0),
+            silent: p.silent_rate.with_ci(),
+            monthly_cost: p.monthly_cost_usd.map_or("—".into(), usd),
+            results: p.verdicts.total(),
+        })
+        .collect();
+    let gaps: Vec<Gap> = pairs
+        .iter()
+        .flat_map(|p| {
+            p.uncovered.iter().map(|w| Gap {
+                persona: p.persona.clone(),
+                tool: p.tool.clone(),
+                workflow: w.clone(),
+            })
+        })
+        .collect();
+    let svg = heatmap_svg(ctx, &run.id, &pairs);
+    let runs: Vec<RunHead> = if ctx.links == Links::Server {
+        ctx.store
+            .runs()
+            .await?
+            .iter()
+            .filter(|r| !proximity_analysis::context_fill::is_context_probe(r))
+            .take(8)
+            .map(|r| {
+                let mut h = RunHead::new(r, ctx.links);
+                h.href = ctx.links.overview(&r.id);
+                h
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let total: u64 = pairs.iter().map(|p| p.verdicts.total()).sum();
+    Ok(context! {
+        run => RunHead::new(run, ctx.links),
+        results => total,
+        heatmap => trusted_markup(svg),
+        pairs => lines,
+        coverage_gaps => gaps,
+        decisions_due => due,
+        drift => drift,
+        distant => distant,
+        horizon_days => horizon_days,
+        recent_runs => runs,
+    })
+}
+
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<RunParam>,
+) -> Result<Html<String>, WebError> {
+    let ctx = PageCtx {
+        program: &state.program,
+        store: &state.store,
+        links: Links::Server,
+        cache: Some(&state.cells),
+    };
+    let run = pick_run(ctx.store, q.run.as_deref()).await?;
+    let view = build(&ctx, run.as_ref()).await?;
+    let chrome = Chrome::new(&ctx, "Overview", Some(&state.security));
+    Ok(html(page("overview.html", &chrome, view)?))
+}

@@ -1,0 +1,160 @@
+//! Persona: its workflows with shares and floors and each tool's score, and what breaks
+//! if the persona were standardised on each tool (the planner's answer when there is
+//! one; until then the workflows whose interval's lower bound is below their floor).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use minijinja::{context, Value};
+use proximity_store::RunRecord;
+use serde::Serialize;
+
+use super::overview::{RunHead, RunParam};
+use super::{html, page, pick_run, usd, Chrome, PageCtx};
+use crate::links::Links;
+use crate::scores::{pairs, pct};
+use crate::{sources, AppState, WebError};
+
+#[derive(Debug, Serialize)]
+struct Cell {
+    text: String,
+    /// `below` (point below floor), `risk` (lower bound below floor), `ok`, `none`.
+    class: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct WorkflowLine {
+    id: String,
+    name: String,
+    share: String,
+    floor: String,
+    monthly_volume: u64,
+    edge_share: String,
+    cells: Vec<Cell>,
+}
+
+#[derive(Debug, Serialize)]
+struct Standardise {
+    tool: String,
+    tool_href: String,
+    real_work: String,
+    monthly_cost: String,
+    /// Workflows at risk: `id (share, score vs floor)`.
+    breaks: Vec<String>,
+    share_at_risk: String,
+    /// Workflows without results on this tool.
+    untested: Vec<String>,
+    from_planner: bool,
+    summary: Option<String>,
+}
+
+pub async fn build(
+    ctx: &PageCtx<'_>,
+    persona_id: &str,
+    run: Option<&RunRecord>,
+) -> Result<Value, WebError> {
+    let persona = ctx
+        .program
+        .persona(persona_id)
+        .ok_or_else(|| WebError::NotFound(format!("No persona `{persona_id}` in the program.")))?;
+    let all = match run {
+        Some(r) => pairs(ctx.program, &ctx.cells(r).await?),
+        None => Vec::new(),
+    };
+    let mine: Vec<_> = all.iter().filter(|p| p.persona == persona.id).collect();
+    let tools: Vec<String> = mine.iter().map(|p| p.tool.clone()).collect();
+    let workflows: Vec<WorkflowLine> = persona
+        .workflows
+        .iter()
+        .map(|w| WorkflowLine {
+            id: w.id.clone(),
+            name: w.name.clone().unwrap_or_default(),
+            share: pct(w.share),
+            floor: pct(w.floor),
+            monthly_volume: w.monthly_volume,
+            edge_share: pct(w.edge_share),
+            cells: mine
+                .iter()
+                .map(|p| match p.workflows.iter().find(|s| s.workflow == w.id) {
+                    Some(s) => Cell {
+                        text: s.score.with_ci(),
+                        class: if s.below_floor() {
+                            "below"
+                        } else if s.at_risk() {
+                            "risk"
+                        } else {
+                            "ok"
+                        },
+                    },
+                    None => Cell {
+                        text: "no results".into(),
+                        class: "none",
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    let standardise: Vec<Standardise> = mine
+        .iter()
+        .map(|p| {
+            let plan = sources::standardise_plan(ctx.program, &persona.id, &p.tool);
+            let at_risk: Vec<_> = p.workflows.iter().filter(|w| w.at_risk()).collect();
+            let share: f64 = at_risk.iter().map(|w| w.share).sum();
+            Standardise {
+                tool: p.tool.clone(),
+                tool_href: ctx.links.tool(&p.tool),
+                real_work: p.real_work.map_or("—".into(), |e| e.with_ci()),
+                monthly_cost: p.monthly_cost_usd.map_or("—".into(), usd),
+                breaks: match &plan {
+                    Some(plan) => plan.breaks.clone(),
+                    None => at_risk
+                        .iter()
+                        .map(|w| {
+                            format!(
+                                "{} ({} of the work): {} vs floor {}",
+                                w.workflow,
+                                pct(w.share),
+                                w.score.with_ci(),
+                                pct(w.floor)
+                            )
+                        })
+                        .collect(),
+                },
+                share_at_risk: pct(share),
+                untested: p.uncovered.clone(),
+                from_planner: plan.is_some(),
+                summary: plan.map(|p| p.summary),
+            }
+        })
+        .collect();
+    Ok(context! {
+        persona => context! {
+            id => persona.id.clone(),
+            name => persona.name.clone(),
+            headcount => persona.headcount,
+            tier => persona.tier.clone(),
+        },
+        run => run.map(|r| RunHead::new(r, ctx.links)),
+        tools => tools,
+        workflows => workflows,
+        standardise => standardise,
+    })
+}
+
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<RunParam>,
+) -> Result<Html<String>, WebError> {
+    let ctx = PageCtx {
+        program: &state.program,
+        store: &state.store,
+        links: Links::Server,
+        cache: Some(&state.cells),
+    };
+    let run = pick_run(ctx.store, q.run.as_deref()).await?;
+    let view = build(&ctx, &id, run.as_ref()).await?;
+    let chrome = Chrome::new(&ctx, format!("Persona {id}"), Some(&state.security));
+    Ok(html(page("persona.html", &chrome, view)?))
+}

@@ -1,0 +1,199 @@
+//! Tool: its configuration, fingerprint history (distinct fingerprints over runs), the
+//! context-fill curve of its latest probe run, and its risk baseline vs now with the
+//! drift timeline (an empty state until baselines land). Also the accept-baseline write.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::{context, Value};
+use proximity_analysis::context_fill::{curve, latest_context_run};
+use serde::{Deserialize, Serialize};
+
+use super::{html, notice_text, page, usd_small, Chrome, NoticeParam, PageCtx};
+use crate::links::Links;
+use crate::scores::pct;
+use crate::svg::{line_chart, Axes, Series};
+use crate::templates::trusted_markup;
+use crate::{sources, AppState, WebError};
+
+#[derive(Debug, Serialize)]
+struct FingerprintLine {
+    run: String,
+    run_href: String,
+    started_at: String,
+    fingerprint: String,
+    model_version: String,
+    results: i64,
+    pass_rate: String,
+    /// The fingerprint differs from the previous run's.
+    changed: bool,
+}
+
+pub async fn build(ctx: &PageCtx<'_>, tool_id: &str) -> Result<Value, WebError> {
+    let tool = ctx
+        .program
+        .tool(tool_id)
+        .ok_or_else(|| WebError::NotFound(format!("No tool `{tool_id}` in the program.")))?;
+    let mut history = ctx.store.fingerprint_history(tool_id).await?;
+    // A provider error reports no model version, so its fingerprint differs from the
+    // answers' of the same run: that is not a change of the tool.
+    let answered: Vec<String> = history
+        .iter()
+        .filter(|h| h.model_version.is_some())
+        .map(|h| h.run_id.clone())
+        .collect();
+    history.retain(|h| h.model_version.is_some() || !answered.contains(&h.run_id));
+    let mut runs_seen: Vec<&str> = history.iter().map(|h| h.run_id.as_str()).collect();
+    runs_seen.dedup();
+    let run_count = runs_seen.len();
+    let mut previous: Option<String> = None;
+    let mut distinct: Vec<String> = Vec::new();
+    let lines: Vec<FingerprintLine> = history
+        .iter()
+        .map(|h| {
+            let changed = previous.as_ref().is_some_and(|p| *p != h.tool_fingerprint);
+            previous = Some(h.tool_fingerprint.clone());
+            if !distinct.contains(&h.tool_fingerprint) {
+                distinct.push(h.tool_fingerprint.clone());
+            }
+            FingerprintLine {
+                run: h.run_id.clone(),
+                run_href: ctx.links.run(&h.run_id, &Default::default(), 0),
+                started_at: h
+                    .started_at
+                    .chars()
+                    .take(16)
+                    .collect::<String>()
+                    .replace('T', " "),
+                fingerprint: h.tool_fingerprint.chars().take(12).collect(),
+                model_version: h.model_version.clone().unwrap_or_else(|| "—".into()),
+                results: h.results,
+                pass_rate: if h.results > 0 {
+                    pct(h.pass as f64 / h.results as f64)
+                } else {
+                    "—".into()
+                },
+                changed,
+            }
+        })
+        .collect();
+
+    let runs = ctx.store.runs().await?;
+    let context_fill = match latest_context_run(&runs, tool_id) {
+        Some(run) => {
+            let results = ctx.store.results(&run.id).await?;
+            curve(run, &results).map(|c| {
+                let series = Series {
+                    name: "accuracy".into(),
+                    points: c
+                        .fills
+                        .iter()
+                        .map(|f| (f64::from(f.fill), f.accuracy))
+                        .collect(),
+                    band: c
+                        .fills
+                        .iter()
+                        .map(|f| (f64::from(f.fill), f.ci_low, f.ci_high))
+                        .collect(),
+                };
+                let svg = line_chart(
+                    &[series],
+                    &Axes {
+                        x_label: "context fill (% of the usable window)".into(),
+                        y_label: "accuracy".into(),
+                        y_max: Some(1.0),
+                        y_format: |v| format!("{:.0}%", v * 100.0),
+                        x_ticks: c
+                            .fills
+                            .iter()
+                            .map(|f| (f64::from(f.fill), format!("{}%", f.fill)))
+                            .collect(),
+                    },
+                );
+                context! {
+                    run => c.run_id.clone(),
+                    chart => trusted_markup(svg),
+                    effective_context => c.effective_context_tokens,
+                    effective_fill => c.effective_fill,
+                    window => c.window,
+                    baseline => c.baseline_accuracy.map(pct),
+                    fills => c.fills.iter().map(|f| context! {
+                        fill => f.fill, tokens => f.tokens,
+                        accuracy => format!("{} [{:.0}–{:.0}%]", pct(f.accuracy), f.ci_low * 100.0, f.ci_high * 100.0),
+                        n => f.n, ok => f.within_tolerance,
+                    }).collect::<Vec<_>>(),
+                }
+            })
+        }
+        None => None,
+    };
+    let risk = sources::risk_baseline(ctx.store, tool_id).await?;
+    Ok(context! {
+        tool => context! {
+            id => tool.id.clone(),
+            provider => tool.provider.as_str(),
+            model => tool.model.clone(),
+            description => tool.description.clone(),
+            context_window => tool.context_window,
+            price_in => usd_small(tool.price.input_per_mtok),
+            price_out => usd_small(tool.price.output_per_mtok),
+            seat => usd_small(tool.price.seat_per_month),
+        },
+        fingerprints => lines,
+        distinct_fingerprints => distinct.len(),
+        fingerprint_runs => run_count,
+        context_fill => context_fill,
+        risk => risk,
+    })
+}
+
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeParam>,
+) -> Result<Html<String>, WebError> {
+    let ctx = PageCtx {
+        program: &state.program,
+        store: &state.store,
+        links: Links::Server,
+        cache: Some(&state.cells),
+    };
+    let view = build(&ctx, &id).await?;
+    let view = context! { notice => notice_text(q.notice.as_deref()), ..view };
+    let chrome = Chrome::new(&ctx, format!("Tool {id}"), Some(&state.security));
+    Ok(html(page("tool.html", &chrome, view)?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    #[serde(default)]
+    pub tool: String,
+    #[serde(default)]
+    pub run: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /baseline/accept`: accept a run as a named baseline (once baselines land).
+pub async fn accept_baseline(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, WebError> {
+    state
+        .security
+        .check_write(&headers, &form.csrf, form.admin_token.as_deref())?;
+    let outcome = sources::accept_baseline(&state.store, &form.run, &form.name).await?;
+    let notice = match outcome {
+        sources::WriteOutcome::Done => "accepted",
+        sources::WriteOutcome::Unavailable => "unavailable",
+    };
+    let to = format!("{}?notice={notice}", Links::Server.tool(&form.tool));
+    Ok(Redirect::to(&to).into_response())
+}
