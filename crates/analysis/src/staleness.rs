@@ -1,14 +1,19 @@
 //! Whether a decision is stale: its evidence is older than its horizon, a tool it covers
 //! changed fingerprint since the cited runs, drift was found on such a tool, or newer
-//! field notes on a covered persona × tool report failures. Pure: the caller resolves
-//! the evidence (times, the fingerprints of cited runs, drift findings) from the store.
+//! field notes on a covered persona × tool report failures. [`review`] is pure;
+//! [`resolve`] reads a decision's evidence (times, the fingerprints of cited runs, drift
+//! findings) from the store, and [`review_all`] does both for every decision — what
+//! `proximity decide review` and the dashboard's Decisions page both call.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use proximity_program::fingerprint::{config_fingerprint, version_fingerprint};
 use proximity_program::Program;
-use proximity_store::{DecisionRecord, DriftFinding, DriftSource, Evidence, NoteRecord};
+use proximity_store::{
+    DecisionRecord, DriftFinding, DriftSource, Evidence, EvidenceKind, NoteFilter, NoteRecord,
+    Store, StoreError,
+};
 use serde::Serialize;
 
 /// The evidence of one decision, resolved from the store.
@@ -116,6 +121,101 @@ pub async fn collect_drift<D: DriftSource>(
     let mut out = Vec::new();
     for t in tools {
         out.extend(source.drift_findings(t, since).await?);
+    }
+    Ok(out)
+}
+
+/// When a piece of evidence was made; `None` when it is not in the store.
+pub async fn evidence_time(
+    store: &Store,
+    e: &Evidence,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(match e.kind {
+        EvidenceKind::Run => match store.run(&e.reference).await {
+            Ok(r) => Some(r.started_at),
+            Err(StoreError::NoSuchRun(_)) => None,
+            Err(err) => return Err(err),
+        },
+        EvidenceKind::Note => match e.reference.parse::<i64>() {
+            Ok(id) => store
+                .note(id)
+                .await?
+                .and_then(|n| n.note.date.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc()),
+            Err(_) => None,
+        },
+        EvidenceKind::Plan => match e.reference.parse::<i64>() {
+            Ok(id) => store.plan(id).await?.map(|p| p.created_at),
+            Err(_) => None,
+        },
+        EvidenceKind::Baseline => match store.baseline(&e.reference).await {
+            Ok(b) => Some(b.accepted_at),
+            Err(StoreError::NoSuchBaseline(_)) => None,
+            Err(err) => return Err(err),
+        },
+    })
+}
+
+/// Resolve a decision's evidence from the store: when each cited piece was made, the
+/// tool fingerprints of the cited runs (and of the runs of cited baselines and plans),
+/// and drift found on covered tools since the decision.
+pub async fn resolve(store: &Store, d: &DecisionRecord) -> Result<ResolvedEvidence, StoreError> {
+    let mut ev = ResolvedEvidence::default();
+    let mut runs: BTreeSet<String> = BTreeSet::new();
+    for e in &d.decision.evidence {
+        let at = evidence_time(store, e).await?;
+        ev.times.push((e.clone(), at));
+        match e.kind {
+            EvidenceKind::Run if at.is_some() => {
+                runs.insert(e.reference.clone());
+            }
+            EvidenceKind::Baseline if at.is_some() => {
+                runs.insert(store.baseline(&e.reference).await?.run_id);
+            }
+            EvidenceKind::Plan => {
+                if let Ok(id) = e.reference.parse::<i64>() {
+                    if let Some(p) = store.plan(id).await? {
+                        runs.extend(p.runs);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for run in &runs {
+        let Ok(results) = store.results(run).await else {
+            continue;
+        };
+        for r in results {
+            let key = (
+                run.clone(),
+                r.tool_id.clone(),
+                r.tool_fingerprint.clone(),
+                r.model_version.clone(),
+            );
+            if seen.insert(key.clone()) {
+                ev.fingerprints.push(key);
+            }
+        }
+    }
+    let covered = covered_tools(d, &ev);
+    ev.drift = collect_drift(store, &covered, d.created_at).await?;
+    Ok(ev)
+}
+
+/// Every recorded decision (oldest first) with its review at `now`.
+pub async fn review_all(
+    program: &Program,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<(DecisionRecord, Review)>, StoreError> {
+    let notes = store.notes(&NoteFilter::default()).await?;
+    let mut out = Vec::new();
+    for d in store.decisions().await? {
+        let ev = resolve(store, &d).await?;
+        let r = review(program, &d, &ev, &notes, now);
+        out.push((d, r));
     }
     Ok(out)
 }

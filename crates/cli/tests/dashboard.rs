@@ -265,6 +265,19 @@ fn dashboard_in_a_real_browser() {
         .unwrap()
         .type_into("It said 14 days <script>alert(1)</script>; the policy says 30.")
         .unwrap();
+    // Pick the workflow (the select's default is none; a note needs one to be promoted).
+    tab.find_element("select[name=workflow]")
+        .unwrap()
+        .call_js_fn(
+            "function() { this.value = 'policy-lookup'; }",
+            vec![],
+            false,
+        )
+        .unwrap();
+    tab.find_element("textarea[name=prompt]")
+        .unwrap()
+        .type_into("How long is the refund window for a damaged kettle?")
+        .unwrap();
     tab.find_element("input[name=minutes_lost]")
         .unwrap()
         .type_into("20")
@@ -287,13 +300,21 @@ fn dashboard_in_a_real_browser() {
         .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
         .unwrap();
     fs_err::write(shots.join("field-log-submitted.png"), png).unwrap();
-    // Promotion has not landed: the documented "not available yet" notice.
+    // Promote it to a case, with the assertion the author confirms.
+    tab.find_element("#notes input[name=must_contain]")
+        .unwrap()
+        .type_into("30 days")
+        .unwrap();
     tab.find_element("#notes button[type=submit]")
         .unwrap()
         .click()
         .unwrap();
-    wait_for_url(&tab, "notice=unavailable");
-    assert!(tab.get_content().unwrap().contains("Not available yet"));
+    wait_for_url(&tab, "notice=promoted");
+    let promoted = tab.get_content().unwrap();
+    assert!(promoted.contains("The note was promoted to a case"));
+    assert!(promoted.contains("field-note-1"), "the note links its case");
+    let suites = fs_err::read_to_string(program.join("suites/support.yaml")).unwrap();
+    assert!(suites.contains("source: field") && suites.contains("30 days"));
 
     let errors = console.lock().unwrap().clone();
     assert!(errors.is_empty(), "console errors: {errors:#?}");

@@ -401,6 +401,26 @@ fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> 
     })
 }
 
+/// Whether `pattern` compiles, remembering the patterns that did: a suite repeats a few
+/// patterns over thousands of cases, and compiling one costs far more than the lookup.
+fn validate_regex(pattern: &str) -> Result<(), regex::Error> {
+    thread_local! {
+        static VALID: std::cell::RefCell<std::collections::HashSet<String>> = Default::default();
+    }
+    if VALID.with(|valid| valid.borrow().contains(pattern)) {
+        return Ok(());
+    }
+    regex::Regex::new(pattern)?;
+    VALID.with(|valid| {
+        let mut valid = valid.borrow_mut();
+        if valid.len() >= 4096 {
+            valid.clear();
+        }
+        valid.insert(pattern.to_owned());
+    });
+    Ok(())
+}
+
 fn expect(sources: &SourceMap, node: &Node, name: &str, expected: &str) -> Box<Diagnostic> {
     Box::new(
         Diagnostic::at(sources, node.span(), format!("bad value for `{name}`"))
@@ -511,7 +531,7 @@ fn parse_check(
         }),
         "regex" => {
             let pattern = scalar(value).ok_or_else(|| e("a regular expression string"))?;
-            if let Err(err) = regex::Regex::new(pattern) {
+            if let Err(err) = validate_regex(pattern) {
                 return Err(Box::new(
                     Diagnostic::at(sources, value.span(), "invalid regular expression")
                         .key("regex")

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod fingerprint;
 pub mod load;
 pub mod model;
+pub mod promote;
 pub mod prompt;
 pub mod raw;
 pub mod suggest;

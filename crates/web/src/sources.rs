@@ -5,9 +5,17 @@
 //! available yet") and the page shows an empty state. Wiring one in means changing that
 //! one function's body.
 
-use chrono::{NaiveDate, Utc};
-use proximity_program::Program;
-use proximity_store::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRole, Store};
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate, Utc};
+use proximity_analysis::plan::{self, PlanInput, ToolEvidence};
+use proximity_analysis::staleness;
+use proximity_program::promote::{self, Promotion};
+use proximity_program::{CaseKind, Program};
+use proximity_store::{
+    FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRole, ResultRecord, RunRecord, Store,
+    Verdict,
+};
 use serde::Serialize;
 
 use crate::WebError;
@@ -57,6 +65,12 @@ pub struct NoteForm {
     pub minutes_saved: String,
     #[serde(default)]
     pub minutes_lost: String,
+    /// The prompt, pasted: what a promoted case will ask.
+    #[serde(default)]
+    pub prompt: String,
+    /// The tool's output, pasted.
+    #[serde(default)]
+    pub output: String,
 }
 
 impl NoteForm {
@@ -123,8 +137,8 @@ impl NoteForm {
             failure_mode,
             minutes_saved: minutes(&self.minutes_saved, "Minutes saved")?,
             minutes_lost: minutes(&self.minutes_lost, "Minutes lost")?,
-            prompt: None,
-            output: None,
+            prompt: optional(&self.prompt),
+            output: optional(&self.output),
         })
     }
 }
@@ -141,11 +155,13 @@ pub struct DecisionView {
     pub stale_reasons: Vec<String>,
 }
 
-/// A drift finding against a baseline.
+/// A drift finding against a baseline (`proximity drift` records them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DriftAlert {
     pub tool: String,
-    pub baseline: String,
+    /// When it was found, `YYYY-MM-DD HH:MM`.
+    pub found_at: String,
+    /// What drifted (`quality: …`, `vendor_update: …`, `config_change: …`).
     pub summary: String,
 }
 
@@ -153,6 +169,10 @@ pub struct DriftAlert {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RiskView {
     pub baseline: String,
+    /// The latest run with risk-probe results of the tool.
+    pub latest_run: Option<String>,
+    /// Per family: (family, pass rate in the baseline, pass rate now), rates as
+    /// `P of N passed`, `—` when the run has none of the family.
     pub rows: Vec<(String, String, String)>,
 }
 
@@ -204,10 +224,101 @@ pub async fn add_field_note(store: &Store, note: &NewNote) -> Result<WriteOutcom
     Ok(WriteOutcome::Done)
 }
 
-/// Promote a field note into a case. Plug in issue 6's promotion (it writes the case
-/// into a suite file) here.
-pub async fn promote_field_note(_store: &Store, _id: &str) -> Result<WriteOutcome, WebError> {
-    Ok(WriteOutcome::Unavailable)
+/// What the promote form confirms: the assertions the case must meet (at least one).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct PromoteInput {
+    /// `correct: contains` this text.
+    #[serde(default)]
+    pub must_contain: String,
+    /// `correct: must_abstain` (any non-empty value, as a checkbox sends `on`).
+    #[serde(default)]
+    pub must_abstain: Option<String>,
+}
+
+impl PromoteInput {
+    fn assertions(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let text = self.must_contain.trim();
+        if !text.is_empty() {
+            out.push(promote::assertion("correct", "contains", text));
+        }
+        if self.must_abstain.as_deref().is_some_and(|v| !v.is_empty()) {
+            out.push(("correct", "must_abstain: true".to_owned()));
+        }
+        out
+    }
+}
+
+/// Promote a field note into a case: appended to the suite holding the persona's cases
+/// with [`promote::append_case`] (as `proximity note promote` does), then the note
+/// marked promoted.
+pub async fn promote_field_note(
+    store: &Store,
+    program: &Program,
+    id: &str,
+    input: &PromoteInput,
+) -> Result<WriteOutcome, WebError> {
+    let bad = |m: String| Err(WebError::BadRequest(m));
+    let Ok(note_id) = id.parse::<i64>() else {
+        return Err(WebError::NotFound(format!("No field note `{id}`.")));
+    };
+    let Some(note) = store.note(note_id).await? else {
+        return Err(WebError::NotFound(format!("No field note `{id}`.")));
+    };
+    let n = &note.note;
+    if let Some(case) = &note.promoted_case {
+        return bad(format!("This note was already promoted to case `{case}`."));
+    }
+    let assertions = input.assertions();
+    if assertions.is_empty() {
+        return bad(
+            "Promotion needs an assertion: what the answer must contain, or that it must abstain."
+                .into(),
+        );
+    }
+    let Some(workflow) = n.workflow.clone() else {
+        return bad(
+            "The note names no workflow; promote it with `proximity note promote --workflow`."
+                .into(),
+        );
+    };
+    let Some(prompt) = n.prompt.clone() else {
+        return bad(
+            "The note has no prompt; promote it with `proximity note promote --prompt`.".into(),
+        );
+    };
+    let Some(suite) = promote::suite_for(program, &n.persona) else {
+        return bad(format!(
+            "No suite file has cases of persona `{}`; promote it with `proximity note promote --suite`.",
+            n.persona
+        ));
+    };
+    let case_id = format!("field-note-{}", note.id);
+    let promotion = Promotion {
+        note_id: note.id,
+        author: n.author.clone(),
+        date: n.date.format("%Y-%m-%d").to_string(),
+        outcome: n.outcome.as_str().to_owned(),
+        persona: n.persona.clone(),
+        workflow,
+        kind: if n.outcome.is_failure() {
+            CaseKind::Edge
+        } else {
+            CaseKind::Routine
+        },
+        case_id: case_id.clone(),
+        task: n.task.clone(),
+        what_happened: n.what_happened.clone(),
+        prompt,
+        assertions,
+    };
+    let rel = match promote::append_case(program, &suite, &promotion) {
+        Ok(rel) => rel,
+        Err(promote::PromoteError::Io(e)) => return Err(e.into()),
+        Err(e) => return bad(e.to_string()),
+    };
+    store.mark_note_promoted(note.id, &case_id, &rel).await?;
+    Ok(WriteOutcome::Done)
 }
 
 /// A persona no leader has used a tool for first-hand within the program's horizon.
@@ -239,26 +350,121 @@ pub async fn distant_personas(
     )))
 }
 
-/// Every decision, those due for review first. Plug in issue 6's decision log here.
+/// Every decision, those due for review (stale) first, from
+/// [`staleness::review_all`] (what `proximity decide review` reports).
 pub async fn decisions(
-    _store: &Store,
-    _program: &Program,
+    store: &Store,
+    program: &Program,
 ) -> Result<Option<Vec<DecisionView>>, WebError> {
-    Ok(None)
+    let mut out: Vec<DecisionView> = staleness::review_all(program, store, Utc::now())
+        .await?
+        .into_iter()
+        .map(|(d, r)| DecisionView {
+            id: d.id.to_string(),
+            title: d.decision.title.clone(),
+            decided_at: d.created_at.format("%Y-%m-%d").to_string(),
+            review_by: d
+                .created_at
+                .checked_add_signed(Duration::days(i64::from(d.decision.horizon_days)))
+                .map(|t| t.format("%Y-%m-%d").to_string()),
+            stale_reasons: r.reasons.iter().map(|s| s.describe()).collect(),
+        })
+        .collect();
+    out.sort_by_key(|d| d.stale_reasons.is_empty());
+    Ok(Some(out))
 }
 
-/// Drift alerts against accepted baselines. Plug in `proximity drift` here.
+fn drift_view(f: proximity_store::DriftFinding) -> DriftAlert {
+    DriftAlert {
+        tool: f.tool,
+        found_at: f.found_at.format("%Y-%m-%d %H:%M").to_string(),
+        summary: f.summary,
+    }
+}
+
+/// Drift found on the program's tools within its horizon, newest first (what
+/// `proximity drift` recorded).
 pub async fn drift_alerts(
-    _store: &Store,
-    _program: &Program,
+    store: &Store,
+    program: &Program,
 ) -> Result<Option<Vec<DriftAlert>>, WebError> {
-    Ok(None)
+    let since = Utc::now() - Duration::days(i64::from(program.horizon_days));
+    let mut found = Vec::new();
+    for t in &program.tools {
+        found.extend(store.drift_findings_since(&t.id, since).await?);
+    }
+    found.sort_by_key(|f| std::cmp::Reverse(f.found_at));
+    Ok(Some(found.into_iter().map(drift_view).collect()))
 }
 
-/// A tool's risk baseline vs its latest risk probe, and its drift timeline. Plug in the
-/// risk probe and baselines here.
-pub async fn risk_baseline(_store: &Store, _tool: &str) -> Result<Option<RiskView>, WebError> {
-    Ok(None)
+/// Every drift finding on one tool, oldest first: the Tool page's drift timeline.
+pub async fn drift_timeline(store: &Store, tool: &str) -> Result<Vec<DriftAlert>, WebError> {
+    let since = chrono::DateTime::<Utc>::MIN_UTC;
+    Ok(store
+        .drift_findings_since(tool, since)
+        .await?
+        .into_iter()
+        .map(drift_view)
+        .collect())
+}
+
+/// Workflow prefix of the built-in risk probes (`risk-<family>`, `proximity probe risk`).
+const RISK_PREFIX: &str = "risk-";
+
+/// Per family: (results, passed) of `tool`'s risk-probe results.
+fn risk_families(results: &[ResultRecord], tool: &str) -> BTreeMap<String, (u64, u64)> {
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.tool_id == tool) {
+        if let Some(f) = r.workflow.strip_prefix(RISK_PREFIX) {
+            let e = out.entry(f.to_owned()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(r.verdict == Verdict::Pass);
+        }
+    }
+    out
+}
+
+/// A tool's risk baseline vs its latest risk probe: the newest accepted baseline that
+/// covers the tool, its run's per-family pass rates beside those of the newest run with
+/// risk-probe results of the tool. `None` when no baseline covers the tool.
+pub async fn risk_baseline(store: &Store, tool: &str) -> Result<Option<RiskView>, WebError> {
+    let Some(baseline) = store
+        .baselines()
+        .await?
+        .into_iter()
+        .filter(|b| b.tools.iter().any(|t| t.tool_id == tool))
+        .max_by_key(|b| b.accepted_at)
+    else {
+        return Ok(None);
+    };
+    let then = risk_families(&store.results(&baseline.run_id).await?, tool);
+    let mut runs = store.runs().await?;
+    runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
+    let mut latest = None;
+    for run in &runs {
+        let now = risk_families(&store.results(&run.id).await?, tool);
+        if !now.is_empty() {
+            latest = Some((run.id.clone(), now));
+            break;
+        }
+    }
+    let rate = |m: &BTreeMap<String, (u64, u64)>, f: &str| {
+        m.get(f)
+            .map_or("—".to_owned(), |(n, p)| format!("{p} of {n} passed"))
+    };
+    let empty = BTreeMap::new();
+    let now = latest.as_ref().map_or(&empty, |(_, m)| m);
+    let mut families: Vec<&String> = then.keys().chain(now.keys()).collect();
+    families.sort();
+    families.dedup();
+    Ok(Some(RiskView {
+        baseline: baseline.name.clone(),
+        latest_run: latest.as_ref().map(|(id, _)| id.clone()),
+        rows: families
+            .into_iter()
+            .map(|f| (f.clone(), rate(&then, f), rate(now, f)))
+            .collect(),
+    }))
 }
 
 /// Accept a run as a tool's baseline. Plug in `proximity baseline accept` here.
@@ -270,8 +476,92 @@ pub async fn accept_baseline(
     Ok(WriteOutcome::Unavailable)
 }
 
-/// The planner's view of standardising `persona` on `tool`. Plug in `proximity plan`
-/// here; until then the persona page computes workflows below floor from the scorecard.
-pub fn standardise_plan(_program: &Program, _persona: &str, _tool: &str) -> Option<PlanView> {
-    None
+/// The planner's input: per persona × tool of the program, the latest run with results
+/// for that pair (as `proximity plan` loads it). `None` when nothing has been run.
+pub async fn plan_input(store: &Store, program: &Program) -> Result<Option<PlanInput>, WebError> {
+    let pairs = store.run_pairs().await?;
+    let mut cache: BTreeMap<String, (RunRecord, Vec<ResultRecord>)> = BTreeMap::new();
+    let mut runs: Vec<(String, String, String, Vec<ResultRecord>)> = Vec::new();
+    for persona in &program.personas {
+        for tool in &program.tools {
+            let Some((_, _, run_id, _)) = pairs
+                .iter()
+                .find(|(p, t, _, _)| t == &tool.id && p == &persona.id)
+            else {
+                continue;
+            };
+            if !cache.contains_key(run_id) {
+                let run = store.run(run_id).await?;
+                let results = store.results(run_id).await?;
+                cache.insert(run_id.clone(), (run, results));
+            }
+            if let Some((_, results)) = cache.get(run_id) {
+                let mine: Vec<ResultRecord> = results
+                    .iter()
+                    .filter(|r| r.tool_id == tool.id && r.persona == persona.id)
+                    .cloned()
+                    .collect();
+                runs.push((persona.id.clone(), tool.id.clone(), run_id.clone(), mine));
+            }
+        }
+    }
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    let evidence: Vec<ToolEvidence<'_>> = runs
+        .iter()
+        .filter_map(|(persona, tool, run_id, results)| {
+            cache.get(run_id).map(|(run, _)| ToolEvidence {
+                persona: Some(persona),
+                tool,
+                run,
+                results,
+            })
+        })
+        .collect();
+    Ok(Some(plan::inputs(program, &evidence, Utc::now())))
+}
+
+/// The planner's what-if of standardising `persona` on `tool` ([`plan::what_if`], as
+/// `proximity plan --standardize` answers it): the workflows whose lower bound would
+/// fall below their floor, and the cost and silent-rate change.
+pub fn standardise_plan(input: &PlanInput, persona: &str, tool: &str) -> Option<PlanView> {
+    let w = plan::what_if(input, persona, tool).ok()?;
+    let pct = |v: f64| format!("{:.0}%", v * 100.0);
+    let breaks = w
+        .below_floor
+        .iter()
+        .map(|b| match (b.score, b.ci_low) {
+            (Some(s), Some(lo)) => format!(
+                "{} (score {}, lower bound {} vs floor {}, n={})",
+                b.workflow,
+                pct(s),
+                pct(lo),
+                pct(b.floor),
+                b.n
+            ),
+            _ => format!("{} (no results, floor {})", b.workflow, pct(b.floor)),
+        })
+        .collect();
+    let mut summary = format!(
+        "${:.2}/month, silent-failure rate {} over {} results",
+        w.monthly_cost_usd,
+        pct(w.silent_rate),
+        w.results
+    );
+    if let Some(c) = &w.compared_with {
+        summary.push_str(&format!(
+            "; vs the planner's choice `{}`: {:+.2} $/month, silent rate {:+.1} points",
+            c.tool,
+            c.cost_change_usd,
+            c.silent_rate_change * 100.0
+        ));
+    }
+    if let Some(st) = &w.stale {
+        summary.push_str(&format!(
+            "; evidence from run {} is {} days old",
+            st.run_id, st.age_days
+        ));
+    }
+    Some(PlanView { breaks, summary })
 }

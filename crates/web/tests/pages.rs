@@ -11,6 +11,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt as _;
+use proximity_store::{
+    BaselineRecord, BaselineTool, Evidence, EvidenceKind, NewDecision, NewDriftFinding, NewNote,
+    NoteOutcome, NoteRole,
+};
 use proximity_web::{app, AppState, Security};
 use tower::ServiceExt as _;
 
@@ -104,8 +108,12 @@ async fn overview_shows_heatmap_with_intervals_and_key_figures() {
     assert!(body.contains("95% interval"));
     assert!(body.contains("Silent-failure rate"));
     assert!(body.contains("Cost per month"));
-    assert!(body.contains("No decision log yet"));
-    assert!(body.contains("No baselines yet"));
+    assert!(body.contains("No decision is due for review"));
+    assert!(body.contains("No drift found"));
+    assert!(
+        body.contains("Decisions made at a distance"),
+        "no leader notes yet"
+    );
 }
 
 #[tokio::test]
@@ -209,8 +217,8 @@ async fn field_note_post_needs_csrf_and_same_origin_then_is_listed_escaped() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("No persona"));
 
-    // Promotion has not landed: the documented "not available yet" answer.
-    let (status, headers, _) = post(
+    // Promotion needs a confirmed assertion; nothing is written without one.
+    let (status, _, body) = post(
         &app,
         "/field-log/1/promote",
         &format!("csrf={csrf}"),
@@ -218,10 +226,8 @@ async fn field_note_post_needs_csrf_and_same_origin_then_is_listed_escaped() {
         Some(&cookie),
     )
     .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[header::LOCATION], "/field-log?notice=unavailable");
-    let (_, _, page) = get(&app, "/field-log?notice=unavailable").await;
-    assert!(page.contains("Not available yet"));
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("needs an assertion"), "{body}");
 }
 
 #[tokio::test]
@@ -282,4 +288,273 @@ async fn dns_rebinding_hosts_are_refused_on_loopback() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn tool_page_draws_the_context_fill_curve_of_the_latest_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (program, store) = common::seeded(dir.path()).await;
+    let mut probe = common::run("probe1", "2026-03-02T10:00:00Z");
+    probe.config = serde_json::json!({"probe": {"kind": "context", "tool": "local", "window": 8192, "usable": 8000}});
+    store.create_run(&probe).await.unwrap();
+    for (fill, tokens, passed) in [(0, 10, 4), (25, 2000, 4), (50, 4000, 3), (90, 7200, 0)] {
+        for s in 0..4 {
+            let mut r = common::result_for(&program, "probe1", 0, "local", s);
+            r.case_id = format!("ctx-f{fill}-t{tokens}-d-middle-s{s}");
+            r.verdict = if s < passed {
+                proximity_store::Verdict::Pass
+            } else {
+                proximity_store::Verdict::Silent
+            };
+            store.insert_result(&r).await.unwrap();
+        }
+    }
+    let security = Security::new(HOST.parse().unwrap(), None);
+    let app = app(Arc::new(AppState::new(program, store, security)));
+    let (status, _, body) = get(&app, "/tool/local").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<svg class=\"chart\""), "the curve");
+    assert_eq!(body.matches("<circle").count(), 4, "a point per fill");
+    assert!(
+        body.contains("Effective context: <strong>2000 tokens"),
+        "{body}"
+    );
+    assert!(body.contains("probe1"));
+    // The probe run is not the overview's run.
+    let (_, _, overview) = get(&app, "/").await;
+    assert!(overview.contains("r1") && !overview.contains("Run <a href=\"/run/probe1\""));
+}
+
+/// Copy the example program into `to`, so a test may write its suites.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs_err::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn decisions_show_their_stale_reasons_and_are_due_on_the_overview() {
+    let dir = tempfile::tempdir().unwrap();
+    let (program, store) = common::seeded(dir.path()).await;
+    let decision = NewDecision {
+        title: "Support standardises on acme-copilot".into(),
+        statement: "Support uses acme-copilot for triage.".into(),
+        author: Some("lead".into()),
+        personas: vec!["support-agent".into()],
+        tools: vec!["acme-copilot".into()],
+        tiers: vec![],
+        evidence: vec![Evidence {
+            kind: EvidenceKind::Run,
+            reference: "r1".into(),
+        }],
+        horizon_days: 30,
+    };
+    store
+        .insert_decision(&decision, common::at("2026-03-02T00:00:00Z"))
+        .await
+        .unwrap();
+    let security = Security::new(HOST.parse().unwrap(), None);
+    let app = app(Arc::new(AppState::new(program, store, security)));
+
+    let (status, _, page) = get(&app, "/decisions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Support standardises on acme-copilot"));
+    assert!(
+        page.contains("evidence run:r1 is") && page.contains("(horizon 30)"),
+        "the evidence-age reason: {page}"
+    );
+    assert!(page.contains("2026-04-01"), "review by = decided + horizon");
+    let (_, _, overview) = get(&app, "/").await;
+    assert!(overview
+        .contains("<strong>Support standardises on acme-copilot</strong>: evidence run:r1 is"));
+}
+
+#[tokio::test]
+async fn drift_findings_and_the_risk_baseline_appear_on_the_overview_and_tool_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let (program, store) = common::seeded(dir.path()).await;
+    // A risk probe in the baseline run (passed) and a newer one (failed).
+    let mut probe = common::result_for(&program, "r1", 0, "acme-copilot", 20);
+    probe.workflow = "risk-injection".into();
+    probe.verdict = proximity_store::Verdict::Pass;
+    store.insert_result(&probe).await.unwrap();
+    store
+        .insert_baseline(&BaselineRecord {
+            name: "march".into(),
+            run_id: "r1".into(),
+            accepted_at: common::at("2026-03-02T00:00:00Z"),
+            accepted_by: "lead".into(),
+            note: None,
+            tools: vec![BaselineTool {
+                tool_id: "acme-copilot".into(),
+                tool_fingerprint: probe.tool_fingerprint.clone(),
+                config_fingerprint: None,
+                model_version: None,
+                config: None,
+                results: 1,
+                passed: 1,
+            }],
+        })
+        .await
+        .unwrap();
+    store
+        .create_run(&common::run("r2", "2026-04-01T10:00:00Z"))
+        .await
+        .unwrap();
+    let mut later = common::result_for(&program, "r2", 0, "acme-copilot", 0);
+    later.workflow = "risk-injection".into();
+    later.verdict = proximity_store::Verdict::Silent;
+    store.insert_result(&later).await.unwrap();
+    store
+        .insert_drift_findings(
+            chrono::Utc::now(),
+            &[NewDriftFinding {
+                tool: "acme-copilot".into(),
+                baseline: "march".into(),
+                run_id: Some("r1".into()),
+                kind: "vendor_update".into(),
+                summary: "model version changed from v1 to v2".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let security = Security::new(HOST.parse().unwrap(), None);
+    let app = app(Arc::new(AppState::new(program, store, security)));
+    let (_, _, overview) = get(&app, "/").await;
+    assert!(overview.contains("<strong>acme-copilot</strong>"));
+    assert!(overview.contains("vendor_update: model version changed from v1 to v2"));
+    assert!(!overview.contains("No drift found"));
+    let (_, _, tool) = get(&app, "/tool/acme-copilot").await;
+    assert!(tool.contains("Drift timeline"));
+    assert!(tool.contains("vendor_update: model version changed from v1 to v2"));
+    assert!(tool.contains("Baseline <em>march</em>"), "{tool}");
+    assert!(tool.contains("run <code>r2</code>"));
+    assert!(
+        tool.contains(
+            "<td>injection</td><td class=\"num\">1 of 1 passed</td><td class=\"num\">0 of 1 passed</td>"
+        ),
+        "{tool}"
+    );
+    let (_, _, other) = get(&app, "/tool/local").await;
+    assert!(other.contains("No drift found on this tool"));
+}
+
+#[tokio::test]
+async fn promote_appends_the_case_keeping_old_bytes_and_the_suite_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("acme");
+    copy_dir(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme"),
+        &root,
+    );
+    let program = proximity_program::load(&root).unwrap();
+    let (_, store) = common::seeded(dir.path()).await;
+    let id = store
+        .insert_note(
+            &NewNote {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+                author: "ana".into(),
+                role: NoteRole::Practitioner,
+                persona: "support-agent".into(),
+                tool: "acme-copilot".into(),
+                workflow: Some("ticket-triage".into()),
+                task: "triage a refund ticket".into(),
+                what_happened: "it invented a 60-day window".into(),
+                outcome: NoteOutcome::FailedSilently,
+                failure_mode: None,
+                minutes_saved: 0.0,
+                minutes_lost: 5.0,
+                prompt: Some("Label this ticket: refund after 20 days".into()),
+                output: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let suite = proximity_program::promote::suite_for(&program, "support-agent").unwrap();
+    let before = fs_err::read(&suite).unwrap();
+    let security = Security::new(HOST.parse().unwrap(), None);
+    let csrf = security.csrf_token().to_owned();
+    let app = app(Arc::new(AppState::new(program, store, security)));
+    let cookie = format!("proximity_csrf={csrf}");
+    let origin = Some("http://127.0.0.1:7777");
+    let uri = format!("/field-log/{id}/promote");
+
+    let (status, _, _) = post(
+        &app,
+        &uri,
+        "csrf=nope&must_contain=refund",
+        origin,
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "forged token");
+    let (status, _, _) = post(&app, &uri, &format!("csrf={csrf}"), origin, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no assertion");
+    assert_eq!(fs_err::read(&suite).unwrap(), before, "nothing written yet");
+
+    let (status, headers, _) = post(
+        &app,
+        &uri,
+        &format!("csrf={csrf}&must_contain=billing%3A+refund"),
+        origin,
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/field-log?notice=promoted");
+    let after = fs_err::read(&suite).unwrap();
+    assert!(after.starts_with(&before), "old bytes kept");
+    let appended = String::from_utf8(after[before.len()..].to_vec()).unwrap();
+    assert!(
+        appended.contains(&format!("- id: field-note-{id}")),
+        "{appended}"
+    );
+    assert!(
+        appended.contains("- contains: \"billing: refund\""),
+        "{appended}"
+    );
+    let reloaded = proximity_program::load(&root).unwrap();
+    let case = reloaded
+        .cases
+        .iter()
+        .find(|c| c.id == format!("field-note-{id}"))
+        .unwrap();
+    assert_eq!(case.workflow, "ticket-triage");
+    assert_eq!(case.note.as_deref(), Some(id.to_string().as_str()));
+    let (_, _, page) = get(&app, "/field-log?notice=promoted").await;
+    assert!(page.contains(&format!("case <code>field-note-{id}</code>")));
+
+    let (status, _, _) = post(
+        &app,
+        &uri,
+        &format!("csrf={csrf}&must_abstain=on"),
+        origin,
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "already promoted");
+    assert_eq!(fs_err::read(&suite).unwrap(), after);
+}
+
+#[tokio::test]
+async fn standardise_section_lists_below_floor_workflows_from_the_planner() {
+    let (app, _, _dir) = router(None).await;
+    let (_, _, page) = get(&app, "/persona/support-agent").await;
+    assert!(page.contains("If standardised on one tool"));
+    assert!(
+        page.contains("month, silent-failure rate"),
+        "the planner's summary: {page}"
+    );
+    assert!(
+        page.contains("ticket-triage (score") && page.contains("vs floor 90%"),
+        "a below-floor workflow from the what-if: {page}"
+    );
 }

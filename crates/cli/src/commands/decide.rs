@@ -1,14 +1,12 @@
 //! `proximity decide add|list|review`: decision records. `review` resolves each
 //! decision's evidence from the store and lists the stale ones; exit 1 when any is.
 
-use std::collections::BTreeSet;
-
 use anyhow::{bail, Context as _};
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use proximity_analysis::staleness::{self, ResolvedEvidence, Review};
+use proximity_analysis::staleness::{self, Review};
 use proximity_program::Program;
-use proximity_store::{DecisionRecord, Evidence, EvidenceKind, NewDecision, NoteFilter, Store};
+use proximity_store::{DecisionRecord, Evidence, EvidenceKind, NewDecision, Store};
 
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::note::{check_persona, check_tier, check_tool};
@@ -101,7 +99,7 @@ async fn add(program: &Program, store: &Store, a: &AddArgs) -> anyhow::Result<Ou
     let mut evidence = Vec::new();
     for e in &a.evidence {
         let e = parse_evidence(e)?;
-        if evidence_time(store, &e).await?.is_none() {
+        if staleness::evidence_time(store, &e).await?.is_none() {
             bail!(
                 "evidence `{}:{}` is not in the store",
                 e.kind.as_str(),
@@ -176,90 +174,12 @@ fn scope(d: &DecisionRecord) -> String {
     }
 }
 
-/// When a piece of evidence was made; `None` when it is not in the store.
-async fn evidence_time(
-    store: &Store,
-    e: &Evidence,
-) -> anyhow::Result<Option<chrono::DateTime<Utc>>> {
-    Ok(match e.kind {
-        EvidenceKind::Run => match store.run(&e.reference).await {
-            Ok(r) => Some(r.started_at),
-            Err(proximity_store::StoreError::NoSuchRun(_)) => None,
-            Err(err) => return Err(err.into()),
-        },
-        EvidenceKind::Note => match e.reference.parse::<i64>() {
-            Ok(id) => store
-                .note(id)
-                .await?
-                .and_then(|n| n.note.date.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc()),
-            Err(_) => None,
-        },
-        EvidenceKind::Plan => match e.reference.parse::<i64>() {
-            Ok(id) => store.plan(id).await?.map(|p| p.created_at),
-            Err(_) => None,
-        },
-        EvidenceKind::Baseline => match store.baseline(&e.reference).await {
-            Ok(b) => Some(b.accepted_at),
-            Err(proximity_store::StoreError::NoSuchBaseline(_)) => None,
-            Err(err) => return Err(err.into()),
-        },
-    })
-}
-
-async fn resolve(store: &Store, d: &DecisionRecord) -> anyhow::Result<ResolvedEvidence> {
-    let mut ev = ResolvedEvidence::default();
-    let mut runs: BTreeSet<String> = BTreeSet::new();
-    for e in &d.decision.evidence {
-        let at = evidence_time(store, e).await?;
-        ev.times.push((e.clone(), at));
-        match e.kind {
-            EvidenceKind::Run if at.is_some() => {
-                runs.insert(e.reference.clone());
-            }
-            EvidenceKind::Baseline if at.is_some() => {
-                runs.insert(store.baseline(&e.reference).await?.run_id);
-            }
-            EvidenceKind::Plan => {
-                if let Ok(id) = e.reference.parse::<i64>() {
-                    if let Some(p) = store.plan(id).await? {
-                        runs.extend(p.runs);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut seen = BTreeSet::new();
-    for run in &runs {
-        let Ok(results) = store.results(run).await else {
-            continue;
-        };
-        for r in results {
-            let key = (
-                run.clone(),
-                r.tool_id.clone(),
-                r.tool_fingerprint.clone(),
-                r.model_version.clone(),
-            );
-            if seen.insert(key.clone()) {
-                ev.fingerprints.push(key);
-            }
-        }
-    }
-    let covered = staleness::covered_tools(d, &ev);
-    ev.drift = staleness::collect_drift(store, &covered, d.created_at).await?;
-    Ok(ev)
-}
-
 async fn review(program: &Program, store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
-    let notes = store.notes(&NoteFilter::default()).await?;
-    let now = Utc::now();
-    let mut reviews: Vec<Review> = Vec::new();
-    for d in store.decisions().await? {
-        let ev = resolve(store, &d).await?;
-        reviews.push(staleness::review(program, &d, &ev, &notes, now));
-    }
+    let reviews: Vec<Review> = staleness::review_all(program, store, Utc::now())
+        .await?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
     let stale: Vec<&Review> = reviews.iter().filter(|r| r.stale).collect();
     let text = match a.format {
         ListFormat::Json => serde_json::to_string_pretty(&serde_json::json!({

@@ -161,8 +161,12 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<Outcome> {
         "  {bin} --program {p} report {} --format markdown   # the full scorecard",
         summary.run_id
     );
+    println!("  {bin} --program {p} serve   # the dashboard, on http://127.0.0.1:7777");
+    println!(
+        "  {bin} --program {p} report {} --failures silent   # every silent failure, output beside expected",
+        summary.run_id
+    );
     println!("  {bin} --program {p} report --format json   # machine-readable");
-    println!("  {bin} --program {p} eval --tool local-json   # one tool: the JSON grammar");
     println!("  edit {p}/suites/*.yaml, then: {bin} --program {p} check");
     store.close().await;
     Ok(Outcome::Ok)

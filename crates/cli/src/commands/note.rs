@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
+use proximity_program::promote::{self, scalar, suite_for, Promotion};
 use proximity_program::suggest::did_you_mean;
 use proximity_program::{CaseKind, Program};
 use proximity_store::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
@@ -603,57 +604,6 @@ fn table(notes: &[NoteRecord]) -> String {
 
 // ------------------------------------------------------------------ note promote
 
-/// A YAML scalar written so a person can read it: plain where that is unambiguous,
-/// else double-quoted (JSON string syntax, which YAML accepts).
-fn scalar(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || " .,_-/()?'".contains(c))
-        && !s.starts_with([' ', '-', '?', '\''])
-        && !s.ends_with(' ')
-        && s.parse::<f64>().is_err()
-        && !matches!(
-            s.to_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "null" | "on" | "off" | "~"
-        );
-    if plain {
-        s.to_owned()
-    } else {
-        serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
-    }
-}
-
-/// A prompt as a template that renders to exactly `text`.
-fn template(text: &str) -> String {
-    if text.contains("{{") || text.contains("{%") || text.contains("{#") {
-        format!("{{% raw %}}{text}{{% endraw %}}")
-    } else {
-        text.to_owned()
-    }
-}
-
-/// A key and a possibly multi-line string at `indent`.
-fn key_value(indent: &str, key: &str, value: &str) -> String {
-    let multiline = value.contains('\n');
-    let block_ok = multiline
-        && !value.starts_with([' ', '\t'])
-        && value.lines().all(|l| !l.ends_with([' ', '\t']))
-        && !value.contains('\r');
-    if block_ok {
-        let mut out = format!("{indent}{key}: |-\n");
-        for line in value.trim_end_matches('\n').lines() {
-            if line.is_empty() {
-                out.push('\n');
-            } else {
-                out.push_str(&format!("{indent}  {line}\n"));
-            }
-        }
-        out
-    } else {
-        format!("{indent}{key}: {}\n", scalar(value))
-    }
-}
-
 /// The assertions chosen, by group: `(group, lines)`.
 fn assertions_from_flags(a: &PromoteArgs) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
@@ -726,49 +676,6 @@ fn ask_assertions(note: &NoteRecord) -> anyhow::Result<Vec<(&'static str, String
     Ok(chosen)
 }
 
-/// The suite file holding the most cases of `persona`.
-fn suite_for(program: &Program, persona: &str) -> Option<PathBuf> {
-    let mut counts: Vec<(PathBuf, usize)> = Vec::new();
-    for c in program.cases.iter().filter(|c| c.persona == persona) {
-        match counts.iter_mut().find(|(f, _)| *f == c.location.file) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((c.location.file.clone(), 1)),
-        }
-    }
-    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    counts.into_iter().next().map(|(f, _)| f)
-}
-
-/// The indentation of the `cases:` items, checking `cases:` is the file's last
-/// top-level key so appended text lands in that list.
-fn cases_indent(text: &str, path: &Path) -> anyhow::Result<String> {
-    let mut cases_line = None;
-    for (i, line) in text.lines().enumerate() {
-        let top = line
-            .chars()
-            .next()
-            .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-');
-        if top {
-            cases_line = line.starts_with("cases:").then_some(i);
-        }
-    }
-    let Some(start) = cases_line else {
-        bail!(
-            "cannot append to {}: its last top-level key is not `cases:`\n  hint: move `cases:` to the end of the file, or pass another `--suite`",
-            path.display()
-        );
-    };
-    for line in text.lines().skip(start + 1) {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix('-') {
-            if rest.starts_with(' ') || rest.is_empty() {
-                return Ok(line[..line.len() - trimmed.len()].to_owned());
-            }
-        }
-    }
-    Ok("  ".to_owned())
-}
-
 async fn promote(
     program: &Program,
     store: &proximity_store::Store,
@@ -825,82 +732,27 @@ async fn promote(
         assertions = ask_assertions(&note)?;
     }
 
-    let original = fs_err::read(&suite)?;
-    let text = String::from_utf8(original.clone())
-        .with_context(|| format!("{} is not UTF-8", suite.display()))?;
-    let indent = cases_indent(&text, &suite)?;
-    let inner = format!("{indent}  ");
-    let suite_persona = suite_default_persona(&text);
-    let mut block = String::new();
-    if !text.ends_with('\n') && !text.is_empty() {
-        block.push('\n');
-    }
-    block.push('\n');
-    block.push_str(&format!(
-        "{indent}# Promoted from field note {} ({}, {}): {}\n",
-        note.id,
-        n.author,
-        n.date.format("%Y-%m-%d"),
-        n.outcome.as_str().replace('_', " ")
-    ));
-    block.push_str(&format!("{indent}- id: {}\n", scalar(&case_id)));
-    if suite_persona.as_deref() != Some(n.persona.as_str()) {
-        block.push_str(&format!("{inner}persona: {}\n", scalar(&n.persona)));
-    }
-    block.push_str(&format!("{inner}workflow: {}\n", scalar(&workflow)));
-    block.push_str(&format!("{inner}kind: {}\n", kind.as_str()));
-    block.push_str(&format!("{inner}source: field\n"));
-    block.push_str(&format!("{inner}note: \"{}\"\n", note.id));
-    block.push_str(&key_value(
-        &inner,
-        "description",
-        &format!("{} — {}", n.task, n.what_happened),
-    ));
-    block.push_str(&key_value(&inner, "prompt", &template(&prompt)));
-    block.push_str(&format!("{inner}assert:\n"));
-    for group in ["contract", "correct", "safety"] {
-        let items: Vec<&String> = assertions
-            .iter()
-            .filter(|(g, _)| *g == group)
-            .map(|(_, l)| l)
-            .collect();
-        if items.is_empty() {
-            continue;
-        }
-        block.push_str(&format!("{inner}  {group}:\n"));
-        for item in items {
-            block.push_str(&format!("{inner}    - {item}\n"));
-        }
-    }
-
-    let mut updated = original.clone();
-    updated.extend_from_slice(block.as_bytes());
-    fs_err::write(&suite, &updated)?;
-    let check = proximity_program::load(&program.root);
-    let loaded_ok = match &check {
-        Ok(p) => p
-            .cases
-            .iter()
-            .any(|c| c.id == case_id && c.note.as_deref() == Some(note.id.to_string().as_str())),
-        Err(_) => false,
+    let promotion = Promotion {
+        note_id: note.id,
+        author: n.author.clone(),
+        date: n.date.format("%Y-%m-%d").to_string(),
+        outcome: n.outcome.as_str().to_owned(),
+        persona: n.persona.clone(),
+        workflow,
+        kind,
+        case_id: case_id.clone(),
+        task: n.task.clone(),
+        what_happened: n.what_happened.clone(),
+        prompt,
+        assertions,
     };
-    if !loaded_ok {
-        fs_err::write(&suite, &original)?;
-        let why = match check {
-            Err(proximity_program::LoadError::Invalid(d)) => d.to_string(),
-            Err(e) => e.to_string(),
-            Ok(_) => "the appended case did not load as part of the `cases:` list".to_owned(),
-        };
-        bail!(
-            "the promoted case does not load; {} was restored unchanged\n{why}",
-            suite.display()
-        );
-    }
-    let rel = suite
-        .strip_prefix(&program.root)
-        .unwrap_or(&suite)
-        .display()
-        .to_string();
+    let rel = promote::append_case(program, &suite, &promotion).map_err(|e| match e {
+        promote::PromoteError::NoFinalCases(p) => anyhow::anyhow!(
+            "cannot append to {}: its last top-level key is not `cases:`\n  hint: move `cases:` to the end of the file, or pass another `--suite`",
+            p.display()
+        ),
+        e => e.into(),
+    })?;
     store.mark_note_promoted(note.id, &case_id, &rel).await?;
     output::emit(
         &format!(
@@ -912,56 +764,4 @@ async fn promote(
         None,
     )?;
     Ok(Outcome::Ok)
-}
-
-/// The suite's top-level `persona:`, read from the text.
-fn suite_default_persona(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("persona:"))
-        .map(|v| {
-            v.split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches(['"', '\''])
-                .to_owned()
-        })
-        .filter(|v| !v.is_empty())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scalars_are_plain_only_when_unambiguous() {
-        assert_eq!(scalar("refund"), "refund");
-        assert_eq!(scalar("14 days"), "14 days");
-        assert_eq!(scalar("yes"), "\"yes\"");
-        assert_eq!(scalar("42"), "\"42\"");
-        assert_eq!(scalar("a: b"), "\"a: b\"");
-        assert_eq!(scalar("say \"hi\""), "\"say \\\"hi\\\"\"");
-    }
-
-    #[test]
-    fn prompts_with_template_syntax_render_verbatim() {
-        assert_eq!(
-            template("Hi {{ name }}"),
-            "{% raw %}Hi {{ name }}{% endraw %}"
-        );
-        assert_eq!(template("plain"), "plain");
-    }
-
-    #[test]
-    fn appends_only_after_a_final_cases_key() {
-        let ok = "persona: a\ncases:\n    - id: x\n";
-        assert_eq!(cases_indent(ok, Path::new("s.yaml")).unwrap(), "    ");
-        let bad = "cases:\n  - id: x\ndescription: late\n";
-        assert!(cases_indent(bad, Path::new("s.yaml")).is_err());
-        assert_eq!(
-            suite_default_persona("# c\npersona: finance-analyst # x\n").as_deref(),
-            Some("finance-analyst")
-        );
-    }
 }

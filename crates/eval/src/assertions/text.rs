@@ -1,6 +1,9 @@
 //! Text checks: `equals`, `contains`/`icontains`, `not_contains`, `starts_with`, `regex`,
 //! `max_length`, `min_length`. Every function receives the output already trimmed.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use proximity_program::Match;
 
 use super::{excerpt, Finding};
@@ -74,9 +77,31 @@ pub fn starts_with(out: &str, value: &str) -> Finding {
     }
 }
 
+/// Patterns compiled once per process: a suite repeats a few patterns over thousands
+/// of cases, and compiling one (Unicode classes especially) costs far more than
+/// matching a short answer. Bounded: cleared when it holds [`REGEX_CACHE_MAX`] patterns.
+/// Shared, not cloned: a clone starts with empty match caches, which costs more than the
+/// match itself.
+static REGEX_CACHE: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> =
+    LazyLock::new(Default::default);
+const REGEX_CACHE_MAX: usize = 4096;
+
+fn compiled(pattern: &str) -> Result<Arc<regex::Regex>, regex::Error> {
+    let mut cache = REGEX_CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(re) = cache.get(pattern) {
+        return Ok(Arc::clone(re));
+    }
+    let re = Arc::new(regex::Regex::new(pattern)?);
+    if cache.len() >= REGEX_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), Arc::clone(&re));
+    Ok(re)
+}
+
 /// The pattern matches somewhere in the output.
 pub fn regex(out: &str, pattern: &str) -> Finding {
-    match regex::Regex::new(pattern) {
+    match compiled(pattern) {
         Err(e) => Finding::fail(format!("invalid regular expression: {e}")),
         Ok(re) => match re.find(out) {
             Some(m) => Finding::pass(format!("matched {}", excerpt(m.as_str()))),

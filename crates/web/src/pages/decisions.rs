@@ -1,6 +1,6 @@
 //! Decisions: the recorded calls and, for each, why it is stale (evidence older than its
-//! horizon, a tool whose fingerprint changed since). Empty state until the decision log
-//! lands ([`crate::sources::decisions`]).
+//! horizon, a tool whose fingerprint changed since, drift, contradicting field notes),
+//! from [`crate::sources::decisions`] — the same review as `proximity decide review`.
 
 use std::sync::Arc;
 

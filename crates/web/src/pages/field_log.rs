@@ -1,6 +1,8 @@
 //! Field log: the notes people wrote from real work, a form to add one and a button to
 //! promote one to a case. Writes go through [`crate::sources`] and redirect back with a
-//! notice; promotion answers "not available yet" (`?notice=unavailable`) until it lands.
+//! notice. Promotion asks for the assertion the case must meet (text the answer must
+//! contain, or that it must abstain) and appends the case through
+//! [`proximity_program::promote`], as `proximity note promote` does.
 
 use std::sync::Arc;
 
@@ -94,6 +96,8 @@ pub struct PromoteForm {
     pub csrf: String,
     #[serde(default)]
     pub admin_token: Option<String>,
+    #[serde(flatten)]
+    pub assertions: sources::PromoteInput,
 }
 
 /// `POST /field-log/{id}/promote`: turn a note into a case.
@@ -106,6 +110,7 @@ pub async fn promote(
     state
         .security
         .check_write(&headers, &form.csrf, form.admin_token.as_deref())?;
-    let outcome = sources::promote_field_note(&state.store, &id).await?;
+    let outcome =
+        sources::promote_field_note(&state.store, &state.program, &id, &form.assertions).await?;
     Ok(back(outcome, "promoted"))
 }

@@ -95,10 +95,13 @@ pub async fn build(
                 .collect(),
         })
         .collect();
+    let plan_input = sources::plan_input(ctx.store, ctx.program).await?;
     let standardise: Vec<Standardise> = mine
         .iter()
         .map(|p| {
-            let plan = sources::standardise_plan(ctx.program, &persona.id, &p.tool);
+            let plan = plan_input
+                .as_ref()
+                .and_then(|i| sources::standardise_plan(i, &persona.id, &p.tool));
             let at_risk: Vec<_> = p.workflows.iter().filter(|w| w.at_risk()).collect();
             let share: f64 = at_risk.iter().map(|w| w.share).sum();
             Standardise {

@@ -1,6 +1,6 @@
 //! Tool: its configuration, fingerprint history (distinct fingerprints over runs), the
 //! context-fill curve of its latest probe run, and its risk baseline vs now with the
-//! drift timeline (an empty state until baselines land). Also the accept-baseline write.
+//! drift timeline (empty states until a baseline is accepted or drift found). Also the accept-baseline write.
 
 use std::sync::Arc;
 
@@ -130,6 +130,7 @@ pub async fn build(ctx: &PageCtx<'_>, tool_id: &str) -> Result<Value, WebError> 
         None => None,
     };
     let risk = sources::risk_baseline(ctx.store, tool_id).await?;
+    let drift = sources::drift_timeline(ctx.store, tool_id).await?;
     Ok(context! {
         tool => context! {
             id => tool.id.clone(),
@@ -146,6 +147,7 @@ pub async fn build(ctx: &PageCtx<'_>, tool_id: &str) -> Result<Value, WebError> 
         fingerprint_runs => run_count,
         context_fill => context_fill,
         risk => risk,
+        drift => drift,
     })
 }
 

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Gateway: the same chat-completion load sent straight to an instant local upstream
+# (crates/gateway/examples/instant_upstream.rs), through `proximity gateway` (release
+# build, a virtual key from `proximity keys create`, a fresh SQLite store) and through
+# the LiteLLM proxy (PyPI `litellm[proxy]`, pinned LITELLM_VERSION, a master key and no
+# database: its database layer, Prisma, downloads engine binaries from outside the
+# package registries, so both gateways run without one... Proximity still writes its
+# durable usage row per request, LiteLLM writes none).
+#
+# Load: oha (crates.io, pinned OHA_VERSION) at fixed rates with latency correction
+# (open loop: a late request counts from when it should have been sent), then closed
+# loop at full speed for the highest rate each target sustains. Targets are alternated
+# (direct, proximity, litellm; the order rotates each repeat).
+#
+#   bench/gateway_vs_litellm.sh
+#   RATES="100 500" SECS=5 REPEATS=1 bench/gateway_vs_litellm.sh
+#   LITELLM_WORKERS=1 ...   BUILD=0 ...   TARGETS="direct proximity" ...
+#
+# Added latency = the target's latency percentile minus the direct one at the same rate
+# in the same repeat. LiteLLM stops at the first rate it does not sustain (achieved <
+# 95% of asked or errors), since past that it only queues.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+deps=$root/bench/.deps
+RATES=${RATES:-"100 500 1000 2000 5000"}
+SECS=${SECS:-10}
+REPEATS=${REPEATS:-3}
+CONNECTIONS=${CONNECTIONS:-64}
+TARGETS=${TARGETS:-"direct proximity litellm"}
+LITELLM_VERSION=${LITELLM_VERSION:-1.108.7}
+LITELLM_WORKERS=${LITELLM_WORKERS:-2}
+OHA_VERSION=${OHA_VERSION:-1.16.0}
+
+if [ -z "${BENCH_IN_NETNS:-}" ]; then
+  if [ ! -x "$deps/oha/bin/oha" ]; then
+    cargo install --locked --root "$deps/oha" oha --version "$OHA_VERSION" >&2
+  fi
+  if [[ " $TARGETS " == *" litellm "* ]] && ! "$deps/litellm-venv/bin/python" -c \
+      "import importlib.metadata as m, sys; sys.exit(m.version('litellm') != '$LITELLM_VERSION')" 2>/dev/null; then
+    python3 -m venv "$deps/litellm-venv"
+    "$deps/litellm-venv/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION" >&2
+  fi
+  if [ "${BUILD:-1}" = 1 ]; then
+    cargo build --release -p proximity-gateway --example instant_upstream >&2
+    cargo build --release --bin proximity >&2
+  fi
+  out=${OUT:-$root/bench/results/gateway_vs_litellm-$(date -u +%Y%m%dT%H%M%SZ).tsv}
+  mkdir -p "$(dirname "$out")"
+  export BENCH_IN_NETNS=1 OUT="$out"
+  # Loopback only: nothing can phone home, and every figure is loopback traffic.
+  exec unshare -n bash -c 'ip link set lo up && exec bash ${BENCH_TRACE:+-x} "$0"' "$0"
+fi
+
+oha=$deps/oha/bin/oha
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for() { # $1 file, $2 pattern
+  for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "timed out waiting for $2 in $1" >&2
+  cat "$1" >&2
+  return 1
+}
+
+target/release/examples/instant_upstream >"$work/upstream.out" &
+pids+=($!)
+wait_for "$work/upstream.out" listening
+upstream=$(sed -n 's/^listening on //p' "$work/upstream.out")
+
+# --- Proximity gateway
+mkdir -p "$work/program/suites"
+cat >"$work/program/proximity.yaml" <<YAML
+version: 1
+name: gateway-bench
+tools:
+  - id: instant
+    provider: openai
+    model: instant
+    base_url: http://$upstream/v1
+    api_key_env: PROXIMITY_BENCH_UNUSED_KEY
+    price: { input_per_mtok: 1, output_per_mtok: 1 }
+    params: { max_tokens: 16, max_attempts: 1 }
+tiers:
+  - id: bench
+    tools: [instant]
+    budget_per_seat_month: 1000000000
+personas:
+  - id: bench
+    headcount: 1
+    tier: bench
+    workflows: [{ id: w, share: 1.0, floor: 0.5 }]
+YAML
+px() { target/release/proximity --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
+declare -A url key pid
+url[direct]=http://$upstream
+key[direct]=unused
+pid[direct]=${pids[0]}
+if [[ " $TARGETS " == *" proximity "* ]]; then
+  key[proximity]=$(px keys create --persona bench 2>/dev/null)
+  px gateway --listen 127.0.0.1:0 >"$work/gateway.out" 2>"$work/gateway.err" &
+  pids+=($!)
+  pid[proximity]=$!
+  wait_for "$work/gateway.out" listening
+  url[proximity]=$(sed -n 's/^listening on //p' "$work/gateway.out")
+  [[ ${url[proximity]} == http://* ]] || url[proximity]=http://${url[proximity]}
+fi
+
+# --- LiteLLM proxy
+if [[ " $TARGETS " == *" litellm "* ]]; then
+  cat >"$work/litellm.yaml" <<YAML
+model_list:
+  - model_name: instant
+    litellm_params:
+      model: openai/instant
+      api_base: http://$upstream/v1
+      api_key: unused
+general_settings:
+  master_key: sk-bench-master
+litellm_settings:
+  telemetry: false
+YAML
+  LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False \
+    "$deps/litellm-venv/bin/litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port 4000 \
+    --num_workers "$LITELLM_WORKERS" >"$work/litellm.log" 2>&1 &
+  pids+=($!)
+  pid[litellm]=$!
+  url[litellm]=http://127.0.0.1:4000
+  key[litellm]=sk-bench-master
+  for _ in $(seq 600); do curl -sf http://127.0.0.1:4000/health/liveliness >/dev/null && break; sleep 0.2; done
+  curl -sf http://127.0.0.1:4000/health/liveliness >/dev/null || { tail -n 30 "$work/litellm.log" >&2; exit 1; }
+fi
+
+body='{"model":"instant","messages":[{"role":"user","content":"Say ok."}],"max_tokens":16}'
+# Resident memory of a process and its children, in KiB (LiteLLM runs worker processes).
+tree_rss() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
+    total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+# One oha run: $1 target, $2 rate (0 = closed loop, as fast as it goes), $3 seconds.
+load() {
+  local t=$1 rate=$2 secs=$3 args=()
+  if [ "$rate" != 0 ]; then args=(-q "$rate" --latency-correction); fi
+  "$oha" --no-tui --output-format json -z "${secs}s" -c "$CONNECTIONS" "${args[@]}" -m POST \
+    -H "authorization: Bearer ${key[$t]}" -H 'content-type: application/json' -d "$body" \
+    "${url[$t]}/v1/chat/completions" 2>/dev/null
+}
+# Extracts: achieved rps, p50 ms, p99 ms, errors (non-200 answers and transport errors).
+fields() {
+  python3 -c 'import json, sys
+d = json.load(sys.stdin)
+s, p = d["summary"], d["latencyPercentiles"]
+codes = d.get("statusCodeDistribution", {})
+ok = codes.get("200", 0)
+# Requests still in flight when the time is up are cut off by oha, not failed.
+errors = sum(v for k, v in codes.items() if k != "200") + sum(
+    v for k, v in d.get("errorDistribution", {}).items() if "aborted due to deadline" not in k)
+secs = s.get("total") or 1
+print("%.1f\t%.3f\t%.3f\t%d" % (ok / secs, (p.get("p50") or float("nan")) * 1000,
+      (p.get("p99") or float("nan")) * 1000, errors))'
+}
+
+{
+  echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
+    "mem=$(awk '/MemTotal/ {printf "%.1fGiB", $2/1048576}' /proc/meminfo)" \
+    "proximity=$(target/release/proximity --version | tr ' ' '-') litellm=$LITELLM_VERSION workers=$LITELLM_WORKERS" \
+    "oha=$OHA_VERSION connections=$CONNECTIONS secs=$SECS (litellm without a database)"
+  printf 'target\trps\trepeat\tachieved_rps\tp50_ms\tp99_ms\terrors\trss_kb\tload1\n'
+} | tee "$OUT"
+
+# Warm up every target (connections, SQLite pages, Python imports).
+for t in $TARGETS; do load "$t" 50 2 >/dev/null; done
+
+declare -A gave_up
+targets=($TARGETS)
+for rep in $(seq "$REPEATS"); do
+  gave_up=()
+  shift_by=$(((rep - 1) % ${#targets[@]}))
+  order=("${targets[@]:$shift_by}" "${targets[@]:0:$shift_by}")
+  for rate in $RATES 0; do
+    for t in "${order[@]}"; do
+      [ -z "${gave_up[$t]:-}" ] || [ "$rate" = 0 ] || continue
+      load1=$(cut -d' ' -f1 /proc/loadavg)
+      line=$(load "$t" "$rate" "$SECS" | fields)
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rate" "$rep" "$line" "$(tree_rss "${pid[$t]}")" "$load1" | tee -a "$OUT"
+      achieved=$(echo "$line" | cut -f1)
+      errors=$(echo "$line" | cut -f4)
+      if [ "$t" = litellm ] && [ "$rate" != 0 ] && python3 -c "import sys; sys.exit(not ($achieved < 0.95 * $rate or $errors > 0))"; then
+        gave_up[$t]=1
+      fi
+    done
+  done
+done
+
+python3 bench/summarize.py gateway "$OUT"

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Medians and ratios of a comparison's TSV, as a Markdown table.
+
+Usage: summarize.py eval FILE.tsv      (bench/eval_vs_promptfoo.sh)
+       summarize.py gateway FILE.tsv   (bench/gateway_vs_litellm.sh)
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+
+def rows(path):
+    header = None
+    for line in open(path):
+        if line.startswith("#") or not line.strip():
+            continue
+        cells = line.rstrip("\n").split("\t")
+        if header is None:
+            header = cells
+            continue
+        yield dict(zip(header, cells))
+
+
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return float("nan")
+
+
+def eval_summary(path):
+    by = defaultdict(list)
+    for r in rows(path):
+        by[(int(r["cases"]), r["tool"])].append(r)
+    sizes = sorted({n for n, _ in by})
+    print("| cases | tool | runs | median wall s | median results/s | median peak RSS MiB | passed | load1 |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | --- | --- |")
+    med = {}
+    for n in sizes:
+        for tool in ("proximity", "promptfoo"):
+            rs = by.get((n, tool))
+            if not rs:
+                continue
+            wall = statistics.median(num(r["wall_s"]) for r in rs)
+            rate = statistics.median(num(r["results_per_s"]) for r in rs)
+            rss = statistics.median(num(r["peak_rss_kb"]) for r in rs) / 1024
+            med[(n, tool)] = (wall, rate, rss)
+            passed = ",".join(sorted({r["passed"] for r in rs}))
+            loads = f'{min(num(r["load1"]) for r in rs):.1f}-{max(num(r["load1"]) for r in rs):.1f}'
+            print(f"| {n:,} | {tool} | {len(rs)} | {wall:.2f} | {rate:,.0f} | {rss:.1f} | {passed} | {loads} |")
+    print()
+    print("| cases | results/s, Proximity / promptfoo | peak RSS, promptfoo / Proximity |")
+    print("| ---: | ---: | ---: |")
+    for n in sizes:
+        p, f = med.get((n, "proximity")), med.get((n, "promptfoo"))
+        if p and f:
+            print(f"| {n:,} | {p[1] / f[1]:,.0f}x | {f[2] / p[2]:.1f}x |")
+
+
+def gateway_summary(path):
+    all_rows = list(rows(path))
+    direct = {(r["rps"], r["repeat"]): r for r in all_rows if r["target"] == "direct"}
+    by = defaultdict(list)
+    for r in all_rows:
+        d = direct.get((r["rps"], r["repeat"]))
+        if d and r["target"] != "direct":
+            r["p50_added_ms"] = num(r["p50_ms"]) - num(d["p50_ms"])
+            r["p99_added_ms"] = num(r["p99_ms"]) - num(d["p99_ms"])
+        by[(r["target"], int(r["rps"]))].append(r)
+    print("rps asked 0 = closed loop, as fast as it goes (the target's maximum).")
+    print()
+    print("| target | rps asked | runs | rps achieved | p50 ms | p99 ms | p50 added ms | p99 added ms | errors | RSS MiB | load1 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    order = {"direct": 0, "proximity": 1, "litellm": 2}
+    for (target, rps), rs in sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1] or 10**9)):
+        def m(k):
+            vals = [num(r[k]) for r in rs if k in r]
+            return statistics.median(vals) if vals else float("nan")
+        loads = f'{min(num(r["load1"]) for r in rs):.1f}-{max(num(r["load1"]) for r in rs):.1f}'
+        added = "" if target == "direct" else f"{m('p50_added_ms'):.3f} | {m('p99_added_ms'):.3f}"
+        added = added or "- | -"
+        print(
+            f"| {target} | {rps:,} | {len(rs)} | {m('achieved_rps'):,.0f} | {m('p50_ms'):.3f} | {m('p99_ms'):.3f} "
+            f"| {added} | {m('errors'):.0f} | {m('rss_kb') / 1024:.1f} | {loads} |"
+        )
+    top = {t: m_ for t, m_ in ((t, statistics.median(num(r["achieved_rps"]) for r in by[(t, 0)])) for t in order if (t, 0) in by)}
+    if "proximity" in top and "litellm" in top:
+        print()
+        print(f"Maximum rps (closed loop), Proximity / LiteLLM: {top['proximity'] / top['litellm']:,.0f}x")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("eval", "gateway"):
+        sys.exit(__doc__)
+    {"eval": eval_summary, "gateway": gateway_summary}[sys.argv[1]](sys.argv[2])
