@@ -21,7 +21,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use proximity_store::{ResultRecord, Verdict};
+use proximity_program::fingerprint::{config_fingerprint, config_value, version_fingerprint};
+use proximity_program::Program;
+use proximity_store::{BaselineTool, ResultRecord, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -763,6 +765,61 @@ pub fn table(report: &DriftReport) -> String {
         }
     );
     out
+}
+
+/// The configuration of `tool_id` in `program` when it is the one that produced results
+/// fingerprinted `tool_fingerprint` with `model_version` (recomputed and compared).
+pub fn matching_config(
+    program: &Program,
+    tool_id: &str,
+    tool_fingerprint: &str,
+    model_version: Option<&str>,
+) -> ToolConfig {
+    let Some(tool) = program.tool(tool_id) else {
+        return ToolConfig::default();
+    };
+    let cfp = config_fingerprint(tool);
+    if version_fingerprint(&cfp, model_version) == tool_fingerprint {
+        ToolConfig {
+            fingerprint: Some(cfp),
+            value: Some(config_value(tool)),
+        }
+    } else {
+        ToolConfig::default()
+    }
+}
+
+/// What a baseline pins of a run: one row per (tool, version fingerprint) of its results,
+/// with the tool's configuration where the program still produces that fingerprint.
+pub fn baseline_tools(program: &Program, results: &[ResultRecord]) -> Vec<BaselineTool> {
+    let mut groups: BTreeMap<(String, String), BaselineTool> = BTreeMap::new();
+    for r in results {
+        let t = groups
+            .entry((r.tool_id.clone(), r.tool_fingerprint.clone()))
+            .or_insert_with(|| {
+                let config = matching_config(
+                    program,
+                    &r.tool_id,
+                    &r.tool_fingerprint,
+                    r.model_version.as_deref(),
+                );
+                BaselineTool {
+                    tool_id: r.tool_id.clone(),
+                    tool_fingerprint: r.tool_fingerprint.clone(),
+                    config_fingerprint: config.fingerprint,
+                    model_version: r.model_version.clone(),
+                    config: config.value,
+                    results: 0,
+                    passed: 0,
+                }
+            });
+        t.results += 1;
+        t.passed += u64::from(r.verdict == Verdict::Pass);
+        if t.model_version.is_none() {
+            t.model_version = r.model_version.clone();
+        }
+    }
+    groups.into_values().collect()
 }
 
 #[cfg(test)]

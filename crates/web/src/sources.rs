@@ -467,13 +467,51 @@ pub async fn risk_baseline(store: &Store, tool: &str) -> Result<Option<RiskView>
     }))
 }
 
-/// Accept a run as a tool's baseline. Plug in `proximity baseline accept` here.
+/// Accept a finished run as a named baseline, as `proximity baseline accept` does: one row
+/// per tool fingerprint of its results. Names are accepted once.
 pub async fn accept_baseline(
-    _store: &Store,
-    _run: &str,
-    _name: &str,
+    store: &Store,
+    program: &Program,
+    run: &str,
+    name: &str,
 ) -> Result<WriteOutcome, WebError> {
-    Ok(WriteOutcome::Unavailable)
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(WebError::BadRequest("A baseline needs a name.".into()));
+    }
+    let record = match store.run(run.trim()).await {
+        Ok(r) => r,
+        Err(proximity_store::StoreError::NoSuchRun(_)) => {
+            return Err(WebError::BadRequest("No such run.".into()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if record.status != proximity_store::RunStatus::Finished {
+        return Err(WebError::BadRequest(
+            "Only a finished run can be a baseline.".into(),
+        ));
+    }
+    let results = store.results(&record.id).await?;
+    if results.is_empty() {
+        return Err(WebError::BadRequest(
+            "The run has no results to pin.".into(),
+        ));
+    }
+    let baseline = proximity_store::BaselineRecord {
+        name: name.to_owned(),
+        run_id: record.id.clone(),
+        accepted_at: chrono::Utc::now(),
+        accepted_by: "dashboard".into(),
+        note: None,
+        tools: proximity_analysis::drift::baseline_tools(program, &results),
+    };
+    match store.insert_baseline(&baseline).await {
+        Ok(()) => Ok(WriteOutcome::Done),
+        Err(proximity_store::StoreError::BaselineExists(_)) => Err(WebError::BadRequest(
+            "A baseline of that name exists already: baselines are immutable.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The planner's input: per persona × tool of the program, the latest run with results

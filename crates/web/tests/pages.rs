@@ -558,3 +558,80 @@ async fn standardise_section_lists_below_floor_workflows_from_the_planner() {
         "a below-floor workflow from the what-if: {page}"
     );
 }
+
+#[tokio::test]
+async fn a_run_is_accepted_as_an_immutable_baseline_from_the_tool_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let (program, store) = common::seeded(dir.path()).await;
+    let security = Security::new(HOST.parse().unwrap(), None);
+    let csrf = security.csrf_token().to_owned();
+    let state = Arc::new(AppState::new(program, store.clone(), security));
+    let app = app(state);
+    let cookie = format!("proximity_csrf={csrf}");
+    let origin = Some("http://127.0.0.1:7777");
+
+    let (status, _, page) = get(&app, "/tool/acme-copilot").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("id=\"accept-baseline\""),
+        "the form is offered"
+    );
+
+    let form =
+        |token: &str, name: &str| format!("csrf={token}&tool=acme-copilot&run=r1&name={name}");
+    let (status, _, _) = post(
+        &app,
+        "/baseline/accept",
+        &form("forged", "review"),
+        origin,
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        store.baselines().await.unwrap().is_empty(),
+        "nothing written"
+    );
+
+    let (status, headers, _) = post(
+        &app,
+        "/baseline/accept",
+        &form(&csrf, "review"),
+        origin,
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers[header::LOCATION],
+        "/tool/acme-copilot?notice=accepted"
+    );
+    let baselines = store.baselines().await.unwrap();
+    assert_eq!(baselines.len(), 1);
+    assert_eq!(baselines[0].run_id, "r1");
+    assert!(baselines[0]
+        .tools
+        .iter()
+        .any(|t| t.tool_id == "acme-copilot"));
+
+    // Immutable: the same name again is refused, and a missing run is a bad request.
+    let (status, _, _) = post(
+        &app,
+        "/baseline/accept",
+        &form(&csrf, "review"),
+        origin,
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = post(
+        &app,
+        "/baseline/accept",
+        &format!("csrf={csrf}&tool=acme-copilot&run=nope&name=other"),
+        origin,
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(store.baselines().await.unwrap().len(), 1);
+}

@@ -1,15 +1,11 @@
 //! `proximity baseline accept RUN --name NAME | list`: pin a finished run's results (quality
 //! and risk) under a unique, immutable name, per tool fingerprint; list the baselines.
 
-use std::collections::BTreeMap;
-
 use anyhow::bail;
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use proximity_analysis::drift::ToolConfig;
-use proximity_program::fingerprint::{config_fingerprint, config_value, version_fingerprint};
-use proximity_program::Program;
-use proximity_store::{BaselineRecord, BaselineTool, ResultRecord, RunStatus, StoreError, Verdict};
+use proximity_analysis::drift::baseline_tools;
+use proximity_store::{BaselineRecord, RunStatus, StoreError};
 
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
@@ -122,60 +118,6 @@ fn who() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// The configuration of `tool_id` in `program` when it is the one that produced results
-/// fingerprinted `tool_fingerprint` with `model_version` (recomputed and compared).
-pub fn matching_config(
-    program: &Program,
-    tool_id: &str,
-    tool_fingerprint: &str,
-    model_version: Option<&str>,
-) -> ToolConfig {
-    let Some(tool) = program.tool(tool_id) else {
-        return ToolConfig::default();
-    };
-    let cfp = config_fingerprint(tool);
-    if version_fingerprint(&cfp, model_version) == tool_fingerprint {
-        ToolConfig {
-            fingerprint: Some(cfp),
-            value: Some(config_value(tool)),
-        }
-    } else {
-        ToolConfig::default()
-    }
-}
-
-/// One row per (tool, version fingerprint) of the results.
-fn baseline_tools(program: &Program, results: &[ResultRecord]) -> Vec<BaselineTool> {
-    let mut groups: BTreeMap<(String, String), BaselineTool> = BTreeMap::new();
-    for r in results {
-        let t = groups
-            .entry((r.tool_id.clone(), r.tool_fingerprint.clone()))
-            .or_insert_with(|| {
-                let config = matching_config(
-                    program,
-                    &r.tool_id,
-                    &r.tool_fingerprint,
-                    r.model_version.as_deref(),
-                );
-                BaselineTool {
-                    tool_id: r.tool_id.clone(),
-                    tool_fingerprint: r.tool_fingerprint.clone(),
-                    config_fingerprint: config.fingerprint,
-                    model_version: r.model_version.clone(),
-                    config: config.value,
-                    results: 0,
-                    passed: 0,
-                }
-            });
-        t.results += 1;
-        t.passed += u64::from(r.verdict == Verdict::Pass);
-        if t.model_version.is_none() {
-            t.model_version = r.model_version.clone();
-        }
-    }
-    groups.into_values().collect()
 }
 
 fn list_table(all: &[BaselineRecord]) -> String {

@@ -22,10 +22,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::GlobalArgs;
-use crate::commands::baseline::matching_config;
 use crate::commands::{notify, output};
 use crate::progress::Bar;
 use crate::{context, Outcome};
+use proximity_analysis::drift::matching_config;
 
 /// How to print the drift report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

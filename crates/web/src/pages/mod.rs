@@ -147,7 +147,7 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "promoted" => Some("The note was promoted to a case."),
         "accepted" => Some("The baseline was accepted."),
         "unavailable" => Some(
-            "Not available yet: this part of Proximity (accepting a baseline from the dashboard) has not landed in this build. Nothing was written.",
+            "Not available yet: this part of Proximity has not landed in this build. Nothing was written.",
         ),
         _ => None,
     }

@@ -182,7 +182,7 @@ pub struct AcceptForm {
     pub name: String,
 }
 
-/// `POST /baseline/accept`: accept a run as a named baseline (once baselines land).
+/// `POST /baseline/accept`: accept a run as a named baseline.
 pub async fn accept_baseline(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -191,7 +191,8 @@ pub async fn accept_baseline(
     state
         .security
         .check_write(&headers, &form.csrf, form.admin_token.as_deref())?;
-    let outcome = sources::accept_baseline(&state.store, &form.run, &form.name).await?;
+    let outcome =
+        sources::accept_baseline(&state.store, &state.program, &form.run, &form.name).await?;
     let notice = match outcome {
         sources::WriteOutcome::Done => "accepted",
         sources::WriteOutcome::Unavailable => "unavailable",
