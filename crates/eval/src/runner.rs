@@ -358,7 +358,15 @@ pub async fn start_with_config(
     let providers = build_providers(program, &used_tools(program, &items))?;
     store.create_run(&run).await?;
     execute(
-        program, store, &run, &options, items, providers, cancel, progress,
+        program,
+        store,
+        &run,
+        &options,
+        items,
+        providers,
+        Fresh(true),
+        cancel,
+        progress,
     )
     .await
 }
@@ -390,7 +398,15 @@ pub async fn resume(
         .set_run_status(&run.id, RunStatus::Running, None)
         .await?;
     execute(
-        program, store, &run, &options, items, providers, cancel, progress,
+        program,
+        store,
+        &run,
+        &options,
+        items,
+        providers,
+        Fresh(false),
+        cancel,
+        progress,
     )
     .await
 }
@@ -415,7 +431,15 @@ pub async fn extend(
         .set_run_status(&run.id, RunStatus::Running, None)
         .await?;
     execute(
-        program, store, &run, options, items, providers, cancel, progress,
+        program,
+        store,
+        &run,
+        options,
+        items,
+        providers,
+        Fresh(false),
+        cancel,
+        progress,
     )
     .await
 }
@@ -444,6 +468,11 @@ fn used_tools(program: &Program, items: &[WorkItem]) -> Vec<String> {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Whether the run was just created: nothing of it can be in the store yet.
+#[derive(Clone, Copy)]
+struct Fresh(bool);
+
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     program: &Program,
     store: &Store,
@@ -451,6 +480,7 @@ async fn execute(
     options: &RunOptions,
     items: Vec<WorkItem>,
     providers: Providers,
+    fresh: Fresh,
     cancel: CancellationToken,
     progress: &dyn Progress,
 ) -> Result<RunSummary, RunError> {
@@ -513,6 +543,10 @@ async fn execute(
                     config_fp: fp,
                     sample: item.sample,
                     use_cache: options.use_cache,
+                    // Without the shared cache, keys are scoped to the run: a new run has
+                    // nothing to find, so skip the lookup. A resumed run must look (an answer
+                    // paid for before a kill is cached before its result is written).
+                    lookup: options.use_cache || !fresh.0,
                 };
                 match evaluate_item(&ctx, provider.as_ref(), judge, budget, progress).await {
                     Ok(Some(result)) => {
@@ -580,6 +614,8 @@ struct ItemCtx<'a> {
     config_fp: &'a str,
     sample: u32,
     use_cache: bool,
+    /// Look the answer up in the response cache before calling the provider.
+    lookup: bool,
 }
 
 /// The JSON schema a case's `contract` group requires of the answer, if any: providers that
@@ -607,9 +643,12 @@ async fn evaluate_item(
     let scope = if ctx.use_cache { "" } else { ctx.run_id };
     let key = cache_key(ctx.config_fp, &request, ctx.sample, scope);
 
-    let cached = match ctx.store.cache_get(&key).await? {
-        Some(json) => serde_json::from_str::<CachedAnswer>(&json).ok(),
-        None => None,
+    let cached = match ctx.lookup {
+        true => match ctx.store.cache_get(&key).await? {
+            Some(json) => serde_json::from_str::<CachedAnswer>(&json).ok(),
+            None => None,
+        },
+        false => None,
     };
     let (answer, was_cached): (Result<CachedAnswer, ProviderError>, bool) = match cached {
         Some(c) => (Ok(c), true),
