@@ -11,6 +11,8 @@
 //! its cheapest floor-meeting tool of the set). The frontier merges the personas'
 //! Pareto sets pairwise, which is exact because cost and headcount-weighted score add.
 
+pub mod evidence;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

@@ -8,13 +8,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate, Utc};
-use proximity_analysis::plan::{self, PlanInput, ToolEvidence};
+use proximity_analysis::plan::{self, PlanInput};
 use proximity_analysis::staleness;
 use proximity_program::promote::{self, Promotion};
 use proximity_program::{CaseKind, Program};
 use proximity_store::{
-    FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRole, ResultRecord, RunRecord, Store,
-    Verdict,
+    FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRole, ResultRecord, Store, Verdict,
 };
 use serde::Serialize;
 
@@ -517,47 +516,11 @@ pub async fn accept_baseline(
 /// The planner's input: per persona × tool of the program, the latest run with results
 /// for that pair (as `proximity plan` loads it). `None` when nothing has been run.
 pub async fn plan_input(store: &Store, program: &Program) -> Result<Option<PlanInput>, WebError> {
-    let pairs = store.run_pairs().await?;
-    let mut cache: BTreeMap<String, (RunRecord, Vec<ResultRecord>)> = BTreeMap::new();
-    let mut runs: Vec<(String, String, String, Vec<ResultRecord>)> = Vec::new();
-    for persona in &program.personas {
-        for tool in &program.tools {
-            let Some((_, _, run_id, _)) = pairs
-                .iter()
-                .find(|(p, t, _, _)| t == &tool.id && p == &persona.id)
-            else {
-                continue;
-            };
-            if !cache.contains_key(run_id) {
-                let run = store.run(run_id).await?;
-                let results = store.results(run_id).await?;
-                cache.insert(run_id.clone(), (run, results));
-            }
-            if let Some((_, results)) = cache.get(run_id) {
-                let mine: Vec<ResultRecord> = results
-                    .iter()
-                    .filter(|r| r.tool_id == tool.id && r.persona == persona.id)
-                    .cloned()
-                    .collect();
-                runs.push((persona.id.clone(), tool.id.clone(), run_id.clone(), mine));
-            }
-        }
-    }
-    if runs.is_empty() {
+    let loaded = plan::evidence::load(program, store).await?;
+    if loaded.runs.is_empty() {
         return Ok(None);
     }
-    let evidence: Vec<ToolEvidence<'_>> = runs
-        .iter()
-        .filter_map(|(persona, tool, run_id, results)| {
-            cache.get(run_id).map(|(run, _)| ToolEvidence {
-                persona: Some(persona),
-                tool,
-                run,
-                results,
-            })
-        })
-        .collect();
-    Ok(Some(plan::inputs(program, &evidence, Utc::now())))
+    Ok(Some(plan::inputs(program, &loaded.evidence(), Utc::now())))
 }
 
 /// The planner's what-if of standardising `persona` on `tool` ([`plan::what_if`], as

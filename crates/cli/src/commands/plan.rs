@@ -3,14 +3,13 @@
 //! PERSONA=TOOL` what standardising a persona on one tool would do. Reads, per tool, the
 //! latest run with results for it.
 
-use std::collections::BTreeMap;
-
 use anyhow::{bail, Context as _};
 use chrono::Utc;
 use clap::Args;
-use proximity_analysis::plan::{self, Plan, PlanInput, ToolEvidence, WhatIf};
+use proximity_analysis::plan::evidence::{self, Loaded};
+use proximity_analysis::plan::{self, Plan, PlanInput, WhatIf};
 use proximity_program::Program;
-use proximity_store::{ResultRecord, RunRecord, Store};
+use proximity_store::Store;
 
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
@@ -35,67 +34,8 @@ pub struct PlanArgs {
     pub format: ListFormat,
 }
 
-/// The evidence the planner reads: per persona × tool of the program, the latest run
-/// with results for that pair, and those results.
-pub struct Loaded {
-    /// (persona, tool, run, results of the pair).
-    pub runs: Vec<(String, String, RunRecord, Vec<ResultRecord>)>,
-}
-
-impl Loaded {
-    pub fn evidence(&self) -> Vec<ToolEvidence<'_>> {
-        self.runs
-            .iter()
-            .map(|(persona, tool, run, results)| ToolEvidence {
-                persona: Some(persona),
-                tool,
-                run,
-                results,
-            })
-            .collect()
-    }
-
-    pub fn run_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.runs.iter().map(|(_, _, r, _)| r.id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    }
-}
-
-pub async fn load_evidence(program: &Program, store: &Store) -> anyhow::Result<Loaded> {
-    let pairs = store.run_pairs().await?;
-    let mut cache: BTreeMap<String, (RunRecord, Vec<ResultRecord>)> = BTreeMap::new();
-    let mut runs = Vec::new();
-    for persona in &program.personas {
-        for tool in &program.tools {
-            // Newest first: the first run with results of this tool for this persona.
-            let Some((_, _, run_id, _)) = pairs
-                .iter()
-                .find(|(p, t, _, _)| t == &tool.id && p == &persona.id)
-            else {
-                continue;
-            };
-            if !cache.contains_key(run_id) {
-                let run = store.run(run_id).await?;
-                let results = store.results(run_id).await?;
-                cache.insert(run_id.clone(), (run, results));
-            }
-            if let Some((run, results)) = cache.get(run_id) {
-                let mine: Vec<ResultRecord> = results
-                    .iter()
-                    .filter(|r| r.tool_id == tool.id && r.persona == persona.id)
-                    .cloned()
-                    .collect();
-                runs.push((persona.id.clone(), tool.id.clone(), run.clone(), mine));
-            }
-        }
-    }
-    Ok(Loaded { runs })
-}
-
 pub async fn plan_input(program: &Program, store: &Store) -> anyhow::Result<(PlanInput, Loaded)> {
-    let loaded = load_evidence(program, store).await?;
+    let loaded = evidence::load(program, store).await?;
     let input = plan::inputs(program, &loaded.evidence(), Utc::now());
     Ok((input, loaded))
 }
