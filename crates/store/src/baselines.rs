@@ -96,93 +96,103 @@ impl Store {
     /// Pin a baseline. Accepting a name that exists is [`StoreError::BaselineExists`];
     /// the run must exist ([`StoreError::NoSuchRun`]).
     pub async fn insert_baseline(&self, b: &BaselineRecord) -> Result<()> {
-        self.run(&b.run_id).await?;
-        let mut tx = self.pool.begin().await?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT name FROM baselines WHERE name = ?")
-            .bind(&b.name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
-            return Err(StoreError::BaselineExists(b.name.clone()));
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO baselines (name, run_id, accepted_at, accepted_by, note)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&b.name)
-        .bind(&b.run_id)
-        .bind(ts(b.accepted_at))
-        .bind(&b.accepted_by)
-        .bind(&b.note)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+        with_pool!(self, |pool| {
+            self.run(&b.run_id).await?;
+            let mut tx = pool.begin().await?;
+            let exists: Option<(String,)> =
+                sqlx::query_as("SELECT name FROM baselines WHERE name = $1")
+                    .bind(&b.name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_some() {
                 return Err(StoreError::BaselineExists(b.name.clone()));
             }
-            Err(e) => return Err(e.into()),
-        }
-        for t in &b.tools {
-            let config = t
-                .config
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO baseline_tools (baseline, tool_id, tool_fingerprint,
-                    config_fingerprint, model_version, config, results, passed)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            let inserted = sqlx::query(
+                "INSERT INTO baselines (name, run_id, accepted_at, accepted_by, note)
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&b.name)
-            .bind(&t.tool_id)
-            .bind(&t.tool_fingerprint)
-            .bind(&t.config_fingerprint)
-            .bind(&t.model_version)
-            .bind(config)
-            .bind(t.results as i64)
-            .bind(t.passed as i64)
+            .bind(&b.run_id)
+            .bind(ts(b.accepted_at))
+            .bind(&b.accepted_by)
+            .bind(&b.note)
             .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(StoreError::BaselineExists(b.name.clone()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            for t in &b.tools {
+                let config = t
+                    .config
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO baseline_tools (baseline, tool_id, tool_fingerprint,
+                        config_fingerprint, model_version, config, results, passed)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&b.name)
+                .bind(&t.tool_id)
+                .bind(&t.tool_fingerprint)
+                .bind(&t.config_fingerprint)
+                .bind(&t.model_version)
+                .bind(config)
+                .bind(t.results as i64)
+                .bind(t.passed as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// A baseline by name.
     pub async fn baseline(&self, name: &str) -> Result<BaselineRecord> {
-        let row: Option<BaselineRow> = sqlx::query_as("SELECT * FROM baselines WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        let row = row.ok_or_else(|| StoreError::NoSuchBaseline(name.to_owned()))?;
-        let tools = self.baseline_tools(name).await?;
-        baseline_from(row, tools)
+        with_pool!(self, |pool| {
+            let row: Option<BaselineRow> =
+                sqlx::query_as("SELECT * FROM baselines WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await?;
+            let row = row.ok_or_else(|| StoreError::NoSuchBaseline(name.to_owned()))?;
+            let tools = self.baseline_tools(name).await?;
+            baseline_from(row, tools)
+        })
     }
 
     /// Every baseline, newest first.
     pub async fn baselines(&self) -> Result<Vec<BaselineRecord>> {
-        let rows: Vec<BaselineRow> =
-            sqlx::query_as("SELECT * FROM baselines ORDER BY accepted_at DESC, name")
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let tools = self.baseline_tools(&row.name).await?;
-            out.push(baseline_from(row, tools)?);
-        }
-        Ok(out)
+        with_pool!(self, |pool| {
+            let rows: Vec<BaselineRow> =
+                sqlx::query_as("SELECT * FROM baselines ORDER BY accepted_at DESC, name")
+                    .fetch_all(pool)
+                    .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let tools = self.baseline_tools(&row.name).await?;
+                out.push(baseline_from(row, tools)?);
+            }
+            Ok(out)
+        })
     }
 
     async fn baseline_tools(&self, name: &str) -> Result<Vec<BaselineTool>> {
-        let rows: Vec<ToolRow> = sqlx::query_as(
-            "SELECT * FROM baseline_tools WHERE baseline = ? ORDER BY tool_id, tool_fingerprint",
-        )
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(ToolRow::into_tool).collect()
+        with_pool!(self, |pool| {
+            let rows: Vec<ToolRow> = sqlx::query_as(
+                "SELECT * FROM baseline_tools WHERE baseline = $1 ORDER BY tool_id, tool_fingerprint",
+            )
+            .bind(name)
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter().map(ToolRow::into_tool).collect()
+        })
     }
 
     /// Record what a drift check found.
@@ -191,23 +201,25 @@ impl Store {
         found_at: DateTime<Utc>,
         findings: &[NewDriftFinding],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for f in findings {
-            sqlx::query(
-                "INSERT INTO drift_findings (found_at, tool, baseline, run_id, kind, summary)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(ts(found_at))
-            .bind(&f.tool)
-            .bind(&f.baseline)
-            .bind(&f.run_id)
-            .bind(&f.kind)
-            .bind(&f.summary)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for f in findings {
+                sqlx::query(
+                    "INSERT INTO drift_findings (found_at, tool, baseline, run_id, kind, summary)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(ts(found_at))
+                .bind(&f.tool)
+                .bind(&f.baseline)
+                .bind(&f.run_id)
+                .bind(&f.kind)
+                .bind(&f.summary)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Drift findings on `tool` at or after `since`, oldest first: what
@@ -217,23 +229,25 @@ impl Store {
         tool: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<DriftFinding>> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT found_at, tool, kind, summary FROM drift_findings
-             WHERE tool = ? AND found_at >= ? ORDER BY found_at, id",
-        )
-        .bind(tool)
-        .bind(ts(since))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(found_at, tool, kind, summary)| {
-                Ok(DriftFinding {
-                    tool,
-                    found_at: time(&found_at)?,
-                    summary: format!("{kind}: {summary}"),
+        with_pool!(self, |pool| {
+            let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+                "SELECT found_at, tool, kind, summary FROM drift_findings
+                 WHERE tool = $1 AND found_at >= $2 ORDER BY found_at, id",
+            )
+            .bind(tool)
+            .bind(ts(since))
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|(found_at, tool, kind, summary)| {
+                    Ok(DriftFinding {
+                        tool,
+                        found_at: time(&found_at)?,
+                        summary: format!("{kind}: {summary}"),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 }
 
@@ -254,21 +268,24 @@ mod tests {
     use super::*;
     use crate::{RunRecord, RunStatus};
 
-    async fn store_with_run() -> Store {
-        let store = Store::connect("sqlite::memory:").await.unwrap();
-        store
-            .create_run(&RunRecord {
-                id: "r1".into(),
-                program: "acme".into(),
-                started_at: Utc::now(),
-                finished_at: Some(Utc::now()),
-                status: RunStatus::Finished,
-                config: serde_json::json!({}),
-                planned: 1,
-            })
-            .await
-            .unwrap();
-        store
+    async fn store_with_run() -> Vec<crate::testing::TestStore> {
+        let mut out = Vec::new();
+        for store in crate::testing::stores().await {
+            store
+                .create_run(&RunRecord {
+                    id: "r1".into(),
+                    program: "acme".into(),
+                    started_at: Utc::now(),
+                    finished_at: Some(Utc::now()),
+                    status: RunStatus::Finished,
+                    config: serde_json::json!({}),
+                    planned: 1,
+                })
+                .await
+                .unwrap();
+            out.push(store);
+        }
+        out
     }
 
     fn baseline(name: &str) -> BaselineRecord {
@@ -292,84 +309,98 @@ mod tests {
 
     #[tokio::test]
     async fn baseline_round_trips_and_names_are_unique() {
-        let store = store_with_run().await;
-        let b = baseline("sec-review");
-        store.insert_baseline(&b).await.unwrap();
-        let back = store.baseline("sec-review").await.unwrap();
-        assert_eq!(back.tools, b.tools);
-        assert_eq!(back.note.as_deref(), Some("security review"));
-        assert!(matches!(
-            store.insert_baseline(&b).await,
-            Err(StoreError::BaselineExists(n)) if n == "sec-review"
-        ));
-        assert_eq!(store.baselines().await.unwrap().len(), 1);
-        assert!(matches!(
-            store.baseline("nope").await,
-            Err(StoreError::NoSuchBaseline(_))
-        ));
+        for store in store_with_run().await {
+            crate::testing::on(&store);
+            let b = baseline("sec-review");
+            store.insert_baseline(&b).await.unwrap();
+            let back = store.baseline("sec-review").await.unwrap();
+            assert_eq!(back.tools, b.tools);
+            assert_eq!(back.note.as_deref(), Some("security review"));
+            assert!(matches!(
+                store.insert_baseline(&b).await,
+                Err(StoreError::BaselineExists(n)) if n == "sec-review"
+            ));
+            assert_eq!(store.baselines().await.unwrap().len(), 1);
+            assert!(matches!(
+                store.baseline("nope").await,
+                Err(StoreError::NoSuchBaseline(_))
+            ));
+        }
     }
 
     #[tokio::test]
     async fn baseline_needs_an_existing_run() {
-        let store = store_with_run().await;
-        let mut b = baseline("x");
-        b.run_id = "missing".into();
-        assert!(matches!(
-            store.insert_baseline(&b).await,
-            Err(StoreError::NoSuchRun(_))
-        ));
+        for store in store_with_run().await {
+            crate::testing::on(&store);
+            let mut b = baseline("x");
+            b.run_id = "missing".into();
+            assert!(matches!(
+                store.insert_baseline(&b).await,
+                Err(StoreError::NoSuchRun(_))
+            ));
+        }
     }
 
     #[tokio::test]
     async fn baselines_refuse_update_and_delete_in_the_database() {
-        let store = store_with_run().await;
-        store.insert_baseline(&baseline("b")).await.unwrap();
-        let update = sqlx::query("UPDATE baselines SET note = 'changed' WHERE name = 'b'")
-            .execute(&store.pool)
-            .await;
-        assert!(update.is_err(), "an UPDATE must be refused");
-        let delete = sqlx::query("DELETE FROM baseline_tools WHERE baseline = 'b'")
-            .execute(&store.pool)
-            .await;
-        assert!(delete.is_err(), "a DELETE must be refused");
-        let back = store.baseline("b").await.unwrap();
-        assert_eq!(back.note.as_deref(), Some("security review"));
-        assert_eq!(back.tools.len(), 1);
+        for store in store_with_run().await {
+            crate::testing::on(&store);
+            store.insert_baseline(&baseline("b")).await.unwrap();
+            let update = with_pool!(store, |pool| sqlx::query(
+                "UPDATE baselines SET note = 'changed' WHERE name = 'b'"
+            )
+            .execute(pool)
+            .await
+            .map(|_| ()));
+            assert!(update.is_err(), "an UPDATE must be refused");
+            let delete = with_pool!(store, |pool| sqlx::query(
+                "DELETE FROM baseline_tools WHERE baseline = 'b'"
+            )
+            .execute(pool)
+            .await
+            .map(|_| ()));
+            assert!(delete.is_err(), "a DELETE must be refused");
+            let back = store.baseline("b").await.unwrap();
+            assert_eq!(back.note.as_deref(), Some("security review"));
+            assert_eq!(back.tools.len(), 1);
+        }
     }
 
     #[tokio::test]
     async fn drift_findings_are_read_back_per_tool_and_time() {
-        let store = store_with_run().await;
-        store.insert_baseline(&baseline("b")).await.unwrap();
-        let t0 = Utc::now();
-        store
-            .insert_drift_findings(
-                t0,
-                &[NewDriftFinding {
-                    tool: "t".into(),
-                    baseline: "b".into(),
-                    run_id: Some("r1".into()),
-                    kind: "vendor_update".into(),
-                    summary: "model version m-1 → m-2".into(),
-                }],
-            )
-            .await
-            .unwrap();
-        let found = store
-            .drift_findings_since("t", t0 - chrono::Duration::days(1))
-            .await
-            .unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].summary, "vendor_update: model version m-1 → m-2");
-        assert!(store
-            .drift_findings_since("t", t0 + chrono::Duration::days(1))
-            .await
-            .unwrap()
-            .is_empty());
-        assert!(store
-            .drift_findings_since("other", t0 - chrono::Duration::days(1))
-            .await
-            .unwrap()
-            .is_empty());
+        for store in store_with_run().await {
+            crate::testing::on(&store);
+            store.insert_baseline(&baseline("b")).await.unwrap();
+            let t0 = Utc::now();
+            store
+                .insert_drift_findings(
+                    t0,
+                    &[NewDriftFinding {
+                        tool: "t".into(),
+                        baseline: "b".into(),
+                        run_id: Some("r1".into()),
+                        kind: "vendor_update".into(),
+                        summary: "model version m-1 → m-2".into(),
+                    }],
+                )
+                .await
+                .unwrap();
+            let found = store
+                .drift_findings_since("t", t0 - chrono::Duration::days(1))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].summary, "vendor_update: model version m-1 → m-2");
+            assert!(store
+                .drift_findings_since("t", t0 + chrono::Duration::days(1))
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(store
+                .drift_findings_since("other", t0 - chrono::Duration::days(1))
+                .await
+                .unwrap()
+                .is_empty());
+        }
     }
 }

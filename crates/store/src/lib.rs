@@ -1,8 +1,25 @@
-//! Proximity's store: runs, results and the response cache, persisted with sqlx.
+//! Proximity's store: runs, results, the response cache, the gateway's ledger and the
+//! decision records, persisted with sqlx on SQLite or PostgreSQL.
 //!
 //! SQLite is the default (`sqlite://<program>/.proximity/proximity.db`), opened in WAL mode
-//! so readers never block the writer. The SQL is kept to what PostgreSQL also accepts so a
-//! second backend can follow without a rewrite. Only this crate knows SQL.
+//! so readers never block the writer. `postgres://…` selects PostgreSQL, the backend for
+//! several gateways and eval workers sharing one store. The SQL is written once, in the
+//! dialect both accept (`$n` placeholders, `CAST`, `COALESCE`, `ON CONFLICT`,
+//! `RETURNING`), and compiled for each backend by `with_pool!`; the schema has one
+//! migration set per backend (`migrations/sqlite`, `migrations/postgres`) with the same
+//! versions. Only this crate knows SQL.
+
+/// Run `$body` with `$pool` bound to the store's concrete pool (`&SqlitePool` or
+/// `&PgPool`): the body is written once and compiled for each backend, so every query is
+/// type-checked against both.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
 
 pub mod baselines;
 pub mod dashboard;
@@ -11,6 +28,8 @@ pub mod keys;
 pub mod notes;
 pub mod records;
 mod rows;
+#[doc(hidden)]
+pub mod testing;
 pub mod usage;
 
 use std::path::Path;
@@ -18,8 +37,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{PgPool, SqlitePool};
 
 pub use baselines::{BaselineRecord, BaselineTool, NewDriftFinding};
 pub use dashboard::{ResultFilter, ScoreCell};
@@ -34,7 +54,9 @@ pub use usage::{BudgetLine, Reservation, UsageGroup, UsageRecord, UsageSummaryRo
 /// What went wrong talking to the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database URL `{0}`: expected `sqlite://PATH`")]
+    #[error(
+        "unsupported database URL `{0}`: expected `sqlite://PATH` or `postgres://USER@HOST/DB`"
+    )]
     UnsupportedUrl(String),
     #[error("cannot create the database directory: {0}")]
     Io(#[from] std::io::Error),
@@ -52,14 +74,61 @@ pub enum StoreError {
     BaselineExists(String),
     #[error("no baseline `{0}` in the store")]
     NoSuchBaseline(String),
+    #[error("the store's schema is {0} migration(s) behind this version: run `proximity migrate`")]
+    Outdated(usize),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The connection pool of one backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Which database engine a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// How to connect: pool size and how long to wait for a free connection.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Connections in the pool (default: 4 for SQLite, 16 for PostgreSQL).
+    pub max_connections: Option<u32>,
+    /// How long a query waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// Apply pending migrations when connecting (the default). Without it, a store whose
+    /// schema is behind is refused with [`StoreError::Outdated`].
+    pub migrate: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(30),
+            migrate: true,
+        }
+    }
+}
+
 /// A handle on the database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
     /// The task writing gateway reservations and usage rows in batches.
     writer: usage::Writer,
 }
@@ -78,53 +147,109 @@ pub fn default_url(program_root: &Path) -> String {
 impl Store {
     /// Open (creating if needed) the database at `url` and apply migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        Self::connect_with(url, &ConnectOptions::default()).await
+    }
+
+    /// Open the database at `url` (`sqlite://PATH`, `sqlite::memory:` or
+    /// `postgres://…`) with `options`.
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Self> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(connect_postgres(url, options).await?)
+        } else {
+            Pool::Sqlite(connect_sqlite(url, options).await?)
         };
-        let path = path.split('?').next().unwrap_or(path);
-        if path != ":memory:" {
-            if let Some(parent) = Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    fs_err::create_dir_all(parent)?;
-                }
-            }
-        }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        let max = if path == ":memory:" { 1 } else { 4 };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             writer: usage::Writer::default(),
-        })
+        };
+        if options.migrate {
+            store.migrate().await?;
+        } else {
+            let pending = store.pending_migrations().await?;
+            if !pending.is_empty() {
+                return Err(StoreError::Outdated(pending.len()));
+            }
+        }
+        Ok(store)
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Apply the migrations the database lacks (idempotent); returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let before = self.pending_migrations().await?;
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlite_migrator().run(pool).await?,
+            Pool::Postgres(pool) => postgres_migrator().run(pool).await?,
+        }
+        Ok(before)
+    }
+
+    /// The versions of the migrations this database has not applied yet.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>> {
+        let migrator = match self.pool {
+            Pool::Sqlite(_) => sqlite_migrator(),
+            Pool::Postgres(_) => postgres_migrator(),
+        };
+        let applied: Vec<i64> = with_pool!(self, |pool| {
+            let exists: Option<(i64,)> = match self.backend() {
+                Backend::Sqlite => {
+                    sqlx::query_as(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table'
+                         AND name = '_sqlx_migrations'",
+                    )
+                    .fetch_optional(pool)
+                    .await?
+                }
+                Backend::Postgres => {
+                    sqlx::query_as(
+                        "SELECT CAST(1 AS BIGINT) FROM information_schema.tables
+                         WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+                    )
+                    .fetch_optional(pool)
+                    .await?
+                }
+            };
+            if exists.is_none() {
+                Vec::new()
+            } else {
+                let rows: Vec<(i64,)> =
+                    sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                        .fetch_all(pool)
+                        .await?;
+                rows.into_iter().map(|(v,)| v).collect()
+            }
+        });
+        Ok(migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
     }
 
     pub async fn create_run(&self, run: &RunRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO runs (id, program, started_at, finished_at, status, config, planned)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&run.id)
-        .bind(&run.program)
-        .bind(run.started_at.to_rfc3339())
-        .bind(run.finished_at.map(|t| t.to_rfc3339()))
-        .bind(run.status.as_str())
-        .bind(run.config.to_string())
-        .bind(run.planned as i64)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO runs (id, program, started_at, finished_at, status, config, planned)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&run.id)
+            .bind(&run.program)
+            .bind(run.started_at.to_rfc3339())
+            .bind(run.finished_at.map(|t| t.to_rfc3339()))
+            .bind(run.status.as_str())
+            .bind(run.config.to_string())
+            .bind(run.planned as i64)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Record a run's new status (and finish time when it is no longer running).
@@ -134,149 +259,222 @@ impl Store {
         status: RunStatus,
         finished_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        sqlx::query("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(finished_at.map(|t| t.to_rfc3339()))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3")
+                .bind(status.as_str())
+                .bind(finished_at.map(|t| t.to_rfc3339()))
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn run(&self, id: &str) -> Result<RunRecord> {
-        let row = sqlx::query_as::<_, rows::RunRow>("SELECT * FROM runs WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.ok_or_else(|| StoreError::NoSuchRun(id.to_owned()))?
-            .try_into()
+        with_pool!(self, |pool| {
+            let row = sqlx::query_as::<_, rows::RunRow>("SELECT * FROM runs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.ok_or_else(|| StoreError::NoSuchRun(id.to_owned()))?
+                .try_into()
+        })
     }
 
     /// The most recently started run.
     pub async fn latest_run(&self) -> Result<Option<RunRecord>> {
-        let row = sqlx::query_as::<_, rows::RunRow>(
-            "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(TryInto::try_into).transpose()
+        with_pool!(self, |pool| {
+            let row = sqlx::query_as::<_, rows::RunRow>(
+                "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?;
+            row.map(TryInto::try_into).transpose()
+        })
     }
 
     /// All runs, newest first.
     pub async fn runs(&self) -> Result<Vec<RunRecord>> {
-        let rows = sqlx::query_as::<_, rows::RunRow>(
-            "SELECT * FROM runs ORDER BY started_at DESC, id DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        with_pool!(self, |pool| {
+            let rows = sqlx::query_as::<_, rows::RunRow>(
+                "SELECT * FROM runs ORDER BY started_at DESC, id DESC",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        })
     }
 
     /// Write a result. Writing the same (run, case, tool, sample) twice keeps the first:
     /// a result exists at most once.
     pub async fn insert_result(&self, r: &ResultRecord) -> Result<bool> {
-        let assertions =
-            serde_json::to_string(&r.assertions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let done = sqlx::query(
-            "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind, source,
-                case_weight, tool_fingerprint, model_version, output, error_class, error_message,
-                input_tokens, output_tokens, cost_usd, latency_ms, attempts, cached, verdict, reason,
-                assertions, mean_logprob, created_at, hedged)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING",
-        )
-        .bind(&r.run_id)
-        .bind(&r.case_id)
-        .bind(&r.tool_id)
-        .bind(r.sample as i64)
-        .bind(&r.persona)
-        .bind(&r.workflow)
-        .bind(&r.kind)
-        .bind(&r.source)
-        .bind(r.case_weight)
-        .bind(&r.tool_fingerprint)
-        .bind(&r.model_version)
-        .bind(&r.output)
-        .bind(&r.error_class)
-        .bind(&r.error_message)
-        .bind(r.input_tokens as i64)
-        .bind(r.output_tokens as i64)
-        .bind(r.cost_usd)
-        .bind(r.latency_ms as i64)
-        .bind(r.attempts as i64)
-        .bind(r.cached)
-        .bind(r.verdict.as_str())
-        .bind(&r.reason)
-        .bind(assertions)
-        .bind(r.mean_logprob)
-        .bind(r.created_at.to_rfc3339())
-        .bind(r.hedged)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        with_pool!(self, |pool| {
+            let assertions = serde_json::to_string(&r.assertions)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let done = sqlx::query(
+                "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind, source,
+                    case_weight, tool_fingerprint, model_version, output, error_class, error_message,
+                    input_tokens, output_tokens, cost_usd, latency_ms, attempts, cached, verdict, reason,
+                    assertions, mean_logprob, created_at, hedged)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+                 ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING",
+            )
+            .bind(&r.run_id)
+            .bind(&r.case_id)
+            .bind(&r.tool_id)
+            .bind(r.sample as i64)
+            .bind(&r.persona)
+            .bind(&r.workflow)
+            .bind(&r.kind)
+            .bind(&r.source)
+            .bind(r.case_weight)
+            .bind(&r.tool_fingerprint)
+            .bind(&r.model_version)
+            .bind(&r.output)
+            .bind(&r.error_class)
+            .bind(&r.error_message)
+            .bind(r.input_tokens as i64)
+            .bind(r.output_tokens as i64)
+            .bind(r.cost_usd)
+            .bind(r.latency_ms as i64)
+            .bind(r.attempts as i64)
+            .bind(r.cached)
+            .bind(r.verdict.as_str())
+            .bind(&r.reason)
+            .bind(assertions)
+            .bind(r.mean_logprob)
+            .bind(r.created_at.to_rfc3339())
+            .bind(r.hedged)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     /// Every result of a run, in a stable order.
     pub async fn results(&self, run_id: &str) -> Result<Vec<ResultRecord>> {
-        let rows = sqlx::query_as::<_, rows::ResultRow>(
-            "SELECT * FROM results WHERE run_id = ? ORDER BY persona, case_id, tool_id, sample",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        with_pool!(self, |pool| {
+            let rows = sqlx::query_as::<_, rows::ResultRow>(
+                "SELECT * FROM results WHERE run_id = $1 ORDER BY persona, case_id, tool_id, sample",
+            )
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        })
     }
 
     /// The (case, tool, sample) keys a run already has results for.
     pub async fn completed_keys(&self, run_id: &str) -> Result<Vec<(String, String, u32)>> {
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT case_id, tool_id, sample FROM results WHERE run_id = ?")
-                .bind(run_id)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, t, s)| (c, t, s.max(0) as u32))
-            .collect())
+        with_pool!(self, |pool| {
+            let rows: Vec<(String, String, i64)> =
+                sqlx::query_as("SELECT case_id, tool_id, sample FROM results WHERE run_id = $1")
+                    .bind(run_id)
+                    .fetch_all(pool)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(c, t, s)| (c, t, s.max(0) as u32))
+                .collect())
+        })
     }
 
     /// Money actually paid so far in a run (results not served from the cache).
     pub async fn run_spend(&self, run_id: &str) -> Result<f64> {
-        let (spend,): (Option<f64>,) =
-            sqlx::query_as("SELECT SUM(cost_usd) FROM results WHERE run_id = ? AND cached = FALSE")
-                .bind(run_id)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(spend.unwrap_or(0.0))
+        with_pool!(self, |pool| {
+            let (spend,): (Option<f64>,) = sqlx::query_as(
+                "SELECT SUM(cost_usd) FROM results WHERE run_id = $1 AND cached = FALSE",
+            )
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?;
+            Ok(spend.unwrap_or(0.0))
+        })
     }
 
     /// A cached provider response (JSON as stored by [`Store::cache_put`]).
     pub async fn cache_get(&self, key: &str) -> Result<Option<String>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT response FROM response_cache WHERE key = ?")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(r,)| r))
+        with_pool!(self, |pool| {
+            let row: Option<(String,)> =
+                sqlx::query_as("SELECT response FROM response_cache WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?;
+            Ok(row.map(|(r,)| r))
+        })
     }
 
     pub async fn cache_put(&self, key: &str, tool_fingerprint: &str, response: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO response_cache (key, tool_fingerprint, response, created_at)
-             VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(tool_fingerprint)
-        .bind(response)
-        .bind(Utc::now().to_rfc3339())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO response_cache (key, tool_fingerprint, response, created_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(tool_fingerprint)
+            .bind(response)
+            .bind(Utc::now().to_rfc3339())
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        with_pool!(self, |pool| pool.close().await)
     }
+}
+
+fn sqlite_migrator() -> &'static sqlx::migrate::Migrator {
+    static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+    &MIGRATOR
+}
+
+fn postgres_migrator() -> &'static sqlx::migrate::Migrator {
+    static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+    &MIGRATOR
+}
+
+async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePool> {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    if path != ":memory:" {
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                fs_err::create_dir_all(parent)?;
+            }
+        }
+    }
+    let connect = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true);
+    let max = if path == ":memory:" {
+        1
+    } else {
+        options.max_connections.unwrap_or(4)
+    };
+    Ok(SqlitePoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await?)
+}
+
+async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<PgPool> {
+    let connect = PgConnectOptions::from_str(url)?.application_name("proximity");
+    Ok(PgPoolOptions::new()
+        .max_connections(options.max_connections.unwrap_or(16))
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await?)
 }
 
 #[cfg(test)]
@@ -333,58 +531,76 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn results_round_trip_and_are_unique() {
+    async fn sqlite_creates_the_database_directory() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("x/p.db").display());
         let store = Store::connect(&url).await.unwrap();
-        store.create_run(&run("r1")).await.unwrap();
-        let r = result("r1", "c1");
-        assert!(store.insert_result(&r).await.unwrap());
+        assert_eq!(store.backend(), Backend::Sqlite);
+        assert!(dir.path().join("x/p.db").exists());
+        assert!(store.pending_migrations().await.unwrap().is_empty());
         assert!(
-            !store.insert_result(&r).await.unwrap(),
-            "second write is ignored"
+            store.migrate().await.unwrap().is_empty(),
+            "migrating twice is a no-op"
         );
-        let mut cached = result("r1", "c2");
-        cached.cached = true;
-        store.insert_result(&cached).await.unwrap();
-        let back = store.results("r1").await.unwrap();
-        assert_eq!(back.len(), 2);
-        assert_eq!(back[0].case_id, "c1");
-        assert_eq!(back[0].assertions, r.assertions);
-        assert_eq!(back[0].verdict, Verdict::Silent);
-        assert_eq!(back[0].mean_logprob, Some(-0.25));
-        assert_eq!(back[0].hedged, Some(true));
-        assert_eq!(store.run_spend("r1").await.unwrap(), 0.5);
-        assert_eq!(store.completed_keys("r1").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn results_round_trip_and_are_unique() {
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            store.create_run(&run("r1")).await.unwrap();
+            let r = result("r1", "c1");
+            assert!(store.insert_result(&r).await.unwrap());
+            assert!(
+                !store.insert_result(&r).await.unwrap(),
+                "second write is ignored"
+            );
+            let mut cached = result("r1", "c2");
+            cached.cached = true;
+            store.insert_result(&cached).await.unwrap();
+            let back = store.results("r1").await.unwrap();
+            assert_eq!(back.len(), 2);
+            assert_eq!(back[0].case_id, "c1");
+            assert_eq!(back[0].assertions, r.assertions);
+            assert_eq!(back[0].verdict, Verdict::Silent);
+            assert_eq!(back[0].mean_logprob, Some(-0.25));
+            assert_eq!(back[0].hedged, Some(true));
+            assert_eq!(store.run_spend("r1").await.unwrap(), 0.5);
+            assert_eq!(store.completed_keys("r1").await.unwrap().len(), 2);
+        }
     }
 
     #[tokio::test]
     async fn run_status_and_latest() {
-        let store = Store::connect("sqlite::memory:").await.unwrap();
-        store.create_run(&run("a")).await.unwrap();
-        store
-            .set_run_status("a", RunStatus::Finished, Some(Utc::now()))
-            .await
-            .unwrap();
-        let latest = store.latest_run().await.unwrap().unwrap();
-        assert_eq!(latest.status, RunStatus::Finished);
-        assert!(latest.finished_at.is_some());
-        assert!(matches!(
-            store.run("nope").await,
-            Err(StoreError::NoSuchRun(_))
-        ));
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            store.create_run(&run("a")).await.unwrap();
+            store
+                .set_run_status("a", RunStatus::Finished, Some(Utc::now()))
+                .await
+                .unwrap();
+            let latest = store.latest_run().await.unwrap().unwrap();
+            assert_eq!(latest.status, RunStatus::Finished);
+            assert!(latest.finished_at.is_some());
+            assert!(matches!(
+                store.run("nope").await,
+                Err(StoreError::NoSuchRun(_))
+            ));
+        }
     }
 
     #[tokio::test]
     async fn cache_keeps_first_answer() {
-        let store = Store::connect("sqlite::memory:").await.unwrap();
-        assert_eq!(store.cache_get("k").await.unwrap(), None);
-        store.cache_put("k", "fp", "{\"a\":1}").await.unwrap();
-        store.cache_put("k", "fp", "{\"a\":2}").await.unwrap();
-        assert_eq!(
-            store.cache_get("k").await.unwrap().as_deref(),
-            Some("{\"a\":1}")
-        );
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            assert_eq!(store.cache_get("k").await.unwrap(), None);
+            store.cache_put("k", "fp", "{\"a\":1}").await.unwrap();
+            store.cache_put("k", "fp", "{\"a\":2}").await.unwrap();
+            assert_eq!(
+                store.cache_get("k").await.unwrap().as_deref(),
+                Some("{\"a\":1}")
+            );
+        }
     }
 
     #[tokio::test]

@@ -237,47 +237,12 @@ impl TryFrom<NoteRow> for NoteRecord {
 impl Store {
     /// Record a note; returns its id.
     pub async fn insert_note(&self, n: &NewNote, created_at: DateTime<Utc>) -> Result<i64> {
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO field_notes (created_at, date, author, role, persona, tool, workflow,
-                task, what_happened, outcome, failure_mode, minutes_saved, minutes_lost, prompt,
-                output)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             RETURNING id",
-        )
-        .bind(ts(created_at))
-        .bind(n.date.format("%Y-%m-%d").to_string())
-        .bind(&n.author)
-        .bind(n.role.as_str())
-        .bind(&n.persona)
-        .bind(&n.tool)
-        .bind(&n.workflow)
-        .bind(&n.task)
-        .bind(&n.what_happened)
-        .bind(n.outcome.as_str())
-        .bind(n.failure_mode.map(FailureMode::as_str))
-        .bind(n.minutes_saved)
-        .bind(n.minutes_lost)
-        .bind(&n.prompt)
-        .bind(&n.output)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
-    /// Record many notes in one transaction: all or none. Returns their ids in order.
-    pub async fn insert_notes(
-        &self,
-        notes: &[NewNote],
-        created_at: DateTime<Utc>,
-    ) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
-        let mut ids = Vec::with_capacity(notes.len());
-        for n in notes {
+        with_pool!(self, |pool| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO field_notes (created_at, date, author, role, persona, tool, workflow,
-                    task, what_happened, outcome, failure_mode, minutes_saved, minutes_lost,
-                    prompt, output)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    task, what_happened, outcome, failure_mode, minutes_saved, minutes_lost, prompt,
+                    output)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                  RETURNING id",
             )
             .bind(ts(created_at))
@@ -295,53 +260,100 @@ impl Store {
             .bind(n.minutes_lost)
             .bind(&n.prompt)
             .bind(&n.output)
-            .fetch_one(&mut *tx)
+            .fetch_one(pool)
             .await?;
-            ids.push(id);
-        }
-        tx.commit().await?;
-        Ok(ids)
+            Ok(id)
+        })
+    }
+
+    /// Record many notes in one transaction: all or none. Returns their ids in order.
+    pub async fn insert_notes(
+        &self,
+        notes: &[NewNote],
+        created_at: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(notes.len());
+            for n in notes {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO field_notes (created_at, date, author, role, persona, tool, workflow,
+                        task, what_happened, outcome, failure_mode, minutes_saved, minutes_lost,
+                        prompt, output)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                     RETURNING id",
+                )
+                .bind(ts(created_at))
+                .bind(n.date.format("%Y-%m-%d").to_string())
+                .bind(&n.author)
+                .bind(n.role.as_str())
+                .bind(&n.persona)
+                .bind(&n.tool)
+                .bind(&n.workflow)
+                .bind(&n.task)
+                .bind(&n.what_happened)
+                .bind(n.outcome.as_str())
+                .bind(n.failure_mode.map(FailureMode::as_str))
+                .bind(n.minutes_saved)
+                .bind(n.minutes_lost)
+                .bind(&n.prompt)
+                .bind(&n.output)
+                .fetch_one(&mut *tx)
+                .await?;
+                ids.push(id);
+            }
+            tx.commit().await?;
+            Ok(ids)
+        })
     }
 
     /// One note by id.
     pub async fn note(&self, id: i64) -> Result<Option<NoteRecord>> {
-        let row = sqlx::query_as::<_, NoteRow>("SELECT * FROM field_notes WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(TryInto::try_into).transpose()
+        with_pool!(self, |pool| {
+            let row = sqlx::query_as::<_, NoteRow>("SELECT * FROM field_notes WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.map(TryInto::try_into).transpose()
+        })
     }
 
     /// Notes matching `filter`, oldest encounter first.
     pub async fn notes(&self, filter: &NoteFilter) -> Result<Vec<NoteRecord>> {
-        let rows = sqlx::query_as::<_, NoteRow>(
-            "SELECT * FROM field_notes
-             WHERE (? IS NULL OR persona = ?) AND (? IS NULL OR tool = ?)
-               AND (? IS NULL OR author = ?) AND (? IS NULL OR date >= ?)
-             ORDER BY date, id",
-        )
-        .bind(&filter.persona)
-        .bind(&filter.persona)
-        .bind(&filter.tool)
-        .bind(&filter.tool)
-        .bind(&filter.author)
-        .bind(&filter.author)
-        .bind(filter.since.map(|d| d.format("%Y-%m-%d").to_string()))
-        .bind(filter.since.map(|d| d.format("%Y-%m-%d").to_string()))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        with_pool!(self, |pool| {
+            let rows = sqlx::query_as::<_, NoteRow>(
+                "SELECT * FROM field_notes
+                 WHERE ($1 IS NULL OR persona = $2) AND ($3 IS NULL OR tool = $4)
+                   AND ($5 IS NULL OR author = $6) AND ($7 IS NULL OR date >= $8)
+                 ORDER BY date, id",
+            )
+            .bind(&filter.persona)
+            .bind(&filter.persona)
+            .bind(&filter.tool)
+            .bind(&filter.tool)
+            .bind(&filter.author)
+            .bind(&filter.author)
+            .bind(filter.since.map(|d| d.format("%Y-%m-%d").to_string()))
+            .bind(filter.since.map(|d| d.format("%Y-%m-%d").to_string()))
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        })
     }
 
     /// Mark a note as promoted to `case_id` in `suite`.
     pub async fn mark_note_promoted(&self, id: i64, case_id: &str, suite: &str) -> Result<()> {
-        sqlx::query("UPDATE field_notes SET promoted_case = ?, promoted_suite = ? WHERE id = ?")
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE field_notes SET promoted_case = $1, promoted_suite = $2 WHERE id = $3",
+            )
             .bind(case_id)
             .bind(suite)
             .bind(id)
-            .execute(&self.pool)
+            .execute(pool)
             .await?;
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -371,49 +383,51 @@ mod tests {
 
     #[tokio::test]
     async fn notes_round_trip_filter_and_promote() {
-        let store = Store::connect("sqlite::memory:").await.unwrap();
-        let a = store
-            .insert_note(&note("p", "t", "ana", 3), Utc::now())
-            .await
-            .unwrap();
-        let ids = store
-            .insert_notes(
-                &[note("p", "u", "bo", 10), note("q", "t", "ana", 20)],
-                Utc::now(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(ids.len(), 2);
-        let back = store.note(a).await.unwrap().unwrap();
-        assert_eq!(back.note, note("p", "t", "ana", 3));
-        assert_eq!(back.promoted_case, None);
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            let a = store
+                .insert_note(&note("p", "t", "ana", 3), Utc::now())
+                .await
+                .unwrap();
+            let ids = store
+                .insert_notes(
+                    &[note("p", "u", "bo", 10), note("q", "t", "ana", 20)],
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(ids.len(), 2);
+            let back = store.note(a).await.unwrap().unwrap();
+            assert_eq!(back.note, note("p", "t", "ana", 3));
+            assert_eq!(back.promoted_case, None);
 
-        let by_persona = store
-            .notes(&NoteFilter {
-                persona: Some("p".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(by_persona.len(), 2);
-        let since = store
-            .notes(&NoteFilter {
-                since: NaiveDate::from_ymd_opt(2026, 11, 10),
-                author: Some("ana".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(since.len(), 1);
-        assert_eq!(since[0].note.persona, "q");
+            let by_persona = store
+                .notes(&NoteFilter {
+                    persona: Some("p".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(by_persona.len(), 2);
+            let since = store
+                .notes(&NoteFilter {
+                    since: NaiveDate::from_ymd_opt(2026, 11, 10),
+                    author: Some("ana".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(since.len(), 1);
+            assert_eq!(since[0].note.persona, "q");
 
-        store
-            .mark_note_promoted(a, "field-1", "suites/x.yaml")
-            .await
-            .unwrap();
-        let back = store.note(a).await.unwrap().unwrap();
-        assert_eq!(back.promoted_case.as_deref(), Some("field-1"));
-        assert!(store.note(999).await.unwrap().is_none());
+            store
+                .mark_note_promoted(a, "field-1", "suites/x.yaml")
+                .await
+                .unwrap();
+            let back = store.note(a).await.unwrap().unwrap();
+            assert_eq!(back.promoted_case.as_deref(), Some("field-1"));
+            assert!(store.note(999).await.unwrap().is_none());
+        }
     }
 
     #[test]

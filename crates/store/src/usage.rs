@@ -12,10 +12,10 @@
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::SqlitePool;
+use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Result, Store, StoreError};
+use crate::{Pool, Result, Store, StoreError};
 
 /// A timestamp as stored: RFC 3339 UTC with microseconds, so text order is time order.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
@@ -174,73 +174,95 @@ impl Store {
         amount_usd: f64,
         now: DateTime<Utc>,
     ) -> Result<Reservation> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job::Reserve {
+        // Every transaction locks ledger rows in scope order, so two gateways reserving
+        // for overlapping scopes can never wait on each other in a cycle.
+        let mut lines = lines.to_vec();
+        lines.sort_by(|a, b| a.scope.cmp(&b.scope));
+        lines.dedup_by(|a, b| a.scope == b.scope);
+        let work = Work::Reserve {
             id: id.to_owned(),
             month: month.to_owned(),
-            lines: lines.to_vec(),
+            lines,
             amount_usd,
             now,
-            reply,
         };
-        self.writer.submit(&self.pool, job).await?;
-        answer.await.map_err(|_| stopped())?
+        match self.ledger(work).await? {
+            Done::Reserve(r) => Ok(r),
+            Done::Settle => Err(stopped()),
+        }
     }
 
     /// Write the usage row of a request and, when it held reservation `reservation`,
     /// move that reservation to spent at the real cost: one transaction, committed
     /// before this returns.
     pub async fn settle(&self, usage: &UsageRecord, reservation: Option<&str>) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job::Settle {
+        let work = Work::Settle {
             usage: Box::new(usage.clone()),
             reservation: reservation.map(str::to_owned),
-            reply,
         };
-        self.writer.submit(&self.pool, job).await?;
-        answer.await.map_err(|_| stopped())?
+        self.ledger(work).await.map(|_| ())
+    }
+
+    /// Apply one ledger write: on SQLite through the group-commit writer task (one
+    /// writer per database file anyway), on PostgreSQL in a transaction of its own on
+    /// the pool, retried when the server picks it as a deadlock or serialization victim.
+    async fn ledger(&self, work: Work) -> Result<Done> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let (reply, answer) = oneshot::channel();
+                self.writer.submit(pool, Job { work, reply }).await?;
+                answer.await.map_err(|_| stopped())?
+            }
+            Pool::Postgres(pool) => postgres_ledger(pool, &work).await,
+        }
     }
 
     /// Release, without spending, reservations made before `cutoff` (those of a gateway
     /// that died mid-request). Returns how many were released.
     pub async fn release_reservations_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        let ids: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM budget_reservations WHERE created_at < ?")
-                .bind(ts(cutoff))
-                .fetch_all(&self.pool)
-                .await?;
-        let mut n = 0;
-        for (id,) in ids {
-            let mut tx = self.pool.begin().await?;
-            if release_in(&mut tx, &id, 0.0).await? {
-                n += 1;
+        with_pool!(self, |pool| {
+            let ids: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM budget_reservations WHERE created_at < $1")
+                    .bind(ts(cutoff))
+                    .fetch_all(pool)
+                    .await?;
+            let mut n = 0;
+            for (id,) in ids {
+                let mut tx = pool.begin().await?;
+                if Ledger::release(&mut tx, &id, 0.0).await? {
+                    n += 1;
+                }
+                tx.commit().await?;
             }
-            tx.commit().await?;
-        }
-        Ok(n)
+            Ok(n)
+        })
     }
 
     /// Spent and reserved US dollars of a scope in a month.
     pub async fn budget_state(&self, scope: &str, month: &str) -> Result<(f64, f64)> {
-        let row: Option<(f64, f64)> = sqlx::query_as(
-            "SELECT spent_usd, reserved_usd FROM budget_ledger WHERE scope = ? AND month = ?",
-        )
-        .bind(scope)
-        .bind(month)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.unwrap_or((0.0, 0.0)))
+        with_pool!(self, |pool| {
+            let row: Option<(f64, f64)> = sqlx::query_as(
+                "SELECT spent_usd, reserved_usd FROM budget_ledger WHERE scope = $1 AND month = $2",
+            )
+            .bind(scope)
+            .bind(month)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.unwrap_or((0.0, 0.0)))
+        })
     }
 
     /// Usage rows created at or after `since` (all when `None`), oldest first.
     pub async fn usage(&self, since: Option<DateTime<Utc>>) -> Result<Vec<UsageRecord>> {
-        let rows = sqlx::query_as::<_, UsageRow>(
-            "SELECT * FROM gateway_usage WHERE created_at >= ? ORDER BY created_at, id",
-        )
-        .bind(since.map(ts).unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        with_pool!(self, |pool| {
+            let rows = sqlx::query_as::<_, UsageRow>(
+                "SELECT * FROM gateway_usage WHERE created_at >= $1 ORDER BY created_at, id",
+            )
+            .bind(since.map(ts).unwrap_or_default())
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        })
     }
 
     /// Spend and volume since `since`, grouped, the most expensive group first.
@@ -249,22 +271,25 @@ impl Store {
         since: Option<DateTime<Utc>>,
         by: UsageGroup,
     ) -> Result<Vec<UsageSummaryRow>> {
-        // The grouping column comes from a closed enum, never from input.
-        let sql = format!(
-            "SELECT {col} AS group_key, COUNT(*) AS requests,
-                    SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
-                    SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
-                    CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd,
-                    CAST(AVG(latency_ms) AS DOUBLE PRECISION) AS mean_latency_ms
-             FROM gateway_usage WHERE created_at >= ?
-             GROUP BY {col} ORDER BY cost_usd DESC, group_key",
-            col = by.column()
-        );
-        let rows = sqlx::query_as::<_, UsageSummaryRow>(&sql)
-            .bind(since.map(ts).unwrap_or_default())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows)
+        with_pool!(self, |pool| {
+            // The grouping column comes from a closed enum, never from input.
+            let sql = format!(
+                "SELECT {col} AS group_key, COUNT(*) AS requests,
+                        SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+                        CAST(SUM(input_tokens) AS BIGINT) AS input_tokens,
+                        CAST(SUM(output_tokens) AS BIGINT) AS output_tokens,
+                        CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd,
+                        CAST(AVG(latency_ms) AS DOUBLE PRECISION) AS mean_latency_ms
+                 FROM gateway_usage WHERE created_at >= $1
+                 GROUP BY {col} ORDER BY cost_usd DESC, group_key",
+                col = by.column()
+            );
+            let rows = sqlx::query_as::<_, UsageSummaryRow>(&sql)
+                .bind(since.map(ts).unwrap_or_default())
+                .fetch_all(pool)
+                .await?;
+            Ok(rows)
+        })
     }
 }
 
@@ -275,42 +300,42 @@ fn stopped() -> StoreError {
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
 
-/// A write of the gateway, done by the writer task.
-pub(crate) enum Job {
+/// A write to the gateway's ledger.
+pub(crate) enum Work {
     Reserve {
         id: String,
         month: String,
         lines: Vec<BudgetLine>,
         amount_usd: f64,
         now: DateTime<Utc>,
-        reply: oneshot::Sender<Result<Reservation>>,
     },
     Settle {
         usage: Box<UsageRecord>,
         reservation: Option<String>,
-        reply: oneshot::Sender<Result<()>>,
     },
 }
 
-enum Done {
+/// What a [`Work`] did.
+pub(crate) enum Done {
     Reserve(Reservation),
     Settle,
 }
 
-impl Job {
-    fn answer(self, result: Result<Done>) {
-        match self {
-            Job::Reserve { reply, .. } => {
-                let _ = reply.send(result.and_then(|d| match d {
-                    Done::Reserve(r) => Ok(r),
-                    Done::Settle => Err(stopped()),
-                }));
-            }
-            Job::Settle { reply, .. } => {
-                let _ = reply.send(result.map(|_| ()));
-            }
-        }
+impl Done {
+    /// Whether the work's writes stay (a reservation refused for lack of budget leaves
+    /// nothing behind).
+    fn keep(&self) -> bool {
+        matches!(
+            self,
+            Done::Settle | Done::Reserve(Reservation::Reserved { .. })
+        )
     }
+}
+
+/// A ledger write queued for the SQLite writer task, with where its answer goes.
+pub(crate) struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Done>>,
 }
 
 /// Group commit: one task per store takes the gateway's reservations and settlements
@@ -359,25 +384,25 @@ async fn write_batch(pool: &SqlitePool, jobs: Vec<Job>) {
         Err(e) => {
             let msg = e.to_string();
             for job in jobs {
-                job.answer(Err(StoreError::Write(msg.clone())));
+                let _ = job.reply.send(Err(StoreError::Write(msg.clone())));
             }
             return;
         }
     };
     let mut results = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        results.push(apply(&mut tx, job).await);
+        results.push(in_savepoint(&mut tx, &job.work).await);
     }
     match tx.commit().await {
         Ok(()) => {
             for (job, result) in jobs.into_iter().zip(results) {
-                job.answer(result);
+                let _ = job.reply.send(result);
             }
         }
         Err(e) => {
             let msg = e.to_string();
             for job in jobs {
-                job.answer(Err(StoreError::Write(msg.clone())));
+                let _ = job.reply.send(Err(StoreError::Write(msg.clone())));
             }
         }
     }
@@ -385,183 +410,205 @@ async fn write_batch(pool: &SqlitePool, jobs: Vec<Job>) {
 
 /// One job inside the batch's transaction, in a savepoint: undone when it fails or finds
 /// a budget exhausted, kept otherwise.
-async fn apply(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, job: &Job) -> Result<Done> {
+async fn in_savepoint(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, work: &Work) -> Result<Done> {
     sqlx::query("SAVEPOINT job").execute(&mut **tx).await?;
-    let result = match job {
-        Job::Reserve {
-            id,
-            month,
-            lines,
-            amount_usd,
-            now,
-            ..
-        } => reserve_in(tx, id, month, lines, *amount_usd, *now)
-            .await
-            .map(Done::Reserve),
-        Job::Settle {
-            usage, reservation, ..
-        } => settle_in(tx, usage, reservation.as_deref())
-            .await
-            .map(|()| Done::Settle),
-    };
-    let keep = matches!(
-        result,
-        Ok(Done::Settle | Done::Reserve(Reservation::Reserved { .. }))
-    );
-    if !keep {
+    let result = sqlx::Sqlite::apply(tx, work).await;
+    if !matches!(&result, Ok(done) if done.keep()) {
         sqlx::query("ROLLBACK TO job").execute(&mut **tx).await?;
     }
     sqlx::query("RELEASE job").execute(&mut **tx).await?;
     result
 }
 
-async fn reserve_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    id: &str,
-    month: &str,
-    lines: &[BudgetLine],
-    amount_usd: f64,
-    now: DateTime<Utc>,
-) -> Result<Reservation> {
-    for line in lines {
-        sqlx::query(
-            "INSERT INTO budget_ledger (scope, month) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&line.scope)
-        .bind(month)
-        .execute(&mut **tx)
-        .await?;
-        let done = sqlx::query(
-            "UPDATE budget_ledger SET reserved_usd = reserved_usd + ?1
-             WHERE scope = ?2 AND month = ?3 AND spent_usd + reserved_usd + ?1 <= ?4",
-        )
-        .bind(amount_usd)
-        .bind(&line.scope)
-        .bind(month)
-        .bind(line.limit_usd)
-        .execute(&mut **tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            let (spent_usd, reserved_usd): (f64, f64) = sqlx::query_as(
-                "SELECT spent_usd, reserved_usd FROM budget_ledger WHERE scope = ? AND month = ?",
-            )
-            .bind(&line.scope)
-            .bind(month)
-            .fetch_one(&mut **tx)
-            .await?;
-            return Ok(Reservation::Exhausted {
-                scope: line.scope.clone(),
-                limit_usd: line.limit_usd,
-                spent_usd,
-                reserved_usd,
-            });
+/// How many times a PostgreSQL ledger transaction is tried when the server aborts it as
+/// a deadlock or serialization victim.
+const PG_ATTEMPTS: u32 = 8;
+
+async fn postgres_ledger(pool: &PgPool, work: &Work) -> Result<Done> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = async {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::Postgres::apply(&mut tx, work).await?;
+            if done.keep() {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok::<_, StoreError>(done)
+        }
+        .await;
+        match outcome {
+            Err(StoreError::Database(sqlx::Error::Database(e)))
+                if attempt < PG_ATTEMPTS
+                    && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                tracing::debug!(attempt, code = ?e.code(), "ledger transaction retried");
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 2)).await;
+            }
+            other => return other,
         }
     }
-    let scopes: Vec<&str> = lines.iter().map(|l| l.scope.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO budget_reservations (id, month, scopes, amount_usd, created_at)
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(month)
-    .bind(serde_json::to_string(&scopes).unwrap_or_default())
-    .bind(amount_usd)
-    .bind(ts(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(Reservation::Reserved {
-        id: id.to_owned(),
-        month: month.to_owned(),
-    })
 }
 
-async fn settle_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    usage: &UsageRecord,
-    reservation: Option<&str>,
-) -> Result<()> {
-    insert_usage(tx, usage).await?;
-    if let Some(id) = reservation {
-        release_in(tx, id, usage.cost_usd).await?;
-    }
-    Ok(())
+/// The ledger's statements, compiled for each backend.
+pub(crate) trait Ledger: sqlx::Database {
+    async fn apply(tx: &mut sqlx::Transaction<'_, Self>, work: &Work) -> Result<Done>;
+    /// Move reservation `id` out of `reserved` (and `cost` into `spent`) in each of its
+    /// scopes, and forget it. `false` when it was already settled or released.
+    async fn release(tx: &mut sqlx::Transaction<'_, Self>, id: &str, cost: f64) -> Result<bool>;
 }
 
-async fn insert_usage(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, u: &UsageRecord) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO gateway_usage
-         (id, created_at, key_id, persona, tier, tool_id, served_by, tool_fingerprint, workflow,
-          input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, status, error_class,
-          stream, attempts)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&u.id)
-    .bind(ts(u.created_at))
-    .bind(&u.key_id)
-    .bind(&u.persona)
-    .bind(&u.tier)
-    .bind(&u.tool_id)
-    .bind(&u.served_by)
-    .bind(&u.tool_fingerprint)
-    .bind(&u.workflow)
-    .bind(u.input_tokens as i64)
-    .bind(u.output_tokens as i64)
-    .bind(u.cost_usd)
-    .bind(u.latency_ms as i64)
-    .bind(u.ttft_ms.map(|t| t as i64))
-    .bind(i64::from(u.status))
-    .bind(&u.error_class)
-    .bind(u.stream)
-    .bind(i64::from(u.attempts))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
+macro_rules! ledger {
+    ($db:ty) => {
+        impl Ledger for $db {
+            async fn apply(tx: &mut sqlx::Transaction<'_, Self>, work: &Work) -> Result<Done> {
+                match work {
+                    Work::Reserve {
+                        id,
+                        month,
+                        lines,
+                        amount_usd,
+                        now,
+                    } => {
+                        for line in lines {
+                            sqlx::query(
+                                "INSERT INTO budget_ledger (scope, month) VALUES ($1, $2)
+                                 ON CONFLICT DO NOTHING",
+                            )
+                            .bind(&line.scope)
+                            .bind(month)
+                            .execute(&mut **tx)
+                            .await?;
+                            let done = sqlx::query(
+                                "UPDATE budget_ledger SET reserved_usd = reserved_usd + $1
+                                 WHERE scope = $2 AND month = $3
+                                   AND spent_usd + reserved_usd + $1 <= $4",
+                            )
+                            .bind(*amount_usd)
+                            .bind(&line.scope)
+                            .bind(month)
+                            .bind(line.limit_usd)
+                            .execute(&mut **tx)
+                            .await?;
+                            if done.rows_affected() != 1 {
+                                let (spent_usd, reserved_usd): (f64, f64) = sqlx::query_as(
+                                    "SELECT spent_usd, reserved_usd FROM budget_ledger
+                                     WHERE scope = $1 AND month = $2",
+                                )
+                                .bind(&line.scope)
+                                .bind(month)
+                                .fetch_one(&mut **tx)
+                                .await?;
+                                return Ok(Done::Reserve(Reservation::Exhausted {
+                                    scope: line.scope.clone(),
+                                    limit_usd: line.limit_usd,
+                                    spent_usd,
+                                    reserved_usd,
+                                }));
+                            }
+                        }
+                        let scopes: Vec<&str> = lines.iter().map(|l| l.scope.as_str()).collect();
+                        sqlx::query(
+                            "INSERT INTO budget_reservations
+                             (id, month, scopes, amount_usd, created_at)
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(id)
+                        .bind(month)
+                        .bind(serde_json::to_string(&scopes).unwrap_or_default())
+                        .bind(*amount_usd)
+                        .bind(ts(*now))
+                        .execute(&mut **tx)
+                        .await?;
+                        Ok(Done::Reserve(Reservation::Reserved {
+                            id: id.clone(),
+                            month: month.clone(),
+                        }))
+                    }
+                    Work::Settle { usage: u, reservation } => {
+                        sqlx::query(
+                            "INSERT INTO gateway_usage
+                             (id, created_at, key_id, persona, tier, tool_id, served_by,
+                              tool_fingerprint, workflow, input_tokens, output_tokens, cost_usd,
+                              latency_ms, ttft_ms, status, error_class, stream, attempts)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                                     $14, $15, $16, $17, $18)",
+                        )
+                        .bind(&u.id)
+                        .bind(ts(u.created_at))
+                        .bind(&u.key_id)
+                        .bind(&u.persona)
+                        .bind(&u.tier)
+                        .bind(&u.tool_id)
+                        .bind(&u.served_by)
+                        .bind(&u.tool_fingerprint)
+                        .bind(&u.workflow)
+                        .bind(u.input_tokens as i64)
+                        .bind(u.output_tokens as i64)
+                        .bind(u.cost_usd)
+                        .bind(u.latency_ms as i64)
+                        .bind(u.ttft_ms.map(|t| t as i64))
+                        .bind(i64::from(u.status))
+                        .bind(&u.error_class)
+                        .bind(u.stream)
+                        .bind(i64::from(u.attempts))
+                        .execute(&mut **tx)
+                        .await?;
+                        if let Some(id) = reservation {
+                            Self::release(tx, id, u.cost_usd).await?;
+                        }
+                        Ok(Done::Settle)
+                    }
+                }
+            }
 
-/// Move reservation `id` out of `reserved` (and `cost` into `spent`) in each of its
-/// scopes, and forget it. `false` when it was already settled or released.
-async fn release_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    id: &str,
-    cost: f64,
-) -> Result<bool> {
-    let row: Option<(String, String, f64)> = sqlx::query_as(
-        "DELETE FROM budget_reservations WHERE id = ? RETURNING month, scopes, amount_usd",
-    )
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((month, scopes, amount)) = row else {
-        return Ok(false);
+            async fn release(
+                tx: &mut sqlx::Transaction<'_, Self>,
+                id: &str,
+                cost: f64,
+            ) -> Result<bool> {
+                let row: Option<(String, String, f64)> = sqlx::query_as(
+                    "DELETE FROM budget_reservations WHERE id = $1
+                     RETURNING month, scopes, amount_usd",
+                )
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some((month, scopes, amount)) = row else {
+                    return Ok(false);
+                };
+                let scopes: Vec<String> = serde_json::from_str(&scopes)
+                    .map_err(|e| StoreError::Corrupt(format!("reservation scopes: {e}")))?;
+                for scope in scopes {
+                    sqlx::query(
+                        "UPDATE budget_ledger
+                         SET reserved_usd = CASE WHEN reserved_usd > $1
+                                                 THEN reserved_usd - $1 ELSE 0 END,
+                             spent_usd = spent_usd + $2
+                         WHERE scope = $3 AND month = $4",
+                    )
+                    .bind(amount)
+                    .bind(cost)
+                    .bind(&scope)
+                    .bind(&month)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(true)
+            }
+        }
     };
-    let scopes: Vec<String> = serde_json::from_str(&scopes)
-        .map_err(|e| StoreError::Corrupt(format!("reservation scopes: {e}")))?;
-    for scope in scopes {
-        sqlx::query(
-            "UPDATE budget_ledger
-             SET reserved_usd = MAX(reserved_usd - ?1, 0), spent_usd = spent_usd + ?2
-             WHERE scope = ?3 AND month = ?4",
-        )
-        .bind(amount)
-        .bind(cost)
-        .bind(&scope)
-        .bind(&month)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(true)
 }
+
+ledger!(sqlx::Sqlite);
+ledger!(sqlx::Postgres);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
-        (dir, Store::connect(&url).await.unwrap())
-    }
 
     fn usage(id: &str, cost: f64) -> UsageRecord {
         UsageRecord {
@@ -588,63 +635,71 @@ mod tests {
 
     #[tokio::test]
     async fn reservations_stop_at_the_limit_and_settle_at_the_real_cost() {
-        let (_d, s) = store().await;
-        let lines = [BudgetLine {
-            scope: "persona:p".into(),
-            limit_usd: 1.0,
-        }];
-        let now = Utc::now();
-        let r1 = s.reserve("a", "2026-11", &lines, 0.6, now).await.unwrap();
-        assert!(matches!(r1, Reservation::Reserved { .. }));
-        let r2 = s.reserve("b", "2026-11", &lines, 0.6, now).await.unwrap();
-        assert!(matches!(r2, Reservation::Exhausted { reserved_usd, .. } if reserved_usd == 0.6));
-        s.settle(&usage("a", 0.1), Some("a")).await.unwrap();
-        assert_eq!(
-            s.budget_state("persona:p", "2026-11").await.unwrap(),
-            (0.1, 0.0)
-        );
-        let r3 = s.reserve("c", "2026-11", &lines, 0.6, now).await.unwrap();
-        assert!(matches!(r3, Reservation::Reserved { .. }));
-        // A reservation never settled (its gateway died) is released later.
-        let later = now + chrono::Duration::seconds(1);
-        assert_eq!(s.release_reservations_before(later).await.unwrap(), 1);
-        assert_eq!(
-            s.budget_state("persona:p", "2026-11").await.unwrap(),
-            (0.1, 0.0)
-        );
-        assert_eq!(s.usage(None).await.unwrap().len(), 1);
+        for s in crate::testing::stores().await {
+            crate::testing::on(&s);
+            let lines = [BudgetLine {
+                scope: "persona:p".into(),
+                limit_usd: 1.0,
+            }];
+            let now = Utc::now();
+            let r1 = s.reserve("a", "2026-11", &lines, 0.6, now).await.unwrap();
+            assert!(matches!(r1, Reservation::Reserved { .. }));
+            let r2 = s.reserve("b", "2026-11", &lines, 0.6, now).await.unwrap();
+            assert!(
+                matches!(r2, Reservation::Exhausted { reserved_usd, .. } if reserved_usd == 0.6)
+            );
+            s.settle(&usage("a", 0.1), Some("a")).await.unwrap();
+            assert_eq!(
+                s.budget_state("persona:p", "2026-11").await.unwrap(),
+                (0.1, 0.0)
+            );
+            let r3 = s.reserve("c", "2026-11", &lines, 0.6, now).await.unwrap();
+            assert!(matches!(r3, Reservation::Reserved { .. }));
+            // A reservation never settled (its gateway died) is released later.
+            let later = now + chrono::Duration::seconds(1);
+            assert_eq!(s.release_reservations_before(later).await.unwrap(), 1);
+            assert_eq!(
+                s.budget_state("persona:p", "2026-11").await.unwrap(),
+                (0.1, 0.0)
+            );
+            assert_eq!(s.usage(None).await.unwrap().len(), 1);
+        }
     }
 
     #[tokio::test]
     async fn all_scopes_or_none_are_reserved() {
-        let (_d, s) = store().await;
-        let lines = [
-            BudgetLine {
-                scope: "persona:p".into(),
-                limit_usd: 10.0,
-            },
-            BudgetLine {
-                scope: "key:k".into(),
-                limit_usd: 0.5,
-            },
-        ];
-        let r = s.reserve("a", "m", &lines, 1.0, Utc::now()).await.unwrap();
-        assert!(matches!(r, Reservation::Exhausted { ref scope, .. } if scope == "key:k"));
-        assert_eq!(s.budget_state("persona:p", "m").await.unwrap(), (0.0, 0.0));
+        for s in crate::testing::stores().await {
+            crate::testing::on(&s);
+            let lines = [
+                BudgetLine {
+                    scope: "persona:p".into(),
+                    limit_usd: 10.0,
+                },
+                BudgetLine {
+                    scope: "key:k".into(),
+                    limit_usd: 0.5,
+                },
+            ];
+            let r = s.reserve("a", "m", &lines, 1.0, Utc::now()).await.unwrap();
+            assert!(matches!(r, Reservation::Exhausted { ref scope, .. } if scope == "key:k"));
+            assert_eq!(s.budget_state("persona:p", "m").await.unwrap(), (0.0, 0.0));
+        }
     }
 
     #[tokio::test]
     async fn summaries_group_and_sum() {
-        let (_d, s) = store().await;
-        s.settle(&usage("a", 0.25), None).await.unwrap();
-        let mut b = usage("b", 0.5);
-        b.status = 502;
-        s.settle(&b, None).await.unwrap();
-        let rows = s.usage_summary(None, UsageGroup::Tool).await.unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].group_key, "gpt");
-        assert_eq!(rows[0].requests, 2);
-        assert_eq!(rows[0].errors, 1);
-        assert!((rows[0].cost_usd - 0.75).abs() < 1e-9);
+        for s in crate::testing::stores().await {
+            crate::testing::on(&s);
+            s.settle(&usage("a", 0.25), None).await.unwrap();
+            let mut b = usage("b", 0.5);
+            b.status = 502;
+            s.settle(&b, None).await.unwrap();
+            let rows = s.usage_summary(None, UsageGroup::Tool).await.unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].group_key, "gpt");
+            assert_eq!(rows[0].requests, 2);
+            assert_eq!(rows[0].errors, 1);
+            assert!((rows[0].cost_usd - 0.75).abs() < 1e-9);
+        }
     }
 }
