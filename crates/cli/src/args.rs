@@ -20,7 +20,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The program directory (default: the nearest directory holding `proximity.yaml`,
     /// from the current directory upwards).
@@ -34,6 +34,19 @@ pub struct GlobalArgs {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+    /// Connections in the store's pool (default: 4 on SQLite, 16 on PostgreSQL).
+    #[arg(
+        long,
+        global = true,
+        env = "PROXIMITY_DATABASE_POOL_SIZE",
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub database_pool_size: Option<u32>,
+    /// Refuse to run on a store whose schema is behind instead of migrating it: for
+    /// deployments that apply migrations as a release step with `proximity migrate`.
+    #[arg(long, global = true, env = "PROXIMITY_NO_MIGRATE")]
+    pub no_migrate: bool,
     /// More logging (-v info, -vv debug); `PROXIMITY_LOG` takes a tracing filter.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use proximity_program::{LoadError, Program, PROGRAM_FILE};
-use proximity_store::Store;
+use proximity_store::{ConnectOptions, Store};
 
 use crate::args::GlobalArgs;
 
@@ -45,17 +45,31 @@ pub fn load_program(g: &GlobalArgs) -> anyhow::Result<Program> {
 
 /// Open the store for a program.
 pub async fn open_store(g: &GlobalArgs, program: &Program) -> anyhow::Result<Store> {
-    let url = match &g.database_url {
+    open_url(g, &store_url(g, program)).await
+}
+
+/// The store's URL: `--database-url`, else the program's SQLite file.
+pub fn store_url(g: &GlobalArgs, program: &Program) -> String {
+    match &g.database_url {
         Some(u) => u.clone(),
         None => proximity_store::default_url(&program.root),
+    }
+}
+
+/// Open the store at `url` with the global connection settings.
+pub async fn open_url(g: &GlobalArgs, url: &str) -> anyhow::Result<Store> {
+    let options = ConnectOptions {
+        max_connections: g.database_pool_size,
+        migrate: !g.no_migrate,
+        ..ConnectOptions::default()
     };
-    Store::connect(&url)
+    Store::connect_with(url, &options)
         .await
-        .with_context(|| format!("cannot open the store at `{}`", redact_url(&url)))
+        .with_context(|| format!("cannot open the store at `{}`", redact_url(url)))
 }
 
 /// A database URL without its password.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_owned(),

@@ -33,15 +33,12 @@ pub async fn run(g: &GlobalArgs, a: &GatewayArgs) -> anyhow::Result<Outcome> {
 
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let reload_state = state.clone();
-    let g_program = g.program.clone();
-    let g_db = g.database_url.clone();
+    let reload_args = GlobalArgs {
+        quiet: true,
+        ..g.clone()
+    };
     let reloader = tokio::spawn(async move {
-        let g = GlobalArgs {
-            program: g_program,
-            database_url: g_db,
-            verbose: 0,
-            quiet: true,
-        };
+        let g = reload_args;
         while hangup.recv().await.is_some() {
             match context::load_program(&g) {
                 Ok(p) => {
