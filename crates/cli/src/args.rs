@@ -101,6 +101,38 @@ pub enum Command {
     Decide(crate::commands::decide::DecideCommand),
     /// When leaders last used each persona's tools first-hand.
     Coverage(crate::commands::coverage::CoverageArgs),
+    /// Apply the store's pending schema migrations (`--check`: list them, exit 1 if any).
+    Migrate(crate::commands::migrate::MigrateArgs),
+    /// Write the whole store as JSON Lines, to move it to another backend.
+    Export(crate::commands::export::ExportArgs),
+    /// Load a `proximity export` file into the store (empty, unless `--merge`).
+    Import(crate::commands::import::ImportArgs),
+    /// Evaluate queued runs' items (`proximity eval --queue`) from a shared store, with
+    /// other workers on any number of machines.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Items evaluated at once by this worker.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Seconds an item stays leased to this worker without being extended; a killed
+    /// worker's items are taken over by others after at most this long.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=86_400))]
+    pub lease_secs: u64,
+    /// How often to look for work when there is none, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub poll_ms: u64,
+    /// Work on this run only.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Exit once no queued run has work left, instead of waiting for more.
+    #[arg(long)]
+    pub exit_when_done: bool,
+    /// This worker's name in the queue's leases (default: host-pid-random).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +190,14 @@ pub struct EvalArgs {
     /// Continue an interrupted run: only missing results are produced, none paid twice.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
+    /// Put the run's items in the store's work queue for `proximity worker` processes
+    /// instead of evaluating them here (use a store they share: `--database-url`).
+    #[arg(long, conflicts_with = "resume")]
+    pub queue: bool,
+    /// With `--queue`: follow the run until the workers finish it, then print its
+    /// scorecard.
+    #[arg(long, requires = "queue")]
+    pub wait: bool,
     /// How to print the scorecard of the run.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -300,6 +340,10 @@ pub struct GatewayArgs {
     /// for less with `x-proximity-deadline-ms`).
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub deadline_secs: u64,
+    /// Keep rate limits in the store, shared by every gateway on it (always so on
+    /// PostgreSQL; on SQLite, for several gateway processes on one database file).
+    #[arg(long)]
+    pub shared_limits: bool,
 }
 
 /// How to group `proximity usage`.

@@ -64,6 +64,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Friction(a) => commands::friction::run(g, a).await,
         Command::Decide(a) => commands::decide::run(g, a).await,
         Command::Coverage(a) => commands::coverage::run(g, a).await,
+        Command::Migrate(a) => commands::migrate::run(g, a).await,
+        Command::Export(a) => commands::export::run(g, a).await,
+        Command::Import(a) => commands::import::run(g, a).await,
+        Command::Worker(a) => commands::worker::run(g, a).await,
     }
 }
 

@@ -49,6 +49,11 @@ impl Bar {
         self.bar.set_message(msg);
     }
 
+    /// Set how many items are done (when following a run others evaluate).
+    pub fn set_done(&self, done: u64) {
+        self.bar.set_position(done);
+    }
+
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

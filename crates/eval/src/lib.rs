@@ -6,6 +6,7 @@ pub mod detect;
 pub mod probe;
 pub mod runner;
 pub mod verdict;
+pub mod worker;
 
 pub use assertions::{evaluate_all, Context, Judge};
 pub use verdict::{classify, Observed};

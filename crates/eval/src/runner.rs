@@ -194,6 +194,33 @@ pub fn plan(program: &Program, options: &RunOptions) -> Result<Vec<WorkItem>, Ru
     Ok(items)
 }
 
+/// A failpoint for the end-to-end tests of crash recovery: with
+/// `PROXIMITY_FAILPOINT_KILL_AFTER_CACHE_PUTS=N` in its environment, the process sends
+/// itself SIGKILL right after writing its N-th answer to the response cache — the worst
+/// moment to die (the answer is paid for, its result not written). Unset, it costs one
+/// relaxed atomic load per answer.
+mod failpoint {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    const ENV: &str = "PROXIMITY_FAILPOINT_KILL_AFTER_CACHE_PUTS";
+
+    pub(super) fn after_cache_put() {
+        static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+        static PUTS: AtomicU64 = AtomicU64::new(0);
+        let Some(limit) = *LIMIT.get_or_init(|| std::env::var(ENV).ok()?.parse().ok()) else {
+            return;
+        };
+        if PUTS.fetch_add(1, Ordering::SeqCst) + 1 == limit {
+            tracing::warn!("{ENV}={limit} reached: killing this process");
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
+        }
+    }
+}
+
 /// A cached provider answer with the latency it took when it was paid for.
 #[derive(Serialize, Deserialize)]
 struct CachedAnswer {
@@ -218,9 +245,9 @@ fn cache_key(config_fp: &str, request: &ChatRequest, sample: u32, scope: &str) -
 }
 
 /// A judge backed by the program's providers.
-struct ProviderJudge {
-    providers: Providers,
-    policy: RetryPolicy,
+pub(crate) struct ProviderJudge {
+    pub(crate) providers: Providers,
+    pub(crate) policy: RetryPolicy,
 }
 
 #[async_trait]
@@ -253,12 +280,12 @@ impl Judge for ProviderJudge {
 /// Estimates are calibrated per tool: once a tool has answered, its estimates are scaled by
 /// the largest ratio of real to estimated cost seen so far, so only the requests sent
 /// before a tool's first answer can be under-estimated.
-struct Budget {
-    limit: Option<f64>,
-    spent: f64,
-    reserved: f64,
-    exhausted: bool,
-    calibration: HashMap<String, f64>,
+pub(crate) struct Budget {
+    pub(crate) limit: Option<f64>,
+    pub(crate) spent: f64,
+    pub(crate) reserved: f64,
+    pub(crate) exhausted: bool,
+    pub(crate) calibration: HashMap<String, f64>,
 }
 
 impl Budget {
@@ -297,7 +324,7 @@ pub fn estimate_cost(tool: &Tool, request: &ChatRequest) -> f64 {
     tool.price.cost(input, output)
 }
 
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let now = Utc::now();
     let suffix: u16 = rand_suffix();
     format!("{}-{suffix:04x}", now.format("%Y%m%d-%H%M%S"))
@@ -444,7 +471,7 @@ pub async fn extend(
     .await
 }
 
-fn used_tools(program: &Program, items: &[WorkItem]) -> Vec<String> {
+pub(crate) fn used_tools(program: &Program, items: &[WorkItem]) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
     for item in items {
@@ -605,17 +632,17 @@ async fn execute(
     })
 }
 
-struct ItemCtx<'a> {
-    program: &'a Program,
-    store: &'a Store,
-    run_id: &'a str,
-    case: &'a Case,
-    tool: &'a Tool,
-    config_fp: &'a str,
-    sample: u32,
-    use_cache: bool,
+pub(crate) struct ItemCtx<'a> {
+    pub(crate) program: &'a Program,
+    pub(crate) store: &'a Store,
+    pub(crate) run_id: &'a str,
+    pub(crate) case: &'a Case,
+    pub(crate) tool: &'a Tool,
+    pub(crate) config_fp: &'a str,
+    pub(crate) sample: u32,
+    pub(crate) use_cache: bool,
     /// Look the answer up in the response cache before calling the provider.
-    lookup: bool,
+    pub(crate) lookup: bool,
 }
 
 /// The JSON schema a case's `contract` group requires of the answer, if any: providers that
@@ -630,18 +657,24 @@ fn output_schema(case: &Case) -> Option<serde_json::Value> {
         })
 }
 
+/// An item's request and its response-cache key.
+pub(crate) fn request_and_key(ctx: &ItemCtx<'_>) -> (ChatRequest, String) {
+    let mut request = ChatRequest::for_tool(ctx.tool, &ctx.case.messages);
+    request.json_schema = output_schema(ctx.case);
+    let scope = if ctx.use_cache { "" } else { ctx.run_id };
+    let key = cache_key(ctx.config_fp, &request, ctx.sample, scope);
+    (request, key)
+}
+
 /// Produce and write one result. `Ok(None)`: not sent, the budget would be passed.
-async fn evaluate_item(
+pub(crate) async fn evaluate_item(
     ctx: &ItemCtx<'_>,
     provider: &dyn Provider,
     judge: &ProviderJudge,
     budget: &Mutex<Budget>,
     progress: &dyn Progress,
 ) -> Result<Option<ResultRecord>, StoreError> {
-    let mut request = ChatRequest::for_tool(ctx.tool, &ctx.case.messages);
-    request.json_schema = output_schema(ctx.case);
-    let scope = if ctx.use_cache { "" } else { ctx.run_id };
-    let key = cache_key(ctx.config_fp, &request, ctx.sample, scope);
+    let (request, key) = request_and_key(ctx);
 
     let cached = match ctx.lookup {
         true => match ctx.store.cache_get(&key).await? {
@@ -691,6 +724,7 @@ async fn evaluate_item(
             if let Ok(a) = &answer {
                 let json = serde_json::to_string(a).unwrap_or_default();
                 ctx.store.cache_put(&key, ctx.config_fp, &json).await?;
+                failpoint::after_cache_put();
             }
             (answer, false)
         }

@@ -113,6 +113,9 @@ pub struct Options {
     /// The longest a request may take, retries and fallback included, unless the client
     /// sends a shorter `x-proximity-deadline-ms`.
     pub deadline: Duration,
+    /// Keep rate-limit buckets in the store, shared by every gateway on it (always so on
+    /// PostgreSQL; on SQLite only when several processes serve one database file).
+    pub shared_limits: bool,
 }
 
 impl Default for Options {
@@ -120,6 +123,7 @@ impl Default for Options {
         Self {
             log_content: false,
             deadline: Duration::from_secs(120),
+            shared_limits: false,
         }
     }
 }
@@ -136,11 +140,17 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(loaded: Loaded, store: Store, options: Options) -> Result<Self, GatewayError> {
+        let limiter =
+            if options.shared_limits || store.backend() == proximity_store::Backend::Postgres {
+                ratelimit::RateLimiter::shared(store.clone())
+            } else {
+                ratelimit::RateLimiter::default()
+            };
         Ok(Self {
             loaded: ArcSwap::from_pointee(loaded),
             store,
             keys: auth::KeyCache::default(),
-            limiter: ratelimit::RateLimiter::default(),
+            limiter,
             metrics: metrics::Metrics::new()?,
             options,
         })

@@ -114,7 +114,8 @@ async fn serve(
     draft.input_estimate = estimate;
     state
         .limiter
-        .admit(access.tier, &key.persona, estimate, Instant::now())?;
+        .admit(access.tier, &key.persona, estimate)
+        .await?;
     let lines = budget::lines(access.persona, access.tier, &key);
     draft.reservation =
         budget::reserve(&state.store, &draft.id, &lines, bound, draft.created_at).await?;

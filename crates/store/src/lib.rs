@@ -26,10 +26,13 @@ pub mod dashboard;
 pub mod decisions;
 pub mod keys;
 pub mod notes;
+pub mod queue;
+pub mod ratelimits;
 pub mod records;
 mod rows;
 #[doc(hidden)]
 pub mod testing;
+pub mod transfer;
 pub mod usage;
 
 use std::path::Path;
@@ -48,6 +51,7 @@ pub use decisions::{
 };
 pub use keys::KeyRecord;
 pub use notes::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
+pub use queue::{ClaimedItem, NewWorkItem, QueueCounts};
 pub use records::*;
 pub use usage::{BudgetLine, Reservation, UsageGroup, UsageRecord, UsageSummaryRow};
 
@@ -153,15 +157,7 @@ impl Store {
     /// Open the database at `url` (`sqlite://PATH`, `sqlite::memory:` or
     /// `postgres://…`) with `options`.
     pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Self> {
-        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Pool::Postgres(connect_postgres(url, options).await?)
-        } else {
-            Pool::Sqlite(connect_sqlite(url, options).await?)
-        };
-        let store = Self {
-            pool,
-            writer: usage::Writer::default(),
-        };
+        let store = Self::connect_unmigrated(url, options).await?;
         if options.migrate {
             store.migrate().await?;
         } else {
@@ -171,6 +167,21 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// Open the database at `url` as it is: no migration applied, none checked
+    /// (`options.migrate` is ignored). For `proximity migrate`, which reports and applies
+    /// them itself; everything else uses [`Store::connect_with`].
+    pub async fn connect_unmigrated(url: &str, options: &ConnectOptions) -> Result<Self> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(connect_postgres(url, options).await?)
+        } else {
+            Pool::Sqlite(connect_sqlite(url, options).await?)
+        };
+        Ok(Self {
+            pool,
+            writer: usage::Writer::default(),
+        })
     }
 
     /// Which engine this store runs on.
@@ -184,8 +195,28 @@ impl Store {
     /// Apply the migrations the database lacks (idempotent); returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
         let before = self.pending_migrations().await?;
+        if before.is_empty() {
+            return Ok(before);
+        }
         match &self.pool {
-            Pool::Sqlite(pool) => sqlite_migrator().run(pool).await?,
+            Pool::Sqlite(pool) => {
+                // PostgreSQL migrations hold an advisory lock; SQLite ones don't, so two
+                // processes opening a new database at once can race: the loser's
+                // migration fails (its table exists) and rolls back. Applied migrations
+                // are skipped on a retry, so retry until the winner is done.
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match sqlite_migrator().run(pool).await {
+                        Ok(()) => break,
+                        Err(e) if attempt < 20 => {
+                            tracing::debug!(error = %e, attempt, "migration raced; retrying");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
             Pool::Postgres(pool) => postgres_migrator().run(pool).await?,
         }
         Ok(before)

@@ -8,7 +8,7 @@ use proximity_store::RunStatus;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{EvalArgs, GlobalArgs};
-use crate::commands::output::{emit, render};
+use crate::commands::output::{self, emit, render};
 use crate::context::{load_program, open_store};
 use crate::progress::Bar;
 use crate::Outcome;
@@ -22,6 +22,9 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     }
     let program = load_program(g)?;
     let store = open_store(g, &program).await?;
+    if args.queue {
+        return queue(g, args, &program, &store).await;
+    }
     let cancel = CancellationToken::new();
     spawn_interrupt_handler(cancel.clone());
     let bar = Arc::new(Bar::new(g.quiet));
@@ -73,6 +76,78 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
             summary.status.as_str(),
             summary.run_id
         );
+    }
+    Ok(if proximity_analysis::any_below_floor(&report) {
+        Outcome::Finding
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// `eval --queue`: create the run and enqueue its items for `proximity worker`; with
+/// `--wait`, follow it to the end and print its scorecard.
+#[allow(clippy::print_stderr)]
+async fn queue(
+    g: &GlobalArgs,
+    args: &EvalArgs,
+    program: &proximity_program::Program,
+    store: &proximity_store::Store,
+) -> anyhow::Result<Outcome> {
+    let options = RunOptions {
+        tools: args.tool.clone(),
+        personas: args.persona.clone(),
+        samples: args.samples,
+        concurrency: args.concurrency as usize,
+        budget_usd: args.budget,
+        use_cache: !args.no_cache,
+    };
+    let queued = proximity_eval::worker::enqueue(program, store, options).await?;
+    if store.backend() == proximity_store::Backend::Sqlite && g.database_url.is_none() && !g.quiet {
+        eprintln!(
+            "note: the queue is in this program's SQLite store; workers on other machines \
+             need a shared store (`--database-url postgres://…`)"
+        );
+    }
+    if !args.wait {
+        output::emit(&queued.run_id, None)?;
+        if !g.quiet {
+            eprintln!(
+                "run {}: {} items queued; start workers with `proximity worker`, then \
+                 `proximity report --run {}`",
+                queued.run_id, queued.planned, queued.run_id
+            );
+        }
+        return Ok(Outcome::Ok);
+    }
+    let bar = Bar::new(g.quiet);
+    proximity_eval::runner::Progress::start(&bar, &queued.run_id, queued.planned, 0);
+    let status = loop {
+        let run = store.run(&queued.run_id).await?;
+        let counts = store.queue_counts(&queued.run_id).await?;
+        bar.set_done(counts.done);
+        if run.status != RunStatus::Running {
+            break run.status;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = tokio::signal::ctrl_c() => {
+                bar.finish();
+                eprintln!(
+                    "stopped following run {}; its items stay queued for the workers",
+                    queued.run_id
+                );
+                return Ok(Outcome::Ok);
+            }
+        }
+    };
+    bar.finish();
+    let run = store.run(&queued.run_id).await?;
+    let results = store.results(&run.id).await?;
+    let mut report = proximity_analysis::scorecard(program, &run, &results);
+    super::probe::fill_effective_context(store, &mut report).await?;
+    emit(&render(&report, &results, args.format), args.out.as_deref())?;
+    if status != RunStatus::Finished {
+        anyhow::bail!("run {} ended {}", run.id, status.as_str());
     }
     Ok(if proximity_analysis::any_below_floor(&report) {
         Outcome::Finding

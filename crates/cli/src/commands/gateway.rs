@@ -19,6 +19,7 @@ pub async fn run(g: &GlobalArgs, a: &GatewayArgs) -> anyhow::Result<Outcome> {
     let options = Options {
         log_content: a.log_content,
         deadline: Duration::from_secs(a.deadline_secs.max(1)),
+        shared_limits: a.shared_limits,
     };
     // Reservations older than any request can live belong to a gateway that died.
     let stale_after = options.deadline + Duration::from_secs(60);

@@ -140,6 +140,8 @@ pub async fn start_upstream() -> UpstreamServer {
 /// A program directory and its database.
 pub struct Setup {
     pub dir: tempfile::TempDir,
+    /// The database URL when it is not the SQLite file in `dir`.
+    pub db: Option<String>,
 }
 
 impl Setup {
@@ -147,7 +149,15 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         fs_err::write(dir.path().join("proximity.yaml"), program_yaml).unwrap();
         fs_err::create_dir_all(dir.path().join("suites")).unwrap();
-        Self { dir }
+        Self { dir, db: None }
+    }
+
+    /// A program directory whose store is at `db_url` (e.g. a PostgreSQL database).
+    pub fn with_database(program_yaml: &str, db_url: &str) -> Self {
+        Self {
+            db: Some(db_url.to_owned()),
+            ..Self::new(program_yaml)
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -155,6 +165,9 @@ impl Setup {
     }
 
     pub fn db_url(&self) -> String {
+        if let Some(url) = &self.db {
+            return url.clone();
+        }
         format!("sqlite://{}", self.dir.path().join("gw.db").display())
     }
 
@@ -187,9 +200,15 @@ impl Setup {
     }
 
     pub fn start_gateway(&self) -> Gateway {
+        self.start_gateway_with(&[])
+    }
+
+    /// `proximity gateway` on port 0 with `extra` arguments.
+    pub fn start_gateway_with(&self, extra: &[&str]) -> Gateway {
         let mut child = self
             .proximity()
             .args(["gateway", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
