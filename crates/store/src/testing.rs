@@ -99,7 +99,12 @@ pub async fn sqlite() -> TestStore {
 /// A fresh PostgreSQL store, `None` without a test server.
 pub async fn postgres() -> Option<TestStore> {
     let url = fresh_postgres_url().await?;
-    let store = Store::connect(&url)
+    // Small pools: many tests run at once against one server.
+    let options = crate::ConnectOptions {
+        max_connections: Some(4),
+        ..crate::ConnectOptions::default()
+    };
+    let store = Store::connect_with(&url, &options)
         .await
         .unwrap_or_else(|e| panic!("{url}: {e}"));
     Some(TestStore {
