@@ -19,6 +19,7 @@
 #   BUILD=0 RATES="250 500 1000" SECS=5 bench/gateway_replicas.sh
 #   SETUPS="sqlite:1 postgres:1 postgres:2 postgres:3"   # which setups, in order
 #   LIMITS=0 ...                     # the tier without a rate limit (no bucket takes)
+#   KEEP=1 ...                       # keep the work directory (gateway logs: STORE-N-gwI.err)
 #
 # Each request authenticates its key, takes from the tier's rate-limit buckets (shared,
 # in the database, on PostgreSQL; in-process on SQLite), reserves budget and writes its
@@ -61,7 +62,7 @@ cleanup() {
   stop_gateways
   [ -n "$upstream_pid" ] && kill "$upstream_pid" 2>/dev/null || true
   psql "$pg_server" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  if [ "${KEEP:-0}" = 1 ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -109,10 +110,15 @@ start_gateways() { # start_gateways STORE N: their addresses in `addrs`
   local store=$1 n=$2 i
   addrs=()
   for i in $(seq "$n"); do
-    px "$store" gateway --listen 127.0.0.1:0 >"$work/gw$i.out" 2>"$work/gw$i.err" &
+    # A file of its own per setup: an earlier gateway's address is never read back.
+    local out="$work/$store-$n-gw$i"
+    # Started directly (not through `px`), so that `$!` is the gateway itself.
+    "$dir/proximity" --program "$work/program" --database-url "$(url_of "$store")" \
+      --database-pool-size "$POOL" gateway --listen 127.0.0.1:0 >"$out.out" 2>"$out.err" &
     gateway_pids+=($!)
-    for _ in $(seq 100); do grep -q listening "$work/gw$i.out" 2>/dev/null && break; sleep 0.1; done
-    addrs+=("$(sed -n 's/^listening on //p' "$work/gw$i.out")")
+    for _ in $(seq 100); do grep -q listening "$out.out" 2>/dev/null && break; sleep 0.1; done
+    addrs+=("$(sed -n 's/^listening on //p' "$out.out")")
+    [ -n "${addrs[-1]}" ] || { echo "gateway $i on $store did not start: $(cat "$out.err")" >&2; exit 1; }
   done
 }
 
