@@ -239,6 +239,7 @@ pub const TABLES: &[Table] = &[
             text("scopes"),
             real("amount_usd"),
             text("created_at"),
+            boolean("released"),
         ],
         order_by: &["id"],
         identity: false,
@@ -1065,8 +1066,9 @@ on two lines, it''s fine', NULL, NULL, 100, 10, 0.000123456789012345, 12, 1, FAL
              0.0, 3, NULL, 429, 'rate_limited', FALSE, 2)",
         "INSERT INTO budget_ledger (scope, month, spent_usd, reserved_usd) VALUES
             ('persona:p', '2026-11', 0.0007, 0.02), ('key:key_1', '2026-11', 0.0007, 0.0)",
-        "INSERT INTO budget_reservations (id, month, scopes, amount_usd, created_at) VALUES
-            ('res1', '2026-11', '[\"persona:p\"]', 0.02, '2026-11-20T09:00:00+00:00')",
+        "INSERT INTO budget_reservations (id, month, scopes, amount_usd, created_at, released)
+            VALUES ('res1', '2026-11', '[\"persona:p\"]', 0.02, '2026-11-20T09:00:00+00:00',
+                    FALSE)",
         "INSERT INTO field_notes (id, created_at, date, author, role, persona, tool, workflow,
             task, what_happened, outcome, failure_mode, minutes_saved, minutes_lost, prompt,
             output, promoted_case, promoted_suite) VALUES

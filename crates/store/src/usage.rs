@@ -218,22 +218,31 @@ impl Store {
     }
 
     /// Release, without spending, reservations made before `cutoff` (those of a gateway
-    /// that died mid-request). Returns how many were released.
+    /// that died mid-request). Returns how many were released. A released reservation is
+    /// kept, marked, for a week: should its request settle after all (a stream that
+    /// outlived the cutoff, a gateway with a slow clock), its cost still counts.
     pub async fn release_reservations_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         with_pool!(self, |pool| {
-            let ids: Vec<(String,)> =
-                sqlx::query_as("SELECT id FROM budget_reservations WHERE created_at < $1")
-                    .bind(ts(cutoff))
-                    .fetch_all(pool)
-                    .await?;
+            let ids: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM budget_reservations WHERE created_at < $1 AND released = FALSE",
+            )
+            .bind(ts(cutoff))
+            .fetch_all(pool)
+            .await?;
             let mut n = 0;
             for (id,) in ids {
                 let mut tx = pool.begin().await?;
-                if Ledger::release(&mut tx, &id, 0.0).await? {
+                if Ledger::expire(&mut tx, &id).await? {
                     n += 1;
                 }
                 tx.commit().await?;
             }
+            sqlx::query(
+                "DELETE FROM budget_reservations WHERE released = TRUE AND created_at < $1",
+            )
+            .bind(ts(cutoff - chrono::Duration::days(7)))
+            .execute(pool)
+            .await?;
             Ok(n)
         })
     }
@@ -455,9 +464,13 @@ async fn postgres_ledger(pool: &PgPool, work: &Work) -> Result<Done> {
 /// The ledger's statements, compiled for each backend.
 pub(crate) trait Ledger: sqlx::Database {
     async fn apply(tx: &mut sqlx::Transaction<'_, Self>, work: &Work) -> Result<Done>;
-    /// Move reservation `id` out of `reserved` (and `cost` into `spent`) in each of its
-    /// scopes, and forget it. `false` when it was already settled or released.
+    /// Settle reservation `id` at `cost`: move it out of `reserved` (unless the sweeper
+    /// released it already) and `cost` into `spent` in each of its scopes, and forget it.
+    /// `false` when there was no such reservation (settled before).
     async fn release(tx: &mut sqlx::Transaction<'_, Self>, id: &str, cost: f64) -> Result<bool>;
+    /// Release reservation `id` without spending (its gateway looked dead), keeping it
+    /// marked so a late settlement still counts. `false` when it was gone or released.
+    async fn expire(tx: &mut sqlx::Transaction<'_, Self>, id: &str) -> Result<bool>;
 }
 
 macro_rules! ledger {
@@ -569,19 +582,19 @@ macro_rules! ledger {
                 id: &str,
                 cost: f64,
             ) -> Result<bool> {
-                let row: Option<(String, String, f64)> = sqlx::query_as(
+                let row: Option<(String, String, f64, bool)> = sqlx::query_as(
                     "DELETE FROM budget_reservations WHERE id = $1
-                     RETURNING month, scopes, amount_usd",
+                     RETURNING month, scopes, amount_usd, released",
                 )
                 .bind(id)
                 .fetch_optional(&mut **tx)
                 .await?;
-                let Some((month, scopes, amount)) = row else {
+                let Some((month, scopes, amount, released)) = row else {
                     return Ok(false);
                 };
-                let scopes: Vec<String> = serde_json::from_str(&scopes)
-                    .map_err(|e| StoreError::Corrupt(format!("reservation scopes: {e}")))?;
-                for scope in scopes {
+                // A released reservation is no longer in `reserved`: only spend.
+                let amount = if released { 0.0 } else { amount };
+                for scope in scopes_of(&scopes)? {
                     sqlx::query(
                         "UPDATE budget_ledger
                          SET reserved_usd = CASE WHEN reserved_usd > $1
@@ -598,8 +611,40 @@ macro_rules! ledger {
                 }
                 Ok(true)
             }
+
+            async fn expire(tx: &mut sqlx::Transaction<'_, Self>, id: &str) -> Result<bool> {
+                let row: Option<(String, String, f64)> = sqlx::query_as(
+                    "UPDATE budget_reservations SET released = TRUE
+                     WHERE id = $1 AND released = FALSE
+                     RETURNING month, scopes, amount_usd",
+                )
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some((month, scopes, amount)) = row else {
+                    return Ok(false);
+                };
+                for scope in scopes_of(&scopes)? {
+                    sqlx::query(
+                        "UPDATE budget_ledger
+                         SET reserved_usd = CASE WHEN reserved_usd > $1
+                                                 THEN reserved_usd - $1 ELSE 0 END
+                         WHERE scope = $2 AND month = $3",
+                    )
+                    .bind(amount)
+                    .bind(&scope)
+                    .bind(&month)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(true)
+            }
         }
     };
+}
+
+fn scopes_of(json: &str) -> Result<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("reservation scopes: {e}")))
 }
 
 ledger!(sqlx::Sqlite);
@@ -663,6 +708,14 @@ mod tests {
                 (0.1, 0.0)
             );
             assert_eq!(s.usage(None).await.unwrap().len(), 1);
+            // Its request settles after all: the spend counts, nothing stays reserved.
+            s.settle(&usage("c", 0.2), Some("c")).await.unwrap();
+            let (spent, reserved) = s.budget_state("persona:p", "2026-11").await.unwrap();
+            assert!(
+                (spent - 0.3).abs() < 1e-9 && reserved == 0.0,
+                "{spent} {reserved}"
+            );
+            assert_eq!(s.release_reservations_before(later).await.unwrap(), 0);
         }
     }
 
