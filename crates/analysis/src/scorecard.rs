@@ -251,17 +251,20 @@ pub fn top_failures(results: &[ResultRecord], n: usize) -> Vec<&ResultRecord> {
         .iter()
         .filter(|r| r.verdict != Verdict::Pass)
         .collect();
-    failing.sort_by(|a, b| {
-        verdict_rank(a.verdict)
-            .cmp(&verdict_rank(b.verdict))
-            .then_with(|| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)))
-            .then_with(|| b.case_weight.total_cmp(&a.case_weight))
-            .then_with(|| a.case_id.cmp(&b.case_id))
-            .then_with(|| a.tool_id.cmp(&b.tool_id))
-            .then_with(|| a.sample.cmp(&b.sample))
-    });
+    failing.sort_by(|a, b| failure_order(a, b));
     failing.truncate(n);
     failing
+}
+
+/// The order failures are listed in: worst verdict, edge cases and heavy cases first.
+fn failure_order(a: &ResultRecord, b: &ResultRecord) -> std::cmp::Ordering {
+    verdict_rank(a.verdict)
+        .cmp(&verdict_rank(b.verdict))
+        .then_with(|| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)))
+        .then_with(|| b.case_weight.total_cmp(&a.case_weight))
+        .then_with(|| a.case_id.cmp(&b.case_id))
+        .then_with(|| a.tool_id.cmp(&b.tool_id))
+        .then_with(|| a.sample.cmp(&b.sample))
 }
 
 /// Silent failures only, in the order of [`top_failures`]. At most `n`.
@@ -326,11 +329,15 @@ pub fn scorecard(program: &Program, run: &RunRecord, results: &[ResultRecord]) -
         })
         .collect();
 
-    let owned: Vec<ResultRecord> = results.iter().map(|r| (*r).clone()).collect();
-    let silent_failures = top_silent(&owned, TOP_FAILURES)
-        .into_iter()
-        .map(Failure::from_result)
+    // As `top_silent`, without copying the run's results.
+    let mut silent: Vec<&ResultRecord> = results
+        .iter()
+        .copied()
+        .filter(|r| r.verdict == Verdict::Silent)
         .collect();
+    silent.sort_by(|a, b| failure_order(a, b));
+    silent.truncate(TOP_FAILURES);
+    let silent_failures = silent.into_iter().map(Failure::from_result).collect();
 
     let totals = Totals {
         results: results.len() as u64,

@@ -22,6 +22,7 @@ macro_rules! with_pool {
 }
 
 pub mod baselines;
+mod batch;
 pub mod dashboard;
 pub mod decisions;
 pub mod keys;
@@ -135,6 +136,8 @@ pub struct Store {
     pool: Pool,
     /// The task writing gateway reservations and usage rows in batches.
     writer: usage::Writer,
+    /// The task writing results and response-cache rows in batches.
+    results_writer: batch::Writer,
 }
 
 /// The default database URL for a program directory.
@@ -181,6 +184,7 @@ impl Store {
         Ok(Self {
             pool,
             writer: usage::Writer::default(),
+            results_writer: batch::Writer::default(),
         })
     }
 
@@ -337,49 +341,12 @@ impl Store {
     }
 
     /// Write a result. Writing the same (run, case, tool, sample) twice keeps the first:
-    /// a result exists at most once.
+    /// a result exists at most once. `true` when this call inserted it. Committed when
+    /// this returns; concurrent calls are group-committed (see [`batch`]).
     pub async fn insert_result(&self, r: &ResultRecord) -> Result<bool> {
-        with_pool!(self, |pool| {
-            let assertions = serde_json::to_string(&r.assertions)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let done = sqlx::query(
-                "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind, source,
-                    case_weight, tool_fingerprint, model_version, output, error_class, error_message,
-                    input_tokens, output_tokens, cost_usd, latency_ms, attempts, cached, verdict, reason,
-                    assertions, mean_logprob, created_at, hedged)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
-                 ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING",
-            )
-            .bind(&r.run_id)
-            .bind(&r.case_id)
-            .bind(&r.tool_id)
-            .bind(r.sample as i64)
-            .bind(&r.persona)
-            .bind(&r.workflow)
-            .bind(&r.kind)
-            .bind(&r.source)
-            .bind(r.case_weight)
-            .bind(&r.tool_fingerprint)
-            .bind(&r.model_version)
-            .bind(&r.output)
-            .bind(&r.error_class)
-            .bind(&r.error_message)
-            .bind(r.input_tokens as i64)
-            .bind(r.output_tokens as i64)
-            .bind(r.cost_usd)
-            .bind(r.latency_ms as i64)
-            .bind(r.attempts as i64)
-            .bind(r.cached)
-            .bind(r.verdict.as_str())
-            .bind(&r.reason)
-            .bind(assertions)
-            .bind(r.mean_logprob)
-            .bind(r.created_at.to_rfc3339())
-            .bind(r.hedged)
-            .execute(pool)
-            .await?;
-            Ok(done.rows_affected() == 1)
-        })
+        self.results_writer
+            .write(&self.pool, batch::Row::Result(Box::new(r.clone())))
+            .await
     }
 
     /// Every result of a run, in a stable order.
@@ -435,20 +402,16 @@ impl Store {
         })
     }
 
+    /// Cache a provider response under `key` (a key already cached keeps its first
+    /// answer). Committed when this returns; concurrent calls are group-committed.
     pub async fn cache_put(&self, key: &str, tool_fingerprint: &str, response: &str) -> Result<()> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO response_cache (key, tool_fingerprint, response, created_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(tool_fingerprint)
-            .bind(response)
-            .bind(Utc::now().to_rfc3339())
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
+        let row = batch::Row::Cache {
+            key: key.to_owned(),
+            tool_fingerprint: tool_fingerprint.to_owned(),
+            response: response.to_owned(),
+            created_at: Utc::now(),
+        };
+        self.results_writer.write(&self.pool, row).await.map(|_| ())
     }
 
     pub async fn close(&self) {

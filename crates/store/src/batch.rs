@@ -1,0 +1,332 @@
+//! Group commit of the eval runner's writes: results and response-cache rows.
+//!
+//! Each [`Store`](crate::Store) has one writer task for them (started on first use). It
+//! takes whatever has queued up and writes it with one multi-row
+//! `INSERT … ON CONFLICT DO NOTHING` per table (the results' with `RETURNING`, to tell each
+//! caller whether its row was the one inserted), and answers every caller only after its
+//! statement has committed. A single statement is its own transaction, so what a returned
+//! call means does not change: the row is committed (a run killed afterwards keeps it).
+//! Under concurrency many round trips — on SQLite, hand-offs to the connection's worker
+//! thread and back, which dominated an eval run's profile — become a few.
+//!
+//! When a batch statement fails (one row breaks a constraint, or PostgreSQL picks it as a
+//! deadlock victim against another process's batch), its rows are written one by one, so
+//! every caller gets its own outcome.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Pool, Result, ResultRecord, StoreError};
+
+/// The most rows written by one statement (26 parameters a result: far below SQLite's
+/// 32,766 and PostgreSQL's 65,535 parameters per statement).
+const MAX_BATCH: usize = 256;
+
+/// One row to write.
+pub(crate) enum Row {
+    Result(Box<ResultRecord>),
+    Cache {
+        key: String,
+        tool_fingerprint: String,
+        response: String,
+        created_at: DateTime<Utc>,
+    },
+}
+
+struct Job {
+    row: Row,
+    /// Whether this row was inserted (`false`: one with its key was there already).
+    reply: oneshot::Sender<Result<bool>>,
+}
+
+/// The queue of a store's writer task.
+#[derive(Clone, Default)]
+pub(crate) struct Writer(Arc<OnceLock<mpsc::Sender<Job>>>);
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("batch::Writer")
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Write("the result writer stopped".to_owned())
+}
+
+impl Writer {
+    /// Write `row` in the next batch; `Ok(true)` when this call inserted it, once committed.
+    pub(crate) async fn write(&self, pool: &Pool, row: Row) -> Result<bool> {
+        let sender = self
+            .0
+            .get_or_init(|| {
+                let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(write_loop(pool.clone(), rx));
+                tx
+            })
+            .clone();
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Job { row, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_loop(pool: Pool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (results, caches): (Vec<Job>, Vec<Job>) = std::mem::take(&mut batch)
+            .into_iter()
+            .partition(|j| matches!(j.row, Row::Result(_)));
+        if !caches.is_empty() {
+            write_jobs(&pool, caches).await;
+        }
+        if !results.is_empty() {
+            write_jobs(&pool, results).await;
+        }
+    }
+}
+
+/// Write `jobs` (all of one table) in one statement and answer them; row by row when the
+/// statement fails.
+async fn write_jobs(pool: &Pool, jobs: Vec<Job>) {
+    let rows: Vec<&Row> = jobs.iter().map(|j| &j.row).collect();
+    match insert(pool, &rows).await {
+        Ok(inserted) => {
+            for (job, ok) in jobs.into_iter().zip(inserted) {
+                let _ = job.reply.send(Ok(ok));
+            }
+        }
+        Err(e) if jobs.len() > 1 => {
+            tracing::debug!(error = %e, rows = jobs.len(), "batch insert failed; writing row by row");
+            for job in jobs {
+                let outcome = insert(pool, &[&job.row]).await.map(|v| v[0]);
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(StoreError::Write(e.to_string())));
+            }
+        }
+    }
+}
+
+type ResultKey<'a> = (&'a str, &'a str, &'a str, i64);
+
+/// Insert `rows` (all results or all cache rows) in one statement; for each, whether it
+/// was inserted. Of two rows with the same key, the first is.
+async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
+    let results: Vec<&ResultRecord> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Result(r) => Some(r.as_ref()),
+            Row::Cache { .. } => None,
+        })
+        .collect();
+    if results.is_empty() {
+        return insert_cache(pool, rows).await;
+    }
+    let assertions: Vec<String> = results
+        .iter()
+        .map(|r| serde_json::to_string(&r.assertions))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let created: Vec<String> = results.iter().map(|r| r.created_at.to_rfc3339()).collect();
+    let returned: Vec<(String, String, String, i64)> = with_pool!(On { pool }, |pool| {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind,
+                    source, case_weight, tool_fingerprint, model_version, output, error_class,
+                    error_message, input_tokens, output_tokens, cost_usd, latency_ms, attempts,
+                    cached, verdict, reason, assertions, mean_logprob, created_at, hedged) ",
+        );
+        q.push_values(
+            results.iter().zip(assertions.iter().zip(&created)),
+            |mut b, (r, (assertions, created))| {
+                b.push_bind(&r.run_id)
+                    .push_bind(&r.case_id)
+                    .push_bind(&r.tool_id)
+                    .push_bind(r.sample as i64)
+                    .push_bind(&r.persona)
+                    .push_bind(&r.workflow)
+                    .push_bind(&r.kind)
+                    .push_bind(&r.source)
+                    .push_bind(r.case_weight)
+                    .push_bind(&r.tool_fingerprint)
+                    .push_bind(&r.model_version)
+                    .push_bind(&r.output)
+                    .push_bind(&r.error_class)
+                    .push_bind(&r.error_message)
+                    .push_bind(r.input_tokens as i64)
+                    .push_bind(r.output_tokens as i64)
+                    .push_bind(r.cost_usd)
+                    .push_bind(r.latency_ms as i64)
+                    .push_bind(r.attempts as i64)
+                    .push_bind(r.cached)
+                    .push_bind(r.verdict.as_str())
+                    .push_bind(&r.reason)
+                    .push_bind(assertions)
+                    .push_bind(r.mean_logprob)
+                    .push_bind(created)
+                    .push_bind(r.hedged);
+            },
+        );
+        q.push(
+            " ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING
+                  RETURNING run_id, case_id, tool_id, sample",
+        );
+        q.build_query_as().fetch_all(pool).await?
+    });
+    let mut inserted: HashSet<ResultKey<'_>> = returned
+        .iter()
+        .map(|(run, case, tool, sample)| (run.as_str(), case.as_str(), tool.as_str(), *sample))
+        .collect();
+    Ok(results
+        .iter()
+        .map(|r| {
+            inserted.remove(&(
+                r.run_id.as_str(),
+                r.case_id.as_str(),
+                r.tool_id.as_str(),
+                r.sample as i64,
+            ))
+        })
+        .collect())
+}
+
+/// Insert response-cache rows in one statement (a key already cached keeps its answer).
+async fn insert_cache(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
+    let created: Vec<String> = rows
+        .iter()
+        .map(|r| match r {
+            Row::Cache { created_at, .. } => created_at.to_rfc3339(),
+            Row::Result(_) => String::new(),
+        })
+        .collect();
+    with_pool!(On { pool }, |pool| {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO response_cache (key, tool_fingerprint, response, created_at) ",
+        );
+        q.push_values(rows.iter().zip(&created), |mut b, (row, created)| {
+            if let Row::Cache {
+                key,
+                tool_fingerprint,
+                response,
+                ..
+            } = row
+            {
+                b.push_bind(key)
+                    .push_bind(tool_fingerprint)
+                    .push_bind(response)
+                    .push_bind(created);
+            }
+        });
+        q.push(" ON CONFLICT (key) DO NOTHING");
+        q.build().execute(pool).await?;
+    });
+    Ok(vec![true; rows.len()])
+}
+
+/// `with_pool!` matches on a `.pool` field: this lends it one.
+struct On<'a> {
+    pool: &'a Pool,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::{AssertionOutcome, RunRecord, RunStatus, Verdict};
+
+    use super::*;
+
+    fn result(run_id: &str, case: usize) -> ResultRecord {
+        ResultRecord {
+            run_id: run_id.into(),
+            case_id: format!("c{case}"),
+            tool_id: "t".into(),
+            sample: 0,
+            persona: "p".into(),
+            workflow: "w".into(),
+            kind: "routine".into(),
+            source: "real".into(),
+            case_weight: 1.0,
+            tool_fingerprint: "fp".into(),
+            model_version: None,
+            output: format!("answer {case}"),
+            error_class: None,
+            error_message: None,
+            input_tokens: 3,
+            output_tokens: 1,
+            cost_usd: 0.001,
+            latency_ms: 1,
+            attempts: 1,
+            cached: false,
+            verdict: Verdict::Pass,
+            reason: String::new(),
+            assertions: vec![AssertionOutcome {
+                group: "correct".into(),
+                assertion: "contains".into(),
+                passed: true,
+                detail: String::new(),
+                judge_raw: None,
+            }],
+            mean_logprob: None,
+            hedged: Some(false),
+            created_at: Utc::now(),
+        }
+    }
+
+    /// Many concurrent writers, every result written twice, one row that breaks a
+    /// constraint: each result is inserted once and exactly one call says so, the bad row
+    /// fails alone, and every answered row is in the store.
+    #[tokio::test]
+    async fn concurrent_writes_are_batched_once_each_and_fail_alone() {
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            store
+                .create_run(&RunRecord {
+                    id: "r".into(),
+                    program: "p".into(),
+                    started_at: Utc::now(),
+                    finished_at: None,
+                    status: RunStatus::Running,
+                    config: serde_json::json!({}),
+                    planned: 300,
+                })
+                .await
+                .unwrap();
+            let n = 300;
+            let mut tasks = Vec::new();
+            for copy in 0..2 {
+                for i in 0..n {
+                    let s = store.store.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let key = format!("k{i}");
+                        s.cache_put(&key, "fp", &format!("{{\"copy\":{copy}}}"))
+                            .await
+                            .unwrap();
+                        s.insert_result(&result("r", i)).await.unwrap()
+                    }));
+                }
+            }
+            let bad = store.insert_result(&result("no-such-run", 0)).await;
+            let mut inserted = 0;
+            for t in tasks {
+                inserted += usize::from(t.await.unwrap());
+            }
+            assert!(
+                bad.is_err(),
+                "a result of a run that does not exist is refused"
+            );
+            assert_eq!(inserted, n, "one `true` per result");
+            assert_eq!(store.completed_keys("r").await.unwrap().len(), n);
+            assert_eq!(store.results("r").await.unwrap()[0].assertions.len(), 1);
+            assert!(store.cache_get("k7").await.unwrap().is_some());
+        }
+    }
+}
