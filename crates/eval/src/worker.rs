@@ -4,8 +4,9 @@
 //! assertions and verdict) and marks them done.
 //!
 //! Invariants, on top of the runner's:
-//! - an item is leased to one worker at a time; the worker extends its leases every third
-//!   of the lease while it works, so only a dead or stalled worker's items are taken over;
+//! - an item is leased to one worker at a time, until a time by the database's clock; the
+//!   worker extends its leases every third of the lease while it works, so only a dead or
+//!   stalled worker's items are taken over;
 //! - every worker looks up the shared response cache before calling a provider, so an
 //!   item taken over after its answer was paid for is judged from the cache;
 //! - a worker whose program computes another request for an item than the enqueuing
@@ -236,7 +237,6 @@ pub async fn work(
             let claimed = match store
                 .claim(
                     &options.owner,
-                    Utc::now(),
                     options.lease,
                     free,
                     options.run_id.as_deref(),
@@ -273,27 +273,30 @@ pub async fn work(
         }
         tokio::select! {
             Some((item, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                // Store errors here are passing (a lost connection, a busy database): log
+                // them and go on; whatever was left half-done is retaken when its lease
+                // expires. Only a worker that cannot do the work at all stops.
                 match outcome {
                     Ok(ItemOutcome::Written(result)) => {
                         summary.results += 1;
-                        if let Some(run) = w.after_result(&item).await? {
-                            summary.finished_runs.push(run);
+                        match w.after_result(&item).await {
+                            Ok(Some(run)) => summary.finished_runs.push(run),
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(error = %e, run = %item.run_id, "could not check whether the run is finished"),
                         }
                         progress.result(&result, 0.0);
                     }
                     Ok(ItemOutcome::Budget) => {
-                        store.release_item(&item, &options.owner, Some("budget reached")).await?;
-                        w.budget_reached(&item.run_id).await?;
+                        give_back(store, &item, &options.owner, "budget reached").await;
+                        if let Err(e) = w.budget_reached(&item.run_id).await {
+                            tracing::warn!(error = %e, run = %item.run_id, "could not mark the run's budget reached");
+                        }
                     }
                     Err(e) => {
-                        let msg = e.to_string();
-                        store.release_item(&item, &options.owner, Some(&msg)).await?;
+                        give_back(store, &item, &options.owner, &e.to_string()).await;
                         match e {
                             WorkerError::Store(e) => {
-                                // Transient (a lost connection, a busy database): the item
-                                // is back in the queue; keep going.
                                 tracing::warn!(error = %e, "item given back after a store error");
-                                tokio::time::sleep(options.poll).await;
                             }
                             other => {
                                 stopping = true;
@@ -304,9 +307,7 @@ pub async fn work(
                 }
             }
             _ = heartbeat.tick() => {
-                let until = Utc::now()
-                    + chrono::Duration::from_std(options.lease).unwrap_or(chrono::Duration::MAX);
-                if let Err(e) = store.extend_leases(&options.owner, until).await {
+                if let Err(e) = store.extend_leases(&options.owner, options.lease).await {
                     tracing::warn!(error = %e, "could not extend leases");
                 }
             }
@@ -320,6 +321,13 @@ pub async fn work(
     match fatal {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+/// Give an item back to the queue; when even that fails, its lease expiry will.
+async fn give_back(store: &Store, item: &ClaimedItem, owner: &str, why: &str) {
+    if let Err(e) = store.release_item(item, owner, Some(why)).await {
+        tracing::warn!(error = %e, case = %item.case_id, "could not give the item back; its lease will expire");
     }
 }
 

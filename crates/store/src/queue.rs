@@ -4,7 +4,8 @@
 //! A claim is one statement: on PostgreSQL an `UPDATE … FROM (SELECT … FOR UPDATE SKIP
 //! LOCKED)`, so concurrent workers never claim the same item and never wait on each other;
 //! on SQLite the same `UPDATE` (SQLite serialises writers). A claimed item is leased to
-//! its worker until a time by that worker's clock; the worker extends its leases while it
+//! its worker until a time by the database's clock (so workers whose clocks disagree
+//! cannot take live leases from each other); the worker extends its leases while it
 //! works and marks an item done once its result is written. A worker that dies stops
 //! extending, and once its leases expire its items are claimable again. Results stay
 //! exactly-once whatever happens: the results table's primary key refuses a second
@@ -13,10 +14,15 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
-use crate::usage::ts;
 use crate::{Backend, Result, Store};
+
+/// The database's clock in Unix seconds, as SQL.
+fn now_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)",
+        Backend::Sqlite => "((julianday('now') - 2440587.5) * 86400.0)",
+    }
+}
 
 /// One item to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,53 +108,56 @@ impl Store {
     }
 
     /// Lease up to `limit` claimable items (queued, or leased with an expired lease, of a
-    /// run still running; of `run_id` only when given) to `owner` until `now + lease`.
+    /// run still running; of `run_id` only when given) to `owner` for `lease` from now by
+    /// the database's clock.
     pub async fn claim(
         &self,
         owner: &str,
-        now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
         run_id: Option<&str>,
     ) -> Result<Vec<ClaimedItem>> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let now = now_sql(self.backend());
         // Both statements pick in key order; the PostgreSQL one skips rows another
         // worker's claim has locked instead of waiting for them.
         let sql = match self.backend() {
-            Backend::Postgres => {
+            Backend::Postgres => format!(
                 "UPDATE work_items w
-                 SET state = 'leased', lease_owner = $1, lease_until = $2, claims = w.claims + 1
+                 SET state = 'leased', lease_owner = $1, lease_until = {now} + $2,
+                     claims = w.claims + 1
                  FROM (SELECT wi.run_id, wi.case_id, wi.tool_id, wi.sample
                        FROM work_items wi JOIN runs r ON r.id = wi.run_id
                        WHERE r.status = 'running'
-                         AND (wi.state = 'queued' OR (wi.state = 'leased' AND wi.lease_until < $3))
-                         AND ($4 = '' OR wi.run_id = $4)
+                         AND (wi.state = 'queued'
+                              OR (wi.state = 'leased' AND wi.lease_until < {now}))
+                         AND ($3 = '' OR wi.run_id = $3)
                        ORDER BY wi.run_id, wi.case_id, wi.tool_id, wi.sample
-                       LIMIT $5
+                       LIMIT $4
                        FOR UPDATE OF wi SKIP LOCKED) c
                  WHERE w.run_id = c.run_id AND w.case_id = c.case_id
                    AND w.tool_id = c.tool_id AND w.sample = c.sample
                  RETURNING w.run_id, w.case_id, w.tool_id, w.sample, w.request_key, w.claims"
-            }
-            Backend::Sqlite => {
+            ),
+            Backend::Sqlite => format!(
                 "UPDATE work_items
-                 SET state = 'leased', lease_owner = $1, lease_until = $2, claims = claims + 1
+                 SET state = 'leased', lease_owner = $1, lease_until = {now} + $2,
+                     claims = claims + 1
                  WHERE (run_id, case_id, tool_id, sample) IN (
                        SELECT wi.run_id, wi.case_id, wi.tool_id, wi.sample
                        FROM work_items wi JOIN runs r ON r.id = wi.run_id
                        WHERE r.status = 'running'
-                         AND (wi.state = 'queued' OR (wi.state = 'leased' AND wi.lease_until < $3))
-                         AND ($4 = '' OR wi.run_id = $4)
+                         AND (wi.state = 'queued'
+                              OR (wi.state = 'leased' AND wi.lease_until < {now}))
+                         AND ($3 = '' OR wi.run_id = $3)
                        ORDER BY wi.run_id, wi.case_id, wi.tool_id, wi.sample
-                       LIMIT $5)
+                       LIMIT $4)
                  RETURNING run_id, case_id, tool_id, sample, request_key, claims"
-            }
+            ),
         };
         with_pool!(self, |pool| {
-            let mut items: Vec<ClaimedItem> = sqlx::query_as(sql)
+            let mut items: Vec<ClaimedItem> = sqlx::query_as(&sql)
                 .bind(owner)
-                .bind(ts(until))
-                .bind(ts(now))
+                .bind(lease.as_secs_f64())
                 .bind(run_id.unwrap_or(""))
                 .bind(i64::from(limit))
                 .fetch_all(pool)
@@ -161,16 +170,19 @@ impl Store {
         })
     }
 
-    /// Extend every lease `owner` holds to `until`; returns how many it holds.
-    pub async fn extend_leases(&self, owner: &str, until: DateTime<Utc>) -> Result<u64> {
+    /// Extend every lease `owner` holds to `lease` from now (the database's clock);
+    /// returns how many it holds.
+    pub async fn extend_leases(&self, owner: &str, lease: Duration) -> Result<u64> {
+        let sql = format!(
+            "UPDATE work_items SET lease_until = {} + $1 WHERE lease_owner = $2 AND state = 'leased'",
+            now_sql(self.backend())
+        );
         with_pool!(self, |pool| {
-            let done = sqlx::query(
-                "UPDATE work_items SET lease_until = $1 WHERE lease_owner = $2 AND state = 'leased'",
-            )
-            .bind(ts(until))
-            .bind(owner)
-            .execute(pool)
-            .await?;
+            let done = sqlx::query(&sql)
+                .bind(lease.as_secs_f64())
+                .bind(owner)
+                .execute(pool)
+                .await?;
             Ok(done.rows_affected())
         })
     }
@@ -283,7 +295,7 @@ mod tests {
             .create_run(&RunRecord {
                 id: id.into(),
                 program: "acme".into(),
-                started_at: Utc::now(),
+                started_at: chrono::Utc::now(),
                 finished_at: None,
                 status: RunStatus::Running,
                 config: serde_json::json!({}),
@@ -304,34 +316,27 @@ mod tests {
                 0,
                 "idempotent"
             );
-            let now = Utc::now();
             let lease = Duration::from_secs(30);
-            let a = store.claim("a", now, lease, 3, None).await.unwrap();
-            let b = store.claim("b", now, lease, 3, Some("r")).await.unwrap();
+            let a = store
+                .claim("a", Duration::from_secs(2), 3, None)
+                .await
+                .unwrap();
+            let b = store.claim("b", lease, 3, Some("r")).await.unwrap();
             assert_eq!((a.len(), b.len()), (3, 2));
             let ids: HashSet<_> = a.iter().chain(&b).map(|i| i.case_id.clone()).collect();
             assert_eq!(ids.len(), 5, "no item is claimed twice");
-            assert!(store
-                .claim("c", now, lease, 3, None)
-                .await
-                .unwrap()
-                .is_empty());
+            assert!(store.claim("c", lease, 3, None).await.unwrap().is_empty());
 
             assert!(store.complete_item(&a[0], "a").await.unwrap());
             assert!(
                 !store.complete_item(&a[1], "b").await.unwrap(),
                 "only the lease owner completes an item"
             );
-            // Worker a dies: once its leases expire, c takes its two unfinished items.
-            let later = now + chrono::Duration::seconds(31);
-            assert_eq!(
-                store
-                    .extend_leases("b", later + chrono::Duration::seconds(30))
-                    .await
-                    .unwrap(),
-                2
-            );
-            let c = store.claim("c", later, lease, 10, None).await.unwrap();
+            // Worker a dies: once its leases expire, c takes its two unfinished items;
+            // b, alive, keeps extending its own.
+            tokio::time::sleep(Duration::from_millis(2100)).await;
+            assert_eq!(store.extend_leases("b", lease).await.unwrap(), 2);
+            let c = store.claim("c", lease, 10, None).await.unwrap();
             assert_eq!(c.len(), 2, "{c:?}");
             assert!(c.iter().all(|i| i.claims == 2));
             assert!(
@@ -370,7 +375,7 @@ mod tests {
                 .await
                 .unwrap();
             let got = store
-                .claim("a", Utc::now(), Duration::from_secs(5), 10, None)
+                .claim("a", Duration::from_secs(5), 10, None)
                 .await
                 .unwrap();
             assert!(got.is_empty());
@@ -391,7 +396,7 @@ mod tests {
                     let mut mine = Vec::new();
                     loop {
                         let got = s
-                            .claim(&owner, Utc::now(), Duration::from_secs(60), 7, None)
+                            .claim(&owner, Duration::from_secs(60), 7, None)
                             .await
                             .unwrap();
                         if got.is_empty() {

@@ -13,8 +13,8 @@ CREATE TABLE work_items (
     -- `queued`, `leased` or `done`.
     state       TEXT NOT NULL,
     lease_owner TEXT,
-    -- RFC 3339 UTC (text order is time order), by the leasing worker's clock.
-    lease_until TEXT,
+    -- Unix seconds by the database's clock (never a worker's: worker clocks may differ).
+    lease_until DOUBLE PRECISION,
     claims      BIGINT NOT NULL DEFAULT 0,
     last_error  TEXT,
     PRIMARY KEY (run_id, case_id, tool_id, sample)
