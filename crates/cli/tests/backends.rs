@@ -8,37 +8,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use regex::Regex;
 use serde_json::Value;
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for entry in fs_err::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() == ".proximity" {
-            continue;
-        }
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs_err::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn acme() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("acme");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme"),
-        &root,
-    );
-    (dir, root)
-}
 
 /// Drop what differs between two runs of the same thing: times, latencies, secrets.
 fn mask_json(v: &mut Value) {

@@ -21,21 +21,6 @@ use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions};
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for entry in fs_err::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".proximity" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            fs_err::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn chromium() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("CHROME") {
         return Some(PathBuf::from(p));

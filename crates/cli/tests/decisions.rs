@@ -7,36 +7,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for entry in fs_err::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == ".proximity" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs_err::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn acme() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("acme");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme");
-    copy_dir(&src, &root);
-    (dir, root)
-}
 
 fn ok(cmd: &mut std::process::Command) -> String {
     let out = run(cmd);
