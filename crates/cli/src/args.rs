@@ -340,8 +340,9 @@ pub struct GatewayArgs {
     /// for less with `x-proximity-deadline-ms`).
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub deadline_secs: u64,
-    /// Keep rate limits in the store, shared by every gateway on it (always so on
-    /// PostgreSQL; on SQLite, for several gateway processes on one database file).
+    /// Keep rate limits and budget reservations in the store, shared by every gateway on
+    /// it (always so on PostgreSQL). On SQLite, without it one gateway owns the database
+    /// file and keeps them in memory; give it to every gateway sharing one file.
     #[arg(long)]
     pub shared_limits: bool,
 }

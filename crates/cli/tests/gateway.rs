@@ -357,6 +357,58 @@ async fn five_hundred_concurrent_requests_never_overspend_the_budget() {
         rows.iter().filter(|r| r.status == 402).count(),
         payment_required
     );
+    // The ledger's spend is exactly the sum of the usage rows.
+    let ledger = ledger_spent(&setup, "persona:pa").await;
+    assert!((ledger - spent).abs() < 1e-9, "ledger {ledger}, rows {spent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_gateway_owns_its_sqlite_file_unless_every_one_shares_limits() {
+    let up = start_upstream().await;
+    let setup = Setup::new(&program(&up.base_url(), 1000.0, 1_000));
+    let key = setup.key("pa", &[]);
+    let refused = |extra: &[&str]| {
+        let out = setup
+            .proximity()
+            .args(["gateway", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let mut owner = setup.start_gateway();
+    let err = refused(&[]);
+    assert!(
+        err.contains("another gateway serves") && err.contains("--shared-limits"),
+        "{err}"
+    );
+    let err = refused(&["--shared-limits"]);
+    assert!(err.contains("another gateway serves"), "{err}");
+    let c = client();
+    let r = post_chat(&c, &owner.url, &key, &user("gpt", "hi"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    owner.kill9();
+
+    // Gateways sharing limits through the store may serve one file together, and one
+    // holding budgets in memory may not join them.
+    let a = setup.start_gateway_with(&["--shared-limits"]);
+    let b = setup.start_gateway_with(&["--shared-limits"]);
+    let err = refused(&[]);
+    assert!(err.contains("start this one with --shared-limits too"), "{err}");
+    for gw in [&a, &b] {
+        let r = post_chat(&c, &gw.url, &key, &user("gpt", "hi"), None)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let rows = usage_rows(&setup).await;
+    let spent: f64 = rows.iter().map(|r| r.cost_usd).sum();
+    assert_eq!(rows.len(), 3);
+    let ledger = ledger_spent(&setup, "persona:pa").await;
+    assert!((ledger - spent).abs() < 1e-9, "ledger {ledger}, rows {spent}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,6 +477,10 @@ async fn kill_9_under_load_keeps_the_usage_of_every_acknowledged_request() {
         missing.is_empty(),
         "acknowledged without usage: {missing:?}"
     );
+    // Spend counted exactly once per usage row, even for requests cut off by the kill.
+    let spent: f64 = rows.iter().map(|r| r.cost_usd).sum();
+    let ledger = ledger_spent(&setup, "persona:pa").await;
+    assert!((ledger - spent).abs() < 1e-9, "ledger {ledger}, rows {spent}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

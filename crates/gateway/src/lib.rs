@@ -2,7 +2,8 @@
 //!
 //! A virtual key ([`auth`]) maps to a persona and so to a tier; the tier decides which
 //! tools the key reaches ([`tiers`]), how fast ([`ratelimit`]) and how much it may spend
-//! ([`budget`], reserved atomically in the store before the upstream call). Every request
+//! ([`budget`], reserved atomically before the upstream call by the [`ledger`], in the
+//! store or in the process that owns its SQLite file). Every request
 //! leaves a usage row ([`usage`]) before it is acknowledged. [`relay`] serves chat
 //! completions, streamed or not; [`metrics`] exposes Prometheus metrics; [`error`] is the
 //! one API error type. The loaded program and its providers sit behind an [`ArcSwap`] so
@@ -11,6 +12,7 @@
 pub mod auth;
 pub mod budget;
 pub mod error;
+pub mod ledger;
 pub mod metrics;
 pub mod ratelimit;
 pub mod relay;
@@ -46,6 +48,8 @@ pub enum GatewayError {
     Store(#[from] proximity_store::StoreError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
 }
 
 type ProviderSlot = OnceLock<Result<Arc<dyn Provider>, ProviderError>>;
@@ -113,8 +117,10 @@ pub struct Options {
     /// The longest a request may take, retries and fallback included, unless the client
     /// sends a shorter `x-proximity-deadline-ms`.
     pub deadline: Duration,
-    /// Keep rate-limit buckets in the store, shared by every gateway on it (always so on
-    /// PostgreSQL; on SQLite only when several processes serve one database file).
+    /// Keep rate-limit buckets and budget reservations in the store, shared by every
+    /// gateway on it (always so on PostgreSQL; on SQLite only when several processes
+    /// serve one database file). Otherwise one gateway owns its SQLite file and keeps
+    /// both in memory.
     pub shared_limits: bool,
 }
 
@@ -132,6 +138,7 @@ impl Default for Options {
 pub struct AppState {
     pub loaded: ArcSwap<Loaded>,
     pub store: Store,
+    pub ledger: ledger::Ledger,
     pub keys: auth::KeyCache,
     pub limiter: ratelimit::RateLimiter,
     pub metrics: metrics::Metrics,
@@ -146,8 +153,10 @@ impl AppState {
             } else {
                 ratelimit::RateLimiter::default()
             };
+        let ledger = ledger::Ledger::new(store.clone(), options.shared_limits)?;
         Ok(Self {
             loaded: ArcSwap::from_pointee(loaded),
+            ledger,
             store,
             keys: auth::KeyCache::default(),
             limiter,

@@ -117,8 +117,10 @@ async fn serve(
         .admit(access.tier, &key.persona, estimate)
         .await?;
     let lines = budget::lines(access.persona, access.tier, &key);
-    draft.reservation =
-        budget::reserve(&state.store, &draft.id, &lines, bound, draft.created_at).await?;
+    draft.reservation = state
+        .ledger
+        .reserve(&draft.id, &lines, bound, draft.created_at)
+        .await?;
     if state.options.log_content {
         tracing::info!(request_id = %draft.id, messages = ?request.messages, "request content");
     }

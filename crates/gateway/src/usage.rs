@@ -109,7 +109,7 @@ pub async fn finish(
     let record = draft.record(status, error_class);
     let written = if draft.key_id.is_some() {
         state
-            .store
+            .ledger
             .settle(&record, draft.reservation.as_deref())
             .await
             .map_err(|e| {

@@ -18,7 +18,7 @@ fn result(run_id: &str, i: usize) -> ResultRecord {
     ResultRecord {
         run_id: run_id.into(),
         case_id: format!("case-{i:05}"),
-        tool_id: if i % 2 == 0 { "a" } else { "b" }.into(),
+        tool_id: if i.is_multiple_of(2) { "a" } else { "b" }.into(),
         sample: 0,
         persona: "bench".into(),
         workflow: "w".into(),

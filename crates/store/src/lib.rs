@@ -36,7 +36,7 @@ pub mod testing;
 pub mod transfer;
 pub mod usage;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -138,6 +138,8 @@ pub struct Store {
     writer: usage::Writer,
     /// The task writing results and response-cache rows in batches.
     results_writer: batch::Writer,
+    /// The database file, on SQLite (not for an in-memory database).
+    sqlite_file: Option<PathBuf>,
 }
 
 /// The default database URL for a program directory.
@@ -176,16 +178,28 @@ impl Store {
     /// (`options.migrate` is ignored). For `proximity migrate`, which reports and applies
     /// them itself; everything else uses [`Store::connect_with`].
     pub async fn connect_unmigrated(url: &str, options: &ConnectOptions) -> Result<Self> {
-        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Pool::Postgres(connect_postgres(url, options).await?)
-        } else {
-            Pool::Sqlite(connect_sqlite(url, options).await?)
-        };
+        let (pool, sqlite_file) =
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                (Pool::Postgres(connect_postgres(url, options).await?), None)
+            } else {
+                let file = sqlite_path(url)
+                    .filter(|p| *p != ":memory:")
+                    .map(PathBuf::from);
+                (Pool::Sqlite(connect_sqlite(url, options).await?), file)
+            };
         Ok(Self {
             pool,
             writer: usage::Writer::default(),
             results_writer: batch::Writer::default(),
+            sqlite_file,
         })
+    }
+
+    /// The database file of a SQLite store (`None` on PostgreSQL and for an in-memory
+    /// database): for processes that must own it, such as a gateway holding budgets in
+    /// memory.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
     }
 
     /// Which engine this store runs on.
@@ -429,14 +443,18 @@ fn postgres_migrator() -> &'static sqlx::migrate::Migrator {
     &MIGRATOR
 }
 
-async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePool> {
-    let Some(path) = url
+/// The path part of a `sqlite:` URL, without its query.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url
         .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    else {
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(path.split('?').next().unwrap_or(path))
+}
+
+async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePool> {
+    let Some(path) = sqlite_path(url) else {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
     };
-    let path = path.split('?').next().unwrap_or(path);
     if path != ":memory:" {
         if let Some(parent) = Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {

@@ -8,6 +8,10 @@
 //! processes sharing the database. Settlement writes the usage row and moves the
 //! reservation to spent in one transaction: a usage row exists exactly when its spend was
 //! counted.
+//!
+//! A gateway that owns its SQLite file holds reservations in its own memory instead and
+//! only writes usage rows with their spend ([`Store::record_usage`]): the same guarantee
+//! for spend, two statements per request instead of eleven.
 
 use std::sync::{Arc, OnceLock};
 
@@ -203,6 +207,24 @@ impl Store {
         self.ledger(work).await.map(|_| ())
     }
 
+    /// Write the usage row of a request and add its cost to the spend of `scopes` in
+    /// `month`: for a gateway that held the request's reservation in memory. Idempotent
+    /// by usage id (a second write of the same row changes nothing); committed before
+    /// this returns.
+    pub async fn record_usage(
+        &self,
+        usage: &UsageRecord,
+        month: &str,
+        scopes: &[String],
+    ) -> Result<()> {
+        let work = Work::Record {
+            usage: Box::new(usage.clone()),
+            month: month.to_owned(),
+            scopes: scopes.to_vec(),
+        };
+        self.ledger(work).await.map(|_| ())
+    }
+
     /// Apply one ledger write: on SQLite through the group-commit writer task (one
     /// writer per database file anyway), on PostgreSQL in a transaction of its own on
     /// the pool, retried when the server picks it as a deadlock or serialization victim.
@@ -322,6 +344,13 @@ pub(crate) enum Work {
         usage: Box<UsageRecord>,
         reservation: Option<String>,
     },
+    /// A usage row and its cost added to `spent` of `scopes` in `month`, with no
+    /// reservation in the store (the gateway held it in memory).
+    Record {
+        usage: Box<UsageRecord>,
+        month: String,
+        scopes: Vec<String>,
+    },
 }
 
 /// What a [`Work`] did.
@@ -400,7 +429,13 @@ async fn write_batch(pool: &SqlitePool, jobs: Vec<Job>) {
     };
     let mut results = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        results.push(in_savepoint(&mut tx, &job.work).await);
+        let result = match &job.work {
+            // One guarded insert and plain additions: nothing to undo on its own, so no
+            // savepoint (a failed statement is undone by SQLite itself).
+            Work::Record { .. } => sqlx::Sqlite::apply(&mut tx, &job.work).await,
+            _ => in_savepoint(&mut tx, &job.work).await,
+        };
+        results.push(result);
     }
     match tx.commit().await {
         Ok(()) => {
@@ -471,6 +506,8 @@ pub(crate) trait Ledger: sqlx::Database {
     /// Release reservation `id` without spending (its gateway looked dead), keeping it
     /// marked so a late settlement still counts. `false` when it was gone or released.
     async fn expire(tx: &mut sqlx::Transaction<'_, Self>, id: &str) -> Result<bool>;
+    /// Insert a usage row; `false` when a row with its id was there already.
+    async fn insert_usage(tx: &mut sqlx::Transaction<'_, Self>, u: &UsageRecord) -> Result<bool>;
 }
 
 macro_rules! ledger {
@@ -541,40 +578,76 @@ macro_rules! ledger {
                         }))
                     }
                     Work::Settle { usage: u, reservation } => {
-                        sqlx::query(
-                            "INSERT INTO gateway_usage
-                             (id, created_at, key_id, persona, tier, tool_id, served_by,
-                              tool_fingerprint, workflow, input_tokens, output_tokens, cost_usd,
-                              latency_ms, ttft_ms, status, error_class, stream, attempts)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                                     $14, $15, $16, $17, $18)",
-                        )
-                        .bind(&u.id)
-                        .bind(ts(u.created_at))
-                        .bind(&u.key_id)
-                        .bind(&u.persona)
-                        .bind(&u.tier)
-                        .bind(&u.tool_id)
-                        .bind(&u.served_by)
-                        .bind(&u.tool_fingerprint)
-                        .bind(&u.workflow)
-                        .bind(u.input_tokens as i64)
-                        .bind(u.output_tokens as i64)
-                        .bind(u.cost_usd)
-                        .bind(u.latency_ms as i64)
-                        .bind(u.ttft_ms.map(|t| t as i64))
-                        .bind(i64::from(u.status))
-                        .bind(&u.error_class)
-                        .bind(u.stream)
-                        .bind(i64::from(u.attempts))
-                        .execute(&mut **tx)
-                        .await?;
+                        if !Self::insert_usage(tx, u).await? {
+                            return Err(StoreError::Write(format!(
+                                "a usage row `{}` exists already",
+                                u.id
+                            )));
+                        }
                         if let Some(id) = reservation {
                             Self::release(tx, id, u.cost_usd).await?;
                         }
                         Ok(Done::Settle)
                     }
+                    Work::Record {
+                        usage: u,
+                        month,
+                        scopes,
+                    } => {
+                        if Self::insert_usage(tx, u).await? && u.cost_usd > 0.0 {
+                            for scope in scopes {
+                                sqlx::query(
+                                    "INSERT INTO budget_ledger (scope, month, spent_usd)
+                                     VALUES ($1, $2, $3)
+                                     ON CONFLICT (scope, month) DO UPDATE
+                                     SET spent_usd = budget_ledger.spent_usd + excluded.spent_usd",
+                                )
+                                .bind(scope)
+                                .bind(month)
+                                .bind(u.cost_usd)
+                                .execute(&mut **tx)
+                                .await?;
+                            }
+                        }
+                        Ok(Done::Settle)
+                    }
                 }
+            }
+
+            async fn insert_usage(
+                tx: &mut sqlx::Transaction<'_, Self>,
+                u: &UsageRecord,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO gateway_usage
+                     (id, created_at, key_id, persona, tier, tool_id, served_by,
+                      tool_fingerprint, workflow, input_tokens, output_tokens, cost_usd,
+                      latency_ms, ttft_ms, status, error_class, stream, attempts)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                             $14, $15, $16, $17, $18)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&u.id)
+                .bind(ts(u.created_at))
+                .bind(&u.key_id)
+                .bind(&u.persona)
+                .bind(&u.tier)
+                .bind(&u.tool_id)
+                .bind(&u.served_by)
+                .bind(&u.tool_fingerprint)
+                .bind(&u.workflow)
+                .bind(u.input_tokens as i64)
+                .bind(u.output_tokens as i64)
+                .bind(u.cost_usd)
+                .bind(u.latency_ms as i64)
+                .bind(u.ttft_ms.map(|t| t as i64))
+                .bind(i64::from(u.status))
+                .bind(&u.error_class)
+                .bind(u.stream)
+                .bind(i64::from(u.attempts))
+                .execute(&mut **tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn release(
@@ -716,6 +789,42 @@ mod tests {
                 "{spent} {reserved}"
             );
             assert_eq!(s.release_reservations_before(later).await.unwrap(), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn recorded_usage_adds_its_spend_once() {
+        for s in crate::testing::stores().await {
+            crate::testing::on(&s);
+            let scopes = ["key:k".to_owned(), "persona:p".to_owned()];
+            s.record_usage(&usage("a", 0.25), "2026-11", &scopes)
+                .await
+                .unwrap();
+            // Written twice (a retried write): one row, one spend.
+            s.record_usage(&usage("a", 0.25), "2026-11", &scopes)
+                .await
+                .unwrap();
+            s.record_usage(&usage("b", 0.5), "2026-11", &scopes[1..])
+                .await
+                .unwrap();
+            s.record_usage(&usage("free", 0.0), "2026-11", &scopes)
+                .await
+                .unwrap();
+            assert_eq!(s.usage(None).await.unwrap().len(), 3);
+            assert_eq!(
+                s.budget_state("key:k", "2026-11").await.unwrap(),
+                (0.25, 0.0)
+            );
+            assert_eq!(
+                s.budget_state("persona:p", "2026-11").await.unwrap(),
+                (0.75, 0.0)
+            );
+            // A settlement of an id already written is refused, not counted twice.
+            assert!(s.settle(&usage("b", 0.5), None).await.is_err());
+            assert_eq!(
+                s.budget_state("persona:p", "2026-11").await.unwrap(),
+                (0.75, 0.0)
+            );
         }
     }
 

@@ -343,6 +343,19 @@ pub fn user_stream(model: &str, text: &str) -> Value {
 }
 
 /// Usage rows in the gateway's database.
+/// The spend the store's budget ledger holds for `scope` this month.
+pub async fn ledger_spent(setup: &Setup, scope: &str) -> f64 {
+    let store = proximity_store::Store::connect(&setup.db_url())
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let month = chrono::Datelike::month(&now);
+    let month = format!("{:04}-{month:02}", chrono::Datelike::year(&now));
+    let (spent, _) = store.budget_state(scope, &month).await.unwrap();
+    store.close().await;
+    spent
+}
+
 pub async fn usage_rows(setup: &Setup) -> Vec<proximity_store::UsageRecord> {
     let store = proximity_store::Store::connect(&setup.db_url())
         .await
