@@ -6,13 +6,15 @@
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use marked_yaml::Span;
 
 /// The text of every file read, so diagnostics can quote the offending line.
 #[derive(Debug, Default, Clone)]
 pub struct SourceMap {
-    files: Vec<(PathBuf, String)>,
+    /// Shared, so a file can be parsed while diagnostics quote it.
+    files: Vec<(PathBuf, Arc<String>)>,
     /// Byte offset of the start of each line of each file, so that quoting a line does
     /// not rescan the file: a suite of 100,000 cases has a location per case and per
     /// assertion.
@@ -26,7 +28,7 @@ impl SourceMap {
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         self.line_starts.push(starts);
-        self.files.push((path, text));
+        self.files.push((path, Arc::new(text)));
         self.files.len() - 1
     }
 
@@ -43,6 +45,14 @@ impl SourceMap {
             .get(source)
             .map(|(_, t)| t.as_str())
             .unwrap_or("")
+    }
+
+    /// The text of a registered file, shared ("" for an unknown id).
+    pub(crate) fn shared_text(&self, source: usize) -> Arc<String> {
+        self.files
+            .get(source)
+            .map(|(_, t)| Arc::clone(t))
+            .unwrap_or_default()
     }
 
     /// Line `line` (1-based) of a file, without its line ending, as `str::lines` gives it.

@@ -15,6 +15,7 @@ pub mod prompt;
 pub mod raw;
 pub mod suggest;
 pub mod yaml;
+mod yaml_stream;
 
 pub use assertion::{Assertion, Assertions, Check, Group, Match};
 pub use diagnostic::{Diagnostic, Diagnostics};

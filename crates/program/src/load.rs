@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{Node, Span, Spanned};
 use serde::de::DeserializeOwned;
 
@@ -19,6 +20,7 @@ use crate::model::{
 use crate::raw::{RawCase, RawPersona, RawTier, RawTool, PROGRAM_KEYS, SUITE_KEYS};
 use crate::suggest::{did_you_mean, one_of};
 use crate::yaml::{loader_options, scalar};
+use crate::yaml_stream::parse_streaming;
 
 /// The file name that marks a program directory.
 pub const PROGRAM_FILE: &str = "proximity.yaml";
@@ -77,7 +79,10 @@ pub fn notify_url(root: &Path) -> Option<String> {
 
 /// Load and validate the program in `root`.
 pub fn load(root: &Path) -> Result<Program, LoadError> {
-    let mut loader = Loader::default();
+    load_with(Loader::default(), root)
+}
+
+fn load_with(mut loader: Loader, root: &Path) -> Result<Program, LoadError> {
     let program = loader.load(root);
     if loader.diags.is_empty() {
         if let Some(p) = program {
@@ -92,6 +97,47 @@ pub fn load(root: &Path) -> Result<Program, LoadError> {
 struct Loader {
     sources: SourceMap,
     diags: Diagnostics,
+    /// Parse every suite file whole, as before suites were streamed: the behaviour
+    /// streaming is tested against.
+    whole_files: bool,
+}
+
+/// What every suite's cases are checked against.
+struct SuiteCtx<'a> {
+    root: &'a Path,
+    personas: &'a [Persona],
+    persona_ids: Vec<&'a str>,
+    tool_ids: &'a [&'a str],
+    has_judge_default: bool,
+}
+
+/// The cases of every suite read so far.
+#[derive(Default)]
+struct SuiteOut {
+    cases: Vec<Case>,
+    /// Where each case id was first defined.
+    seen: HashMap<String, Location>,
+    /// The ids the current suite file added to `seen`, to undo it.
+    added: Vec<String>,
+}
+
+/// A suite file's top-level `persona` and `workflow`, for cases that name none.
+struct SuiteDefaults {
+    persona: Option<Spanned<String>>,
+    workflow: Option<Spanned<String>>,
+}
+
+impl SuiteDefaults {
+    fn of(map: &MarkedMappingNode) -> Self {
+        let get = |key| {
+            map.get_node(key)
+                .and_then(|n| scalar(n).map(|s| Spanned::new(*n.span(), s.to_owned())))
+        };
+        Self {
+            persona: get("persona"),
+            workflow: get("workflow"),
+        }
+    }
 }
 
 impl Loader {
@@ -99,24 +145,33 @@ impl Loader {
         Diagnostic::at(&self.sources, span, msg)
     }
 
-    fn read(&mut self, path: &Path) -> Option<(usize, Node)> {
-        let text = match fs_err::read_to_string(path) {
-            Ok(t) => t,
+    /// Read a file into the source map; its source id.
+    fn read_source(&mut self, path: &Path) -> Option<usize> {
+        match fs_err::read_to_string(path) {
+            Ok(text) => Some(self.sources.add(path.to_path_buf(), text)),
             Err(e) => {
                 self.diags
                     .push(Diagnostic::file(path, format!("cannot read: {e}")));
-                return None;
+                None
             }
-        };
-        let id = self.sources.add(path.to_path_buf(), text);
+        }
+    }
+
+    /// Parse a file read with [`Self::read_source`] whole.
+    fn parse(&mut self, id: usize, path: &Path) -> Option<Node> {
         match marked_yaml::parse_yaml_with_options(id, self.sources.text(id), loader_options()) {
-            Ok(node) => Some((id, node)),
+            Ok(node) => Some(node),
             Err(e) => {
                 let d = load_error_diag(&self.sources, path, &e);
                 self.diags.push(d);
                 None
             }
         }
+    }
+
+    fn read(&mut self, path: &Path) -> Option<Node> {
+        let id = self.read_source(path)?;
+        self.parse(id, path)
     }
 
     /// Deserialize one item; on failure record a located diagnostic.
@@ -177,7 +232,7 @@ impl Loader {
             ));
             return None;
         }
-        let (_, top) = self.read(&path)?;
+        let top = self.read(&path)?;
         let map = top.as_mapping()?.clone();
         self.check_keys(&map, &PROGRAM_KEYS, "`proximity.yaml`");
         if let Some(v) = map.get_node("version") {
@@ -236,19 +291,18 @@ impl Loader {
         }
 
         let suite_files = self.suite_files(root, &map);
-        let mut cases = Vec::new();
-        let mut seen: HashMap<String, Location> = HashMap::new();
+        let ctx = SuiteCtx {
+            root,
+            personas: &personas,
+            persona_ids: personas.iter().map(|p| p.id.as_str()).collect(),
+            tool_ids: &tool_ids,
+            has_judge_default: judge_tool.is_some(),
+        };
+        let mut out = SuiteOut::default();
         for file in suite_files {
-            self.suite(
-                root,
-                &file,
-                &personas,
-                &tool_ids,
-                judge_tool.is_some(),
-                &mut cases,
-                &mut seen,
-            );
+            self.suite(&ctx, &file, &mut out);
         }
+        let cases = out.cases;
 
         Some(Program {
             root: root.to_path_buf(),
@@ -695,30 +749,80 @@ impl Loader {
         files
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn suite(
-        &mut self,
-        root: &Path,
-        file: &Path,
-        personas: &[Persona],
-        tool_ids: &[&str],
-        has_judge_default: bool,
-        cases: &mut Vec<Case>,
-        seen: &mut HashMap<String, Location>,
-    ) {
-        let Some((_, top)) = self.read(file) else {
+    /// Load one suite file. Its cases are read one at a time ([`parse_streaming`]) and each
+    /// is checked as soon as it is complete, so the tree of the whole file is never held;
+    /// a file marked-yaml would reject is undone and read whole, so that its errors are
+    /// reported exactly as marked-yaml gives them.
+    fn suite(&mut self, ctx: &SuiteCtx<'_>, file: &Path, out: &mut SuiteOut) {
+        let Some(id) = self.read_source(file) else {
             return;
         };
-        let Some(map) = top.as_mapping() else {
+        let text = self.sources.shared_text(id);
+        let diags_before = self.diags.len();
+        let cases_before = out.cases.len();
+        out.added.clear();
+        // Cases that need a suite default not read yet (`persona:` or `workflow:` may come
+        // after `cases:`), and every case after the first of them, so order is kept.
+        let mut deferred: Vec<Node> = Vec::new();
+        let whole_file = self.whole_files;
+        let on_case = |node: Node, top: &MarkedMappingNode| {
+            if !deferred.is_empty() {
+                deferred.push(node);
+                return;
+            }
+            let Some(raw) = self.item::<RawCase>(&node, "case") else {
+                return;
+            };
+            // A top-level key already read has its final value (a repeated key is an error).
+            let known = (raw.persona.is_some() || top.get_node("persona").is_some())
+                && (raw.workflow.is_some() || top.get_node("workflow").is_some());
+            if known {
+                self.case(ctx, &node, raw, &SuiteDefaults::of(top), out);
+            } else {
+                deferred.push(node);
+            }
+        };
+        let streamed = if whole_file {
+            None
+        } else {
+            parse_streaming(id, &text, "cases", on_case)
+        };
+        let Some(top) = streamed else {
+            self.diags.0.truncate(diags_before);
+            out.cases.truncate(cases_before);
+            for case_id in out.added.drain(..) {
+                out.seen.remove(&case_id);
+            }
+            let Some(top) = self.parse(id, file) else {
+                return;
+            };
+            if let Some((items, defaults)) = self.suite_top(&top) {
+                for node in items {
+                    if let Some(raw) = self.item::<RawCase>(node, "case") {
+                        self.case(ctx, node, raw, &defaults, out);
+                    }
+                }
+            }
             return;
         };
+        // The file's own problems come before its cases', as when it is read whole.
+        let case_diags = self.diags.0.split_off(diags_before);
+        let defaults = self.suite_top(&top).map(|(_, defaults)| defaults);
+        self.diags.0.extend(case_diags);
+        if let Some(defaults) = defaults {
+            for node in &deferred {
+                if let Some(raw) = self.item::<RawCase>(node, "case") {
+                    self.case(ctx, node, raw, &defaults, out);
+                }
+            }
+        }
+    }
+
+    /// Check a suite file's top-level mapping; its cases and defaults.
+    fn suite_top<'a>(&mut self, top: &'a Node) -> Option<(&'a [Node], SuiteDefaults)> {
+        let map = top.as_mapping()?;
         self.check_keys(map, &SUITE_KEYS, "a suite file");
-        let default_persona = map
-            .get_node("persona")
-            .and_then(|n| scalar(n).map(|s| Spanned::new(*n.span(), s.to_owned())));
-        let default_workflow = map
-            .get_node("workflow")
-            .and_then(|n| scalar(n).map(|s| Spanned::new(*n.span(), s.to_owned())));
+        let defaults = SuiteDefaults::of(map);
         if map.get_node("cases").is_none() {
             let d = self
                 .diag(top.span(), "suite file has no `cases`")
@@ -726,185 +830,190 @@ impl Loader {
                 .expected("a list of cases");
             self.diags.push(d);
         }
-        let persona_ids: Vec<&str> = personas.iter().map(|p| p.id.as_str()).collect();
-        for node in self.list(map, "cases") {
-            let Some(raw) = self.item::<RawCase>(node, "case") else {
-                continue;
-            };
-            let loc = {
-                let d = self.diag(raw.id.span(), "");
-                Location {
-                    file: d.file,
-                    line: d.line,
-                    column: d.column,
-                }
-            };
-            if let Some(first) = seen.get(raw.id.as_str()) {
-                let d = self
-                    .diag(
-                        raw.id.span(),
-                        format!("duplicate case id `{}`", raw.id.as_str()),
-                    )
-                    .key("id")
-                    .expected(format!("a unique case id (first defined at {first})"));
-                self.diags.push(d);
-                continue;
-            }
-            seen.insert(raw.id.as_str().to_owned(), loc.clone());
+        Some((self.list(map, "cases"), defaults))
+    }
 
-            let case_span = *node.span();
-            let persona = raw.persona.clone().or_else(|| default_persona.clone());
-            let workflow = raw.workflow.clone().or_else(|| default_workflow.clone());
-            let (Some(persona), Some(workflow)) = (persona, workflow) else {
+    /// Check one case of a suite file and add it to `out`.
+    fn case(
+        &mut self,
+        ctx: &SuiteCtx<'_>,
+        node: &Node,
+        raw: RawCase,
+        defaults: &SuiteDefaults,
+        out: &mut SuiteOut,
+    ) {
+        let loc = {
+            let d = self.diag(raw.id.span(), "");
+            Location {
+                file: d.file,
+                line: d.line,
+                column: d.column,
+            }
+        };
+        if let Some(first) = out.seen.get(raw.id.as_str()) {
+            let d = self
+                .diag(
+                    raw.id.span(),
+                    format!("duplicate case id `{}`", raw.id.as_str()),
+                )
+                .key("id")
+                .expected(format!("a unique case id (first defined at {first})"));
+            self.diags.push(d);
+            return;
+        }
+        out.seen.insert(raw.id.as_str().to_owned(), loc.clone());
+        out.added.push(raw.id.as_str().to_owned());
+
+        let case_span = *node.span();
+        let persona = raw.persona.clone().or_else(|| defaults.persona.clone());
+        let workflow = raw.workflow.clone().or_else(|| defaults.workflow.clone());
+        let (Some(persona), Some(workflow)) = (persona, workflow) else {
+            let d = self
+                .diag(
+                    &case_span,
+                    format!("case `{}` has no persona or workflow", raw.id.as_str()),
+                )
+                .key("persona")
+                .expected("`persona` and `workflow` on the case or at the top of the suite file");
+            self.diags.push(d);
+            return;
+        };
+        match ctx.personas.iter().find(|p| p.id == persona.as_str()) {
+            None => {
                 let d = self
                     .diag(
-                        &case_span,
-                        format!("case `{}` has no persona or workflow", raw.id.as_str()),
+                        persona.span(),
+                        format!("unknown persona `{}`", persona.as_str()),
                     )
                     .key("persona")
-                    .expected(
-                        "`persona` and `workflow` on the case or at the top of the suite file",
-                    );
+                    .expected(one_of(ctx.persona_ids.iter().copied()))
+                    .hint(did_you_mean(&persona, ctx.persona_ids.iter().copied()));
                 self.diags.push(d);
-                continue;
-            };
-            match personas.iter().find(|p| p.id == persona.as_str()) {
-                None => {
+            }
+            Some(p) => {
+                if p.workflow(&workflow).is_none() {
+                    let wf: Vec<&str> = p.workflows.iter().map(|w| w.id.as_str()).collect();
                     let d = self
                         .diag(
-                            persona.span(),
-                            format!("unknown persona `{}`", persona.as_str()),
+                            workflow.span(),
+                            format!(
+                                "persona `{}` has no workflow `{}`",
+                                persona.as_str(),
+                                workflow.as_str()
+                            ),
                         )
-                        .key("persona")
-                        .expected(one_of(persona_ids.iter().copied()))
-                        .hint(did_you_mean(&persona, persona_ids.iter().copied()));
+                        .key("workflow")
+                        .expected(one_of(wf.iter().copied()))
+                        .hint(did_you_mean(&workflow, wf.iter().copied()));
                     self.diags.push(d);
                 }
-                Some(p) => {
-                    if p.workflow(&workflow).is_none() {
-                        let wf: Vec<&str> = p.workflows.iter().map(|w| w.id.as_str()).collect();
-                        let d = self
-                            .diag(
-                                workflow.span(),
-                                format!(
-                                    "persona `{}` has no workflow `{}`",
-                                    persona.as_str(),
-                                    workflow.as_str()
-                                ),
-                            )
-                            .key("workflow")
-                            .expected(one_of(wf.iter().copied()))
-                            .hint(did_you_mean(&workflow, wf.iter().copied()));
-                        self.diags.push(d);
-                    }
-                }
             }
-            let kind = match &raw.kind {
-                None => CaseKind::Routine,
-                Some(k) => CaseKind::parse(k).unwrap_or_else(|| {
-                    let d = self
-                        .diag(k.span(), format!("unknown case kind `{}`", k.as_str()))
-                        .key("kind")
-                        .expected(one_of(CaseKind::ALL))
-                        .hint(did_you_mean(k, CaseKind::ALL));
-                    self.diags.push(d);
-                    CaseKind::Routine
-                }),
-            };
-            let source = match &raw.source {
-                None => CaseSource::Synthetic,
-                Some(s) => CaseSource::parse(s).unwrap_or_else(|| {
-                    let d = self
-                        .diag(s.span(), format!("unknown case source `{}`", s.as_str()))
-                        .key("source")
-                        .expected(one_of(CaseSource::ALL))
-                        .hint(did_you_mean(s, CaseSource::ALL));
-                    self.diags.push(d);
-                    CaseSource::Synthetic
-                }),
-            };
-            let mut documents = Vec::new();
-            for doc in &raw.documents {
-                let path = root.join(doc.as_str());
-                match fs_err::read_to_string(&path) {
-                    Ok(content) => documents.push(Document {
-                        path: doc.as_str().to_owned(),
-                        content,
-                    }),
-                    Err(_) => {
-                        let d = self
-                            .diag(doc.span(), format!("document `{}` not found", doc.as_str()))
-                            .key("documents")
-                            .expected(format!(
-                                "a readable file relative to the program directory ({})",
-                                root.display()
-                            ));
-                        self.diags.push(d);
-                    }
-                }
-            }
-            let assertions = match node.as_mapping().and_then(|m| m.get_node("assert")) {
-                Some(a) => parse_assertions(&self.sources, a, &mut self.diags),
-                None => Assertions::default(),
-            };
-            if assertions.is_empty() && !has_assertion_items(node) {
-                let d = self
-                    .diag(raw.id.span(), format!("case `{}` has no assertion", raw.id.as_str()))
-                    .key("assert")
-                    .expected("at least one assertion under `assert.contract`, `assert.correct` or `assert.safety`");
-                self.diags.push(d);
-            }
-            for a in assertions.iter() {
-                if let Check::Judge { tool, .. } = &a.check {
-                    match tool {
-                        Some(t) if !tool_ids.contains(&t.as_str()) => {
-                            let d = Diagnostic {
-                                file: a.location.file.clone(),
-                                line: a.location.line,
-                                column: a.location.column,
-                                key: Some("judge.tool".into()),
-                                message: format!("judge names unknown tool `{t}`"),
-                                expected: Some(one_of(tool_ids.iter().copied())),
-                                hint: did_you_mean(t, tool_ids.iter().copied()),
-                                snippet: None,
-                            };
-                            self.diags.push(d);
-                        }
-                        None if !has_judge_default => {
-                            let d = Diagnostic {
-                                file: a.location.file.clone(),
-                                line: a.location.line,
-                                column: a.location.column,
-                                key: Some("judge.tool".into()),
-                                message: "judge names no tool and the program has no `judge_tool`".into(),
-                                expected: Some("`judge: { rubric: ..., tool: <tool id> }` or a top-level `judge_tool`".into()),
-                                hint: None,
-                                snippet: None,
-                            };
-                            self.diags.push(d);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            let messages = self.messages(&raw, &case_span, &documents);
-            cases.push(Case {
-                id: raw.id.as_str().to_owned(),
-                persona: persona.as_str().to_owned(),
-                workflow: workflow.as_str().to_owned(),
-                kind,
-                source,
-                description: raw.description.clone(),
-                messages,
-                vars: raw.vars.clone(),
-                documents,
-                assertions,
-                weight: raw.weight.unwrap_or(1.0),
-                tags: raw.tags.clone(),
-                note: raw.note.clone(),
-                location: loc,
-            });
         }
+        let kind = match &raw.kind {
+            None => CaseKind::Routine,
+            Some(k) => CaseKind::parse(k).unwrap_or_else(|| {
+                let d = self
+                    .diag(k.span(), format!("unknown case kind `{}`", k.as_str()))
+                    .key("kind")
+                    .expected(one_of(CaseKind::ALL))
+                    .hint(did_you_mean(k, CaseKind::ALL));
+                self.diags.push(d);
+                CaseKind::Routine
+            }),
+        };
+        let source = match &raw.source {
+            None => CaseSource::Synthetic,
+            Some(s) => CaseSource::parse(s).unwrap_or_else(|| {
+                let d = self
+                    .diag(s.span(), format!("unknown case source `{}`", s.as_str()))
+                    .key("source")
+                    .expected(one_of(CaseSource::ALL))
+                    .hint(did_you_mean(s, CaseSource::ALL));
+                self.diags.push(d);
+                CaseSource::Synthetic
+            }),
+        };
+        let mut documents = Vec::new();
+        for doc in &raw.documents {
+            let path = ctx.root.join(doc.as_str());
+            match fs_err::read_to_string(&path) {
+                Ok(content) => documents.push(Document {
+                    path: doc.as_str().to_owned(),
+                    content,
+                }),
+                Err(_) => {
+                    let d = self
+                        .diag(doc.span(), format!("document `{}` not found", doc.as_str()))
+                        .key("documents")
+                        .expected(format!(
+                            "a readable file relative to the program directory ({})",
+                            ctx.root.display()
+                        ));
+                    self.diags.push(d);
+                }
+            }
+        }
+        let assertions = match node.as_mapping().and_then(|m| m.get_node("assert")) {
+            Some(a) => parse_assertions(&self.sources, a, &mut self.diags),
+            None => Assertions::default(),
+        };
+        if assertions.is_empty() && !has_assertion_items(node) {
+            let d = self
+                .diag(raw.id.span(), format!("case `{}` has no assertion", raw.id.as_str()))
+                .key("assert")
+                .expected("at least one assertion under `assert.contract`, `assert.correct` or `assert.safety`");
+            self.diags.push(d);
+        }
+        for a in assertions.iter() {
+            if let Check::Judge { tool, .. } = &a.check {
+                match tool {
+                    Some(t) if !ctx.tool_ids.contains(&t.as_str()) => {
+                        let d = Diagnostic {
+                            file: a.location.file.clone(),
+                            line: a.location.line,
+                            column: a.location.column,
+                            key: Some("judge.tool".into()),
+                            message: format!("judge names unknown tool `{t}`"),
+                            expected: Some(one_of(ctx.tool_ids.iter().copied())),
+                            hint: did_you_mean(t, ctx.tool_ids.iter().copied()),
+                            snippet: None,
+                        };
+                        self.diags.push(d);
+                    }
+                    None if !ctx.has_judge_default => {
+                        let d = Diagnostic {
+                            file: a.location.file.clone(),
+                            line: a.location.line,
+                            column: a.location.column,
+                            key: Some("judge.tool".into()),
+                            message: "judge names no tool and the program has no `judge_tool`".into(),
+                            expected: Some("`judge: { rubric: ..., tool: <tool id> }` or a top-level `judge_tool`".into()),
+                            hint: None,
+                            snippet: None,
+                        };
+                        self.diags.push(d);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let messages = self.messages(&raw, &case_span, &documents);
+        out.cases.push(Case {
+            id: raw.id.as_str().to_owned(),
+            persona: persona.as_str().to_owned(),
+            workflow: workflow.as_str().to_owned(),
+            kind,
+            source,
+            description: raw.description.clone(),
+            messages,
+            vars: raw.vars.clone(),
+            documents,
+            assertions,
+            weight: raw.weight.unwrap_or(1.0),
+            tags: raw.tags.clone(),
+            note: raw.note.clone(),
+            location: loc,
+        });
     }
 
     fn messages(
@@ -1168,3 +1277,6 @@ fn serde_error_diag(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
