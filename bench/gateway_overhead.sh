@@ -11,9 +11,12 @@
 #   bench/gateway_overhead.sh                      # release build, rates 500..5000
 #   PROFILE=dev RATES="200 500" SECS=5 bench/gateway_overhead.sh
 #   BUILD=0 ...                                    # use the binaries already built
+#   GATEWAY_ARGS=--shared-limits ...               # budgets reserved in the store (the
+#                                                  # multi-gateway path) instead of memory
 #
-# Each request is authenticated, rate-limited, reserves budget and writes its usage row
-# (SQLite, WAL, synchronous=NORMAL) before it is answered: the figures include all that.
+# Each request is authenticated, rate-limited, reserves budget (in the gateway's memory:
+# it owns the SQLite file) and writes its usage row with its spend (SQLite, WAL,
+# synchronous=NORMAL) before it is answered: the figures include all that.
 set -euo pipefail
 
 PROFILE=${PROFILE:-release}
@@ -67,11 +70,12 @@ YAML
 
 px() { "$dir/proximity" --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
 key=$(px keys create --persona bench 2>/dev/null)
-px gateway --listen 127.0.0.1:0 >"$work/gateway.out" 2>"$work/gateway.err" &
+# shellcheck disable=SC2086 # GATEWAY_ARGS is a list of flags
+px gateway --listen 127.0.0.1:0 ${GATEWAY_ARGS:-} >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$work/gateway.out" 2>/dev/null && break; sleep 0.1; done
 gateway=$(sed -n 's/^listening on //p' "$work/gateway.out")
-echo "# profile=$PROFILE cores=$(nproc) upstream=$upstream gateway=$gateway" >&2
+echo "# profile=$PROFILE cores=$(nproc) upstream=$upstream gateway=$gateway args=${GATEWAY_ARGS:-} load=$(cut -d' ' -f1 /proc/loadavg)" >&2
 
 # Warm up (connections, SQLite pages).
 "$dir/examples/loadgen" "$gateway" "$key" instant 200 2 "$CONNECTIONS" >/dev/null

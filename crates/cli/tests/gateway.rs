@@ -359,7 +359,10 @@ async fn five_hundred_concurrent_requests_never_overspend_the_budget() {
     );
     // The ledger's spend is exactly the sum of the usage rows.
     let ledger = ledger_spent(&setup, "persona:pa").await;
-    assert!((ledger - spent).abs() < 1e-9, "ledger {ledger}, rows {spent}");
+    assert!(
+        (ledger - spent).abs() < 1e-9,
+        "ledger {ledger}, rows {spent}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,7 +400,10 @@ async fn one_gateway_owns_its_sqlite_file_unless_every_one_shares_limits() {
     let a = setup.start_gateway_with(&["--shared-limits"]);
     let b = setup.start_gateway_with(&["--shared-limits"]);
     let err = refused(&[]);
-    assert!(err.contains("start this one with --shared-limits too"), "{err}");
+    assert!(
+        err.contains("start this one with --shared-limits too"),
+        "{err}"
+    );
     for gw in [&a, &b] {
         let r = post_chat(&c, &gw.url, &key, &user("gpt", "hi"), None)
             .await
@@ -408,7 +414,10 @@ async fn one_gateway_owns_its_sqlite_file_unless_every_one_shares_limits() {
     let spent: f64 = rows.iter().map(|r| r.cost_usd).sum();
     assert_eq!(rows.len(), 3);
     let ledger = ledger_spent(&setup, "persona:pa").await;
-    assert!((ledger - spent).abs() < 1e-9, "ledger {ledger}, rows {spent}");
+    assert!(
+        (ledger - spent).abs() < 1e-9,
+        "ledger {ledger}, rows {spent}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -480,7 +489,10 @@ async fn kill_9_under_load_keeps_the_usage_of_every_acknowledged_request() {
     // Spend counted exactly once per usage row, even for requests cut off by the kill.
     let spent: f64 = rows.iter().map(|r| r.cost_usd).sum();
     let ledger = ledger_spent(&setup, "persona:pa").await;
-    assert!((ledger - spent).abs() < 1e-9, "ledger {ledger}, rows {spent}");
+    assert!(
+        (ledger - spent).abs() < 1e-9,
+        "ledger {ledger}, rows {spent}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

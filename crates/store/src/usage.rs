@@ -427,16 +427,47 @@ async fn write_batch(pool: &SqlitePool, jobs: Vec<Job>) {
             return;
         }
     };
-    let mut results = Vec::with_capacity(jobs.len());
+    let mut results: Vec<Option<Result<Done>>> = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        let result = match &job.work {
-            // One guarded insert and plain additions: nothing to undo on its own, so no
-            // savepoint (a failed statement is undone by SQLite itself).
-            Work::Record { .. } => sqlx::Sqlite::apply(&mut tx, &job.work).await,
-            _ => in_savepoint(&mut tx, &job.work).await,
-        };
-        results.push(result);
+        results.push(match &job.work {
+            Work::Record { .. } => None,
+            _ => Some(in_savepoint(&mut tx, &job.work).await),
+        });
     }
+    // Usage rows of gateways holding reservations in memory: all in one statement, their
+    // spend summed per budget; one by one (each in a savepoint, with its own error) only
+    // if that fails.
+    let records: Vec<&Work> = jobs
+        .iter()
+        .map(|j| &j.work)
+        .filter(|w| matches!(w, Work::Record { .. }))
+        .collect();
+    if !records.is_empty() {
+        let bulk = async {
+            sqlx::query("SAVEPOINT records").execute(&mut *tx).await?;
+            let written = record_all(&mut tx, &records).await;
+            if written.is_err() {
+                sqlx::query("ROLLBACK TO records").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE records").execute(&mut *tx).await?;
+            written
+        }
+        .await;
+        let bulk_ok = bulk.is_ok();
+        for (job, result) in jobs.iter().zip(results.iter_mut()) {
+            if result.is_none() {
+                *result = Some(if bulk_ok {
+                    Ok(Done::Settle)
+                } else {
+                    in_savepoint(&mut tx, &job.work).await
+                });
+            }
+        }
+    }
+    let results: Vec<Result<Done>> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(stopped())))
+        .collect();
     match tx.commit().await {
         Ok(()) => {
             for (job, result) in jobs.into_iter().zip(results) {
@@ -450,6 +481,82 @@ async fn write_batch(pool: &SqlitePool, jobs: Vec<Job>) {
             }
         }
     }
+}
+
+/// Most usage rows in one `INSERT` (18 parameters each, far below SQLite's limit).
+const RECORDS_PER_STATEMENT: usize = 512;
+
+/// Insert the usage rows of `records` (all [`Work::Record`]) and add the cost of those
+/// that were new to their budgets: one statement per 512 rows, one per budget and month.
+async fn record_all(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, records: &[&Work]) -> Result<()> {
+    let mut spend: std::collections::BTreeMap<(&str, &str), f64> = Default::default();
+    for chunk in records.chunks(RECORDS_PER_STATEMENT) {
+        let rows: Vec<(&UsageRecord, &str, &[String])> = chunk
+            .iter()
+            .filter_map(|w| match w {
+                Work::Record {
+                    usage,
+                    month,
+                    scopes,
+                } => Some((usage.as_ref(), month.as_str(), scopes.as_slice())),
+                _ => None,
+            })
+            .collect();
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO gateway_usage
+             (id, created_at, key_id, persona, tier, tool_id, served_by, tool_fingerprint,
+              workflow, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, status,
+              error_class, stream, attempts) ",
+        );
+        q.push_values(&rows, |mut b, (u, _, _)| {
+            b.push_bind(&u.id)
+                .push_bind(ts(u.created_at))
+                .push_bind(&u.key_id)
+                .push_bind(&u.persona)
+                .push_bind(&u.tier)
+                .push_bind(&u.tool_id)
+                .push_bind(&u.served_by)
+                .push_bind(&u.tool_fingerprint)
+                .push_bind(&u.workflow)
+                .push_bind(u.input_tokens as i64)
+                .push_bind(u.output_tokens as i64)
+                .push_bind(u.cost_usd)
+                .push_bind(u.latency_ms as i64)
+                .push_bind(u.ttft_ms.map(|t| t as i64))
+                .push_bind(i64::from(u.status))
+                .push_bind(&u.error_class)
+                .push_bind(u.stream)
+                .push_bind(i64::from(u.attempts));
+        });
+        q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        let mut inserted: std::collections::HashSet<String> = q
+            .build_query_scalar::<String>()
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+        for (u, month, scopes) in rows {
+            // `remove`: a row given twice in one batch was inserted, and counts, once.
+            if inserted.remove(&u.id) && u.cost_usd > 0.0 {
+                for scope in scopes {
+                    *spend.entry((scope.as_str(), month)).or_default() += u.cost_usd;
+                }
+            }
+        }
+    }
+    for ((scope, month), cost) in spend {
+        sqlx::query(
+            "INSERT INTO budget_ledger (scope, month, spent_usd) VALUES ($1, $2, $3)
+             ON CONFLICT (scope, month) DO UPDATE
+             SET spent_usd = budget_ledger.spent_usd + excluded.spent_usd",
+        )
+        .bind(scope)
+        .bind(month)
+        .bind(cost)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// One job inside the batch's transaction, in a savepoint: undone when it fails or finds
@@ -825,6 +932,29 @@ mod tests {
                 s.budget_state("persona:p", "2026-11").await.unwrap(),
                 (0.75, 0.0)
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn many_usage_rows_written_at_once_count_each_spend_once() {
+        for s in crate::testing::stores().await {
+            crate::testing::on(&s);
+            let scopes = ["persona:p".to_owned()];
+            // 600 at once (more than one statement's worth on SQLite), one of them twice.
+            let mut ids: Vec<String> = (0..600).map(|i| format!("r{i}")).collect();
+            ids.push("r7".into());
+            let store: &Store = &s;
+            let scopes = &scopes;
+            let writes = ids.iter().map(|id| {
+                let u = usage(id, 0.001);
+                async move { store.record_usage(&u, "2026-11", scopes).await }
+            });
+            for written in futures::future::join_all(writes).await {
+                written.unwrap();
+            }
+            assert_eq!(s.usage(None).await.unwrap().len(), 600);
+            let (spent, _) = s.budget_state("persona:p", "2026-11").await.unwrap();
+            assert!((spent - 0.6).abs() < 1e-9, "{spent}");
         }
     }
 
