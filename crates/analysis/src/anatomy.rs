@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use proximity_store::dashboard::{AnswerRow, PairSignals};
 use proximity_store::{ResultRecord, Verdict};
 use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::scorecard::{truncate_chars, Estimate, Report, OUTPUT_CHARS};
+use crate::scorecard::{truncate_chars, Estimate, Report, VerdictCounts, OUTPUT_CHARS};
 
 /// A verdict's count and its rate over all results of the pair.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -89,26 +90,51 @@ impl Agreement {
 
 /// The failure anatomy of one pair's results.
 pub fn anatomy(rows: &[&ResultRecord]) -> FailureAnatomy {
-    let n = rows.len() as u64;
-    let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count() as u64;
-    let share = |v: Verdict| {
-        let c = count(v);
-        VerdictShare {
-            count: c,
-            rate: Estimate::counts(c, n),
+    let mut verdicts = VerdictCounts::default();
+    let mut failures: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for r in rows {
+        verdicts.add(r.verdict);
+        if r.verdict != Verdict::Pass {
+            let e = failures.entry(r.workflow.as_str()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(r.verdict == Verdict::Silent);
         }
+    }
+    let (persona, tool) = rows
+        .first()
+        .map_or(("", ""), |r| (r.persona.as_str(), r.tool_id.as_str()));
+    let signals = crate::sums::pair_signals(persona, tool, rows);
+    let agreements = Agreements::of(rows.iter().copied());
+    from_counts(
+        &verdicts,
+        confidence(&signals, agreements.pair(persona, tool)),
+        mostly_silent(failures),
+    )
+}
+
+/// The failure anatomy from a pair's verdict counts, its confidence signals and its
+/// workflows' failure counts.
+pub(crate) fn from_counts(
+    verdicts: &VerdictCounts,
+    confidence: Confidence,
+    mostly_silent_workflows: Vec<SilentWorkflow>,
+) -> FailureAnatomy {
+    let n = verdicts.total();
+    let share = |count: u64| VerdictShare {
+        count,
+        rate: Estimate::counts(count, n),
     };
-    let failures = n - count(Verdict::Pass);
-    let silent = count(Verdict::Silent);
+    let failures = verdicts.failures();
     FailureAnatomy {
-        pass: share(Verdict::Pass),
-        silent: share(Verdict::Silent),
-        structural: share(Verdict::Structural),
-        loud: share(Verdict::Loud),
-        silent_share_of_failures: (failures > 0).then(|| Estimate::counts(silent, failures)),
+        pass: share(verdicts.pass),
+        silent: share(verdicts.silent),
+        structural: share(verdicts.structural),
+        loud: share(verdicts.loud),
+        silent_share_of_failures: (failures > 0)
+            .then(|| Estimate::counts(verdicts.silent, failures)),
         effective_context_tokens: None,
-        confidence: confidence(rows),
-        mostly_silent_workflows: mostly_silent(rows),
+        confidence,
+        mostly_silent_workflows,
     }
 }
 
@@ -121,11 +147,6 @@ pub fn set_effective_context(report: &mut Report, effective_context: impl Fn(&st
     }
 }
 
-fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
-    let (sum, count) = values.fold((0.0, 0_u32), |(s, c), v| (s + v, c + 1));
-    (count > 0).then(|| tidy(sum / f64::from(count)))
-}
-
 fn tidy(x: f64) -> f64 {
     let r = (x * 1e12).round() / 1e12;
     if r == 0.0 {
@@ -135,51 +156,24 @@ fn tidy(x: f64) -> f64 {
     }
 }
 
-fn confidence(rows: &[&ResultRecord]) -> Confidence {
-    let mut by_case: BTreeMap<&str, Vec<&ResultRecord>> = BTreeMap::new();
-    for r in rows {
-        by_case.entry(r.case_id.as_str()).or_default().push(r);
-    }
-    let mut all = Vec::new();
-    let mut silent = Vec::new();
-    for samples in by_case.values() {
-        let a = agreement(samples);
-        if a.answered < 2 {
-            continue;
-        }
-        let Some(s) = a.share() else { continue };
-        all.push(s);
-        if samples.iter().any(|r| r.verdict == Verdict::Silent) {
-            silent.push(s);
-        }
-    }
-    let logprob = |v: Verdict| {
-        mean(
-            rows.iter()
-                .filter(|r| r.verdict == v)
-                .filter_map(|r| r.mean_logprob),
-        )
-    };
+/// A pair's confidence signals from its sums ([`PairSignals`]) and the self-consistency of
+/// its cases (`None`: no case had two answered samples).
+pub(crate) fn confidence(signals: &PairSignals, agreement: Option<&PairAgreement>) -> Confidence {
+    let mean = |sum: f64, n: u64| (n > 0).then(|| tidy(sum / n as f64));
     Confidence {
-        hedged: rows.iter().filter(|r| r.hedged == Some(true)).count() as u64,
-        hedge_recorded: rows.iter().filter(|r| r.hedged.is_some()).count() as u64,
-        agreement: mean(all.iter().copied()),
-        silent_agreement: mean(silent.iter().copied()),
-        cases_sampled: all.len() as u64,
-        mean_logprob_pass: logprob(Verdict::Pass),
-        mean_logprob_silent: logprob(Verdict::Silent),
+        hedged: signals.hedged,
+        hedge_recorded: signals.hedge_recorded,
+        agreement: agreement.and_then(|a| a.all.mean()),
+        silent_agreement: agreement.and_then(|a| a.silent.mean()),
+        cases_sampled: agreement.map_or(0, |a| a.all.cases()),
+        mean_logprob_pass: mean(signals.logprob_pass_sum, signals.logprob_pass_n),
+        mean_logprob_silent: mean(signals.logprob_silent_sum, signals.logprob_silent_n),
     }
 }
 
-fn mostly_silent(rows: &[&ResultRecord]) -> Vec<SilentWorkflow> {
-    let mut by_workflow: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.verdict != Verdict::Pass) {
-        let e = by_workflow.entry(r.workflow.as_str()).or_default();
-        e.0 += 1;
-        if r.verdict == Verdict::Silent {
-            e.1 += 1;
-        }
-    }
+/// The workflows whose failures are mostly silent, from each workflow's `(non-pass,
+/// silent)` result counts: most silent failures first.
+pub(crate) fn mostly_silent(by_workflow: BTreeMap<&str, (u64, u64)>) -> Vec<SilentWorkflow> {
     let mut out: Vec<SilentWorkflow> = by_workflow
         .into_iter()
         .filter(|(_, (failures, silent))| silent * 2 > *failures)
@@ -199,21 +193,182 @@ fn mostly_silent(rows: &[&ResultRecord]) -> Vec<SilentWorkflow> {
     out
 }
 
+/// The self-consistency of a run's cases, pair by pair: per pair, the cases with at least
+/// two answered samples and their agreement shares (see [`agreement`]), over all of them
+/// and over those with a silent sample. Kept as exact sums per number of answered
+/// samples, so the means do not depend on the order cases come in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Agreements {
+    pairs: BTreeMap<(String, String), PairAgreement>,
+}
+
+/// One pair's self-consistency sums.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct PairAgreement {
+    all: ShareSums,
+    silent: ShareSums,
+}
+
+/// Agreement shares `agreeing ÷ answered` as, per `answered`, (Σ agreeing, cases).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ShareSums(BTreeMap<u32, (u64, u64)>);
+
+impl ShareSums {
+    fn add(&mut self, a: Agreement) {
+        let e = self.0.entry(a.answered).or_default();
+        e.0 += u64::from(a.agreeing);
+        e.1 += 1;
+    }
+
+    fn cases(&self) -> u64 {
+        self.0.values().map(|(_, cases)| cases).sum()
+    }
+
+    /// The mean share; `None` without cases.
+    fn mean(&self) -> Option<f64> {
+        let cases = self.cases();
+        let sum: f64 = self
+            .0
+            .iter()
+            .map(|(answered, (agreeing, _))| *agreeing as f64 / f64::from(*answered))
+            .sum();
+        (cases > 0).then(|| tidy(sum / cases as f64))
+    }
+}
+
+impl Agreements {
+    /// The self-consistency of `results`' cases.
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a ResultRecord>) -> Self {
+        let mut rows: Vec<&ResultRecord> = results.into_iter().collect();
+        rows.sort_by(|a, b| {
+            (&a.case_id, &a.tool_id, &a.persona).cmp(&(&b.case_id, &b.tool_id, &b.persona))
+        });
+        let mut fold = AgreementFold::default();
+        for r in rows {
+            fold.push(
+                &r.persona,
+                &r.tool_id,
+                &r.case_id,
+                r.verdict,
+                r.error_class.is_none().then_some(r.output.as_str()),
+            );
+        }
+        fold.finish()
+    }
+
+    /// Count one case of a pair: its samples' agreement, and whether one was silent.
+    fn add_case(&mut self, persona: &str, tool: &str, a: Agreement, any_silent: bool) {
+        if a.answered < 2 {
+            return;
+        }
+        let pair = self
+            .pairs
+            .entry((persona.to_owned(), tool.to_owned()))
+            .or_default();
+        pair.all.add(a);
+        if any_silent {
+            pair.silent.add(a);
+        }
+    }
+
+    pub(crate) fn pair(&self, persona: &str, tool: &str) -> Option<&PairAgreement> {
+        self.pairs.get(&(persona.to_owned(), tool.to_owned()))
+    }
+}
+
+/// [`Agreements`] built from samples streamed one at a time, each case's samples on a
+/// tool together (as [`proximity_store::Store::answer_rows`] hands them): one case in
+/// memory at a time.
+#[derive(Debug, Default)]
+pub struct AgreementFold {
+    /// (persona, tool, case) of the samples being tallied.
+    key: Option<(String, String, String)>,
+    tally: AnswerTally,
+    any_silent: bool,
+    done: Agreements,
+}
+
+impl AgreementFold {
+    /// One sample: `answered` is its output, `None` when the provider errored.
+    pub fn push(
+        &mut self,
+        persona: &str,
+        tool: &str,
+        case_id: &str,
+        verdict: Verdict,
+        answered: Option<&str>,
+    ) {
+        let same = self.key.as_ref().is_some_and(|(p, t, c)| {
+            p.as_str() == persona && t.as_str() == tool && c.as_str() == case_id
+        });
+        if !same {
+            self.flush();
+            self.key = Some((persona.to_owned(), tool.to_owned(), case_id.to_owned()));
+        }
+        self.any_silent |= verdict == Verdict::Silent;
+        if let Some(output) = answered {
+            self.tally.add(output);
+        }
+    }
+
+    /// One row of [`proximity_store::Store::answer_rows`].
+    pub fn push_row(&mut self, row: &AnswerRow) {
+        self.push(
+            &row.persona,
+            &row.tool_id,
+            &row.case_id,
+            row.verdict,
+            row.output.as_deref(),
+        );
+    }
+
+    fn flush(&mut self) {
+        if let Some((persona, tool, _)) = self.key.take() {
+            let tally = std::mem::take(&mut self.tally);
+            self.done
+                .add_case(&persona, &tool, tally.agreement(), self.any_silent);
+        }
+        self.any_silent = false;
+    }
+
+    pub fn finish(mut self) -> Agreements {
+        self.flush();
+        self.done
+    }
+}
+
+/// The answers of one case's samples, counted.
+#[derive(Debug, Default)]
+struct AnswerTally {
+    counts: BTreeMap<String, u32>,
+    answered: u32,
+}
+
+impl AnswerTally {
+    /// An answered sample's output (one without an answer counts for nothing).
+    fn add(&mut self, output: &str) {
+        if let Some(a) = extract_answer(output) {
+            self.answered += 1;
+            *self.counts.entry(a).or_default() += 1;
+        }
+    }
+
+    fn agreement(&self) -> Agreement {
+        Agreement {
+            agreeing: self.counts.values().copied().max().unwrap_or(0),
+            answered: self.answered,
+        }
+    }
+}
+
 /// Self-consistency of one case × tool's samples: how many answered samples give the
 /// most common [`extract_answer`].
 pub fn agreement(samples: &[&ResultRecord]) -> Agreement {
-    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-    let mut answered = 0;
+    let mut tally = AnswerTally::default();
     for r in samples.iter().filter(|r| r.error_class.is_none()) {
-        if let Some(a) = extract_answer(&r.output) {
-            answered += 1;
-            *counts.entry(a).or_default() += 1;
-        }
+        tally.add(&r.output);
     }
-    Agreement {
-        agreeing: counts.values().copied().max().unwrap_or(0),
-        answered,
-    }
+    tally.agreement()
 }
 
 /// The answer an output commits to, for comparing samples (`docs/report-json.md`,

@@ -1,17 +1,17 @@
 //! The scorecard of a run: per (persona, tool) the real-work score weighted by the
 //! persona's work mix, the demo score and the gap, the failure anatomy, cost and latency,
-//! and the workflows below their quality floor. See `docs/report-json.md`, "How scores
-//! are computed", for the method.
-
-use std::collections::BTreeMap;
+//! and the workflows below their quality floor; and the order failures are listed in.
+//! The figures are computed from aggregates ([`crate::sums`], [`crate::cells`]). See
+//! `docs/report-json.md`, "How scores are computed", for the method.
 
 use chrono::{DateTime, Utc};
-use proximity_program::{Persona, Program, Workflow};
+use proximity_program::Program;
 use proximity_store::{ResultRecord, RunRecord, RunStatus, Verdict};
 use serde::Serialize;
 
-use crate::anatomy::{anatomy, FailureAnatomy};
-use crate::stats::{kish_n_eff, percentile_u64, wilson, wilson_counts};
+use crate::anatomy::FailureAnatomy;
+use crate::stats::{wilson, wilson_counts};
+use crate::sums::{scorecard_from_sums, RunSums};
 
 /// How many failures the report lists (`silent_failures`).
 pub const TOP_FAILURES: usize = 10;
@@ -50,16 +50,20 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// A weighted proportion from `(weight, passed)` trials.
-    fn weighted(trials: &[(f64, bool)]) -> Option<Self> {
-        let total: f64 = trials.iter().map(|(w, _)| w).sum();
-        if total.is_nan() || total <= 0.0 {
+    /// A weighted proportion of `n` trials from its sums: Σ weight, Σ weight² and
+    /// Σ weight of the passing trials. The interval rests on Kish's effective sample size
+    /// `(Σw)² / Σw²`. `None` without positive weight.
+    pub(crate) fn weighted(sum_w: f64, sum_w2: f64, sum_w_pass: f64, n: u64) -> Option<Self> {
+        if sum_w.is_nan() || sum_w <= 0.0 {
             return None;
         }
-        let passed: f64 = trials.iter().filter(|(_, p)| *p).map(|(w, _)| w).sum();
-        let value = (passed / total).clamp(0.0, 1.0);
-        let n_eff = kish_n_eff(trials.iter().map(|(w, _)| *w));
-        Some(Self::with_n_eff(value, trials.len() as u64, n_eff))
+        let value = (sum_w_pass / sum_w).clamp(0.0, 1.0);
+        let n_eff = if sum_w2 > 0.0 {
+            sum_w * sum_w / sum_w2
+        } else {
+            0.0
+        };
+        Some(Self::with_n_eff(value, n, n_eff))
     }
 
     fn with_n_eff(value: f64, n: u64, n_eff: f64) -> Self {
@@ -137,13 +141,20 @@ pub struct VerdictCounts {
 }
 
 impl VerdictCounts {
-    fn add(&mut self, v: Verdict) {
+    pub(crate) fn add(&mut self, v: Verdict) {
         match v {
             Verdict::Pass => self.pass += 1,
             Verdict::Loud => self.loud += 1,
             Verdict::Structural => self.structural += 1,
             Verdict::Silent => self.silent += 1,
         }
+    }
+
+    pub(crate) fn merge(&mut self, other: &Self) {
+        self.pass += other.pass;
+        self.loud += other.loud;
+        self.structural += other.structural;
+        self.silent += other.silent;
     }
 
     pub fn total(&self) -> u64 {
@@ -257,7 +268,7 @@ pub fn top_failures(results: &[ResultRecord], n: usize) -> Vec<&ResultRecord> {
 }
 
 /// The order failures are listed in: worst verdict, edge cases and heavy cases first.
-fn failure_order(a: &ResultRecord, b: &ResultRecord) -> std::cmp::Ordering {
+pub(crate) fn failure_order(a: &ResultRecord, b: &ResultRecord) -> std::cmp::Ordering {
     verdict_rank(a.verdict)
         .cmp(&verdict_rank(b.verdict))
         .then_with(|| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)))
@@ -292,292 +303,16 @@ fn kind_rank(kind: &str) -> u8 {
     }
 }
 
-/// Build the scorecard of `run` from its `results` (results of other runs are ignored).
+/// Build the scorecard of `run` from its `results` (results of other runs are ignored):
+/// their aggregates ([`RunSums::from_results`]) through [`scorecard_from_sums`], the
+/// method `proximity eval` and `proximity report` use on the store's aggregates.
 pub fn scorecard(program: &Program, run: &RunRecord, results: &[ResultRecord]) -> Report {
-    let results: Vec<&ResultRecord> = results.iter().filter(|r| r.run_id == run.id).collect();
-
-    let mut pairs: BTreeMap<(String, String), Vec<&ResultRecord>> = BTreeMap::new();
-    for r in &results {
-        pairs
-            .entry((r.persona.clone(), r.tool_id.clone()))
-            .or_default()
-            .push(r);
-    }
-    let mut keys: Vec<(String, String)> = pairs.keys().cloned().collect();
-    keys.sort_by_key(|(persona, tool)| {
-        (
-            program
-                .personas
-                .iter()
-                .position(|p| &p.id == persona)
-                .unwrap_or(usize::MAX),
-            persona.clone(),
-            program
-                .tools
-                .iter()
-                .position(|t| &t.id == tool)
-                .unwrap_or(usize::MAX),
-            tool.clone(),
-        )
-    });
-
-    let scorecard = keys
-        .iter()
-        .filter_map(|key| {
-            let rows = pairs.get(key)?;
-            Some(score_row(program, &key.0, &key.1, rows))
-        })
-        .collect();
-
-    // As `top_silent`, without copying the run's results.
-    let mut silent: Vec<&ResultRecord> = results
-        .iter()
-        .copied()
-        .filter(|r| r.verdict == Verdict::Silent)
-        .collect();
-    silent.sort_by(|a, b| failure_order(a, b));
-    silent.truncate(TOP_FAILURES);
-    let silent_failures = silent.into_iter().map(Failure::from_result).collect();
-
-    let totals = Totals {
-        results: results.len() as u64,
-        cached: results.iter().filter(|r| r.cached).count() as u64,
-        cost_usd: tidy(results.iter().map(|r| r.cost_usd).sum()),
-        spent_usd: tidy(
-            results
-                .iter()
-                .filter(|r| !r.cached)
-                .map(|r| r.cost_usd)
-                .sum(),
-        ),
-    };
-
-    Report {
-        run_id: run.id.clone(),
-        program: run.program.clone(),
-        status: run.status,
-        started_at: run.started_at,
-        planned: run.planned,
-        completed: results.len() as u64,
-        scorecard,
-        silent_failures,
-        totals,
-    }
-}
-
-/// The results of one workflow, split by kind.
-struct Cells<'a> {
-    workflow: &'a Workflow,
-    routine: Vec<&'a ResultRecord>,
-    edge: Vec<&'a ResultRecord>,
-}
-
-impl Cells<'_> {
-    /// Each result's weight within the workflow, summing to 1: the kind's share of the
-    /// workflow (`edge_share` or its complement; 1 when only one kind has results)
-    /// times the result's share of its kind's case weight.
-    fn weighted(&self) -> Vec<(f64, &ResultRecord)> {
-        let routine_total: f64 = self.routine.iter().map(|r| r.case_weight).sum();
-        let edge_total: f64 = self.edge.iter().map(|r| r.case_weight).sum();
-        let has_routine = routine_total > 0.0;
-        let has_edge = edge_total > 0.0;
-        let edge_share = self.workflow.edge_share.clamp(0.0, 1.0);
-        let (routine_share, edge_share) = match (has_routine, has_edge) {
-            (true, true) => (1.0 - edge_share, edge_share),
-            (true, false) => (1.0, 0.0),
-            (false, true) => (0.0, 1.0),
-            (false, false) => (0.0, 0.0),
-        };
-        let mut out = Vec::with_capacity(self.routine.len() + self.edge.len());
-        if has_routine {
-            out.extend(
-                self.routine
-                    .iter()
-                    .map(|r| (routine_share * r.case_weight / routine_total, *r)),
-            );
-        }
-        if has_edge {
-            out.extend(
-                self.edge
-                    .iter()
-                    .map(|r| (edge_share * r.case_weight / edge_total, *r)),
-            );
-        }
-        out
-    }
-}
-
-fn kind_estimate(results: &[&ResultRecord]) -> Option<Estimate> {
-    let trials: Vec<(f64, bool)> = results
-        .iter()
-        .map(|r| (r.case_weight, r.verdict == Verdict::Pass))
-        .collect();
-    Estimate::weighted(&trials)
-}
-
-fn score_row(
-    program: &Program,
-    persona_id: &str,
-    tool_id: &str,
-    rows: &[&ResultRecord],
-) -> ScoreRow {
-    let persona: Option<&Persona> = program.persona(persona_id);
-    let tool = program.tool(tool_id);
-
-    let mut verdicts = VerdictCounts::default();
-    for r in rows {
-        verdicts.add(r.verdict);
-    }
-    let n = rows.len() as u64;
-
-    // Workflows of the persona that have results, in program order.
-    let mut covered: Vec<Cells<'_>> = Vec::new();
-    let mut uncovered_workflows = Vec::new();
-    if let Some(persona) = persona {
-        for w in &persona.workflows {
-            let mut cells = Cells {
-                workflow: w,
-                routine: Vec::new(),
-                edge: Vec::new(),
-            };
-            let real = rows
-                .iter()
-                .filter(|r| r.workflow == w.id && r.source != "demo");
-            for r in real {
-                if r.kind == "edge" {
-                    cells.edge.push(r);
-                } else {
-                    cells.routine.push(r);
-                }
-            }
-            if cells.weighted().is_empty() {
-                uncovered_workflows.push(w.id.clone());
-            } else {
-                covered.push(cells);
-            }
-        }
-    }
-
-    let coverage = tidy(covered.iter().map(|c| c.workflow.share).sum());
-    let mut workflows = Vec::new();
-    let mut below_floor = Vec::new();
-    let mut overall: Vec<(f64, bool)> = Vec::new();
-    for cells in &covered {
-        let w = cells.workflow;
-        let weighted = cells.weighted();
-        let trials: Vec<(f64, bool)> = weighted
-            .iter()
-            .map(|(weight, r)| (*weight, r.verdict == Verdict::Pass))
-            .collect();
-        let Some(score) = Estimate::weighted(&trials) else {
-            continue;
-        };
-        if coverage > 0.0 {
-            let scale = w.share / coverage;
-            overall.extend(trials.iter().map(|(weight, p)| (weight * scale, *p)));
-        }
-        let mean_cost_usd = mean(weighted.iter().map(|(_, r)| r.cost_usd));
-        if score.value < w.floor {
-            below_floor.push(BelowFloor {
-                workflow: w.id.clone(),
-                score: score.value,
-                ci_low: score.ci_low,
-                ci_high: score.ci_high,
-                floor: w.floor,
-                n: score.n,
-                n_eff: score.n_eff,
-            });
-        }
-        workflows.push(WorkflowScore {
-            workflow: w.id.clone(),
-            share: w.share,
-            floor: w.floor,
-            edge_share: w.edge_share,
-            score,
-            routine: kind_estimate(&cells.routine),
-            edge: kind_estimate(&cells.edge),
-            mean_cost_usd: tidy(mean_cost_usd),
-        });
-    }
-    let real_work_score = Estimate::weighted(&overall);
-
-    let demo: Vec<&&ResultRecord> = rows.iter().filter(|r| r.source == "demo").collect();
-    let demo_score = (!demo.is_empty()).then(|| {
-        let passed = demo.iter().filter(|r| r.verdict == Verdict::Pass).count() as u64;
-        Estimate::counts(passed, demo.len() as u64)
-    });
-    let gap = match (&real_work_score, &demo_score) {
-        (Some(real), Some(demo)) => Some(tidy(real.value - demo.value)),
-        _ => None,
-    };
-
-    let silent_failure_rate = Estimate::counts(verdicts.silent, n);
-    let silent_share_of_failures = (verdicts.failures() > 0)
-        .then(|| tidy(verdicts.silent as f64 / verdicts.failures() as f64));
-
-    let cost_usd: f64 = rows.iter().map(|r| r.cost_usd).sum();
-    let spent_usd: f64 = rows.iter().filter(|r| !r.cached).map(|r| r.cost_usd).sum();
-    let mean_cost = if n > 0 { cost_usd / n as f64 } else { 0.0 };
-    let monthly_cost_usd = match (persona, tool) {
-        (Some(persona), Some(tool)) => {
-            let requests: f64 = persona
-                .workflows
-                .iter()
-                .map(|w| {
-                    let per_request = workflows
-                        .iter()
-                        .find(|s| s.workflow == w.id)
-                        .map_or(mean_cost, |s| s.mean_cost_usd);
-                    w.monthly_volume as f64 * per_request
-                })
-                .sum();
-            Some(tidy(
-                requests + tool.price.seat_per_month * f64::from(persona.headcount),
-            ))
-        }
-        _ => None,
-    };
-
-    let answered: Vec<u64> = rows
-        .iter()
-        .filter(|r| r.error_class.is_none())
-        .map(|r| r.latency_ms)
-        .collect();
-    let latencies: Vec<u64> = if answered.is_empty() {
-        rows.iter().map(|r| r.latency_ms).collect()
-    } else {
-        answered
-    };
-    let latency_ms = Latency {
-        p50: percentile_u64(&latencies, 50.0).unwrap_or(0),
-        p95: percentile_u64(&latencies, 95.0).unwrap_or(0),
-    };
-
-    ScoreRow {
-        persona: persona_id.to_owned(),
-        tool: tool_id.to_owned(),
-        real_work_score,
-        coverage,
-        uncovered_workflows,
-        demo_score,
-        gap,
-        silent_failure_rate,
-        silent_share_of_failures,
-        verdicts,
-        failure_anatomy: anatomy(rows),
-        cost_usd: tidy(cost_usd),
-        spent_usd: tidy(spent_usd),
-        cost_per_1k_requests: tidy(mean_cost * 1000.0),
-        monthly_cost_usd,
-        latency_ms,
-        workflows,
-        below_floor,
-    }
+    scorecard_from_sums(program, run, &RunSums::from_results(&run.id, results))
 }
 
 /// Round away float noise (`0.8999999999999999` → `0.9`) and negative zero, so
 /// reports read cleanly and compare stably; 12 decimals keep every meaningful digit.
-fn tidy(x: f64) -> f64 {
+pub(crate) fn tidy(x: f64) -> f64 {
     if !x.is_finite() {
         return x;
     }
@@ -586,15 +321,6 @@ fn tidy(x: f64) -> f64 {
         0.0
     } else {
         r
-    }
-}
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, count) = values.fold((0.0, 0_u64), |(s, c), v| (s + v, c + 1));
-    if count > 0 {
-        sum / count as f64
-    } else {
-        0.0
     }
 }
 

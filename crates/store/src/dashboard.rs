@@ -1,11 +1,14 @@
-//! Read-only queries behind the dashboard and the HTML report (`proximity-web`): the
-//! aggregates a page needs, computed with `GROUP BY` in the database so a page never
-//! loads a run's every result to show a heatmap, plus one page of results at a time.
+//! Read-only queries behind the dashboard and the HTML report (`proximity-web`) and the
+//! scorecard `proximity eval` and `proximity report` print: the aggregates a page or a
+//! scorecard needs, computed with `GROUP BY` in the database so neither loads a run's
+//! every result, plus one page of results at a time, the top silent failures and the
+//! samples' answers streamed case by case.
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt as _;
 
 use crate::records::{ResultRecord, Verdict};
-use crate::{rows, Result, Store};
+use crate::{rows, Result, Store, StoreError};
 
 /// The sums the scorecard's weighted estimates rest on, for one (persona, tool,
 /// workflow, kind, demo-or-not) cell of a run.
@@ -31,6 +34,92 @@ pub struct ScoreCell {
     pub cost_usd: f64,
     /// Cost of results not served from the cache.
     pub spent_usd: f64,
+    /// Results served from the response cache.
+    pub cached: i64,
+}
+
+/// What a (persona, tool) pair's scorecard row needs beside its [`ScoreCell`]s: the sums
+/// behind its confidence signals and its latency percentiles.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PairSignals {
+    pub persona: String,
+    pub tool_id: String,
+    pub results: u64,
+    /// Results without a provider error.
+    pub answered: u64,
+    /// Results whose output matched the hedge lexicon.
+    pub hedged: u64,
+    /// Results with the hedge recorded.
+    pub hedge_recorded: u64,
+    /// Σ mean token log-probability of the passes that have one, and how many have.
+    pub logprob_pass_sum: f64,
+    pub logprob_pass_n: u64,
+    /// The same over silent failures.
+    pub logprob_silent_sum: f64,
+    pub logprob_silent_n: u64,
+    /// Nearest-rank 50th and 95th percentile latency in milliseconds over the answered
+    /// results, or over all results when none was answered.
+    pub latency_p50: u64,
+    pub latency_p95: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PairSignalRow {
+    persona: String,
+    tool_id: String,
+    results: i64,
+    answered: i64,
+    hedged: i64,
+    hedge_recorded: i64,
+    logprob_pass_sum: Option<f64>,
+    logprob_pass_n: i64,
+    logprob_silent_sum: Option<f64>,
+    logprob_silent_n: i64,
+}
+
+/// One sample's answer, for self-consistency across a case's samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerRow {
+    pub persona: String,
+    pub tool_id: String,
+    pub case_id: String,
+    pub verdict: Verdict,
+    /// The output; `None` when the provider errored. Untrusted.
+    pub output: Option<String>,
+}
+
+/// Where a silent result comes in the report's list of silent failures.
+#[derive(Debug, Clone, PartialEq)]
+struct SilentKey {
+    edge: bool,
+    case_weight: f64,
+    case_id: String,
+    tool_id: String,
+    sample: i64,
+}
+
+impl SilentKey {
+    /// `proximity_analysis::scorecard`'s failure order among silent results: edge cases
+    /// first, heavier case weight first, then case, tool and sample.
+    fn order(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .edge
+            .cmp(&self.edge)
+            .then_with(|| other.case_weight.total_cmp(&self.case_weight))
+            .then_with(|| self.case_id.cmp(&other.case_id))
+            .then_with(|| self.tool_id.cmp(&other.tool_id))
+            .then_with(|| self.sample.cmp(&other.sample))
+    }
+}
+
+/// The 0-based position of the nearest-rank `q`-th percentile among `n` sorted values,
+/// as `proximity_analysis::stats::percentile_u64` picks it; `None` when `n` is 0.
+fn nearest_rank(n: u64, q: f64) -> Option<u64> {
+    if n == 0 {
+        return None;
+    }
+    let rank = ((q.clamp(0.0, 100.0) / 100.0) * n as f64).ceil() as u64;
+    Some(rank.clamp(1, n) - 1)
 }
 
 /// A run and how many results it has by verdict.
@@ -145,7 +234,8 @@ impl Store {
                         {VERDICT_SUMS},
                         CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd,
                         CAST(SUM(CASE WHEN cached THEN 0 ELSE cost_usd END) AS DOUBLE PRECISION)
-                             AS spent_usd
+                             AS spent_usd,
+                        SUM(CASE WHEN cached THEN 1 ELSE 0 END) AS cached
                  FROM results WHERE run_id = $1
                  GROUP BY persona, tool_id, workflow, kind, (source = 'demo')
                  ORDER BY persona, tool_id, workflow, kind, demo"
@@ -154,6 +244,183 @@ impl Store {
                 .bind(run_id)
                 .fetch_all(pool)
                 .await?)
+        })
+    }
+
+    /// The confidence sums and latency percentiles of a run's pairs, one per (persona,
+    /// tool) with results, ordered by persona and tool.
+    pub async fn pair_signals(&self, run_id: &str) -> Result<Vec<PairSignals>> {
+        let rows: Vec<PairSignalRow> = with_pool!(self, |pool| {
+            sqlx::query_as::<_, PairSignalRow>(
+                "SELECT persona, tool_id, COUNT(*) AS results,
+                        SUM(CASE WHEN error_class IS NULL THEN 1 ELSE 0 END) AS answered,
+                        SUM(CASE WHEN hedged THEN 1 ELSE 0 END) AS hedged,
+                        SUM(CASE WHEN hedged IS NULL THEN 0 ELSE 1 END) AS hedge_recorded,
+                        CAST(SUM(CASE WHEN verdict = 'pass' THEN mean_logprob END)
+                             AS DOUBLE PRECISION) AS logprob_pass_sum,
+                        SUM(CASE WHEN verdict = 'pass' AND mean_logprob IS NOT NULL
+                                 THEN 1 ELSE 0 END) AS logprob_pass_n,
+                        CAST(SUM(CASE WHEN verdict = 'silent' THEN mean_logprob END)
+                             AS DOUBLE PRECISION) AS logprob_silent_sum,
+                        SUM(CASE WHEN verdict = 'silent' AND mean_logprob IS NOT NULL
+                                 THEN 1 ELSE 0 END) AS logprob_silent_n
+                 FROM results WHERE run_id = $1
+                 GROUP BY persona, tool_id
+                 ORDER BY persona, tool_id",
+            )
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let count = |n: i64| n.max(0) as u64;
+            let answered = count(r.answered);
+            // Latencies of answered results; of all results when none was answered.
+            let (n, answered_only) = if answered > 0 {
+                (answered, true)
+            } else {
+                (count(r.results), false)
+            };
+            let mut at = [0_u64; 2];
+            for (slot, q) in at.iter_mut().zip([50.0, 95.0]) {
+                if let Some(index) = nearest_rank(n, q) {
+                    *slot = self
+                        .latency_at(run_id, &r.persona, &r.tool_id, answered_only, index)
+                        .await?
+                        .unwrap_or(0);
+                }
+            }
+            out.push(PairSignals {
+                results: count(r.results),
+                answered,
+                hedged: count(r.hedged),
+                hedge_recorded: count(r.hedge_recorded),
+                logprob_pass_sum: r.logprob_pass_sum.unwrap_or(0.0),
+                logprob_pass_n: count(r.logprob_pass_n),
+                logprob_silent_sum: r.logprob_silent_sum.unwrap_or(0.0),
+                logprob_silent_n: count(r.logprob_silent_n),
+                latency_p50: at[0],
+                latency_p95: at[1],
+                persona: r.persona,
+                tool_id: r.tool_id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The `index`-th smallest latency (0-based) of a pair's results, or of its answered
+    /// results only.
+    async fn latency_at(
+        &self,
+        run_id: &str,
+        persona: &str,
+        tool_id: &str,
+        answered_only: bool,
+        index: u64,
+    ) -> Result<Option<u64>> {
+        let answered = if answered_only {
+            " AND error_class IS NULL"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT latency_ms FROM results
+             WHERE run_id = $1 AND persona = $2 AND tool_id = $3{answered}
+             ORDER BY latency_ms LIMIT 1 OFFSET $4"
+        );
+        with_pool!(self, |pool| {
+            let row: Option<(i64,)> = sqlx::query_as(&sql)
+                .bind(run_id)
+                .bind(persona)
+                .bind(tool_id)
+                .bind(i64::try_from(index).unwrap_or(i64::MAX))
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(|(ms,)| ms.max(0) as u64))
+        })
+    }
+
+    /// The `limit` silent results of a run the report lists, whole, in its order (edge
+    /// cases first, heavier case weight first, then case, tool and sample). Reads the keys
+    /// of the run's silent results, keeping the best `limit` at any time, then those
+    /// results: memory stays small however many results failed silently.
+    pub async fn top_silent(&self, run_id: &str, limit: usize) -> Result<Vec<ResultRecord>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut best: Vec<SilentKey> = Vec::with_capacity(2 * limit);
+        let keep = |best: &mut Vec<SilentKey>| {
+            best.sort_by(SilentKey::order);
+            best.truncate(limit);
+        };
+        with_pool!(self, |pool| {
+            let mut rows = sqlx::query_as::<_, (String, f64, String, String, i64)>(
+                "SELECT kind, case_weight, case_id, tool_id, sample FROM results
+                 WHERE run_id = $1 AND verdict = 'silent'",
+            )
+            .bind(run_id)
+            .fetch(pool);
+            while let Some((kind, case_weight, case_id, tool_id, sample)) = rows.try_next().await? {
+                best.push(SilentKey {
+                    edge: kind == "edge",
+                    case_weight,
+                    case_id,
+                    tool_id,
+                    sample,
+                });
+                if best.len() >= 2 * limit {
+                    keep(&mut best);
+                }
+            }
+        });
+        keep(&mut best);
+        let mut out = Vec::with_capacity(best.len());
+        for k in best {
+            let sample = u32::try_from(k.sample).unwrap_or(0);
+            if let Some(r) = self.result(run_id, &k.case_id, &k.tool_id, sample).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every result's answer, a case's samples on one tool together (ordered by case, tool,
+    /// persona and sample), handed to `each` one at a time. Hands nothing when no case has two
+    /// samples without a provider error (a run with one sample): self-consistency needs
+    /// two.
+    pub async fn answer_rows(&self, run_id: &str, mut each: impl FnMut(AnswerRow)) -> Result<()> {
+        with_pool!(self, |pool| {
+            let repeated: Option<(i64,)> = sqlx::query_as(
+                "SELECT CAST(1 AS BIGINT) FROM results WHERE run_id = $1 AND error_class IS NULL
+                 GROUP BY case_id, tool_id, persona HAVING COUNT(*) >= 2 LIMIT 1",
+            )
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?;
+            if repeated.is_none() {
+                return Ok(());
+            }
+            let mut rows = sqlx::query_as::<_, (String, String, String, String, Option<String>)>(
+                "SELECT persona, tool_id, case_id, verdict,
+                        CASE WHEN error_class IS NULL THEN output ELSE NULL END AS output
+                 FROM results WHERE run_id = $1
+                 ORDER BY case_id, tool_id, persona, sample",
+            )
+            .bind(run_id)
+            .fetch(pool);
+            while let Some((persona, tool_id, case_id, verdict, output)) = rows.try_next().await? {
+                let verdict = Verdict::parse(&verdict)
+                    .ok_or_else(|| StoreError::Corrupt(format!("verdict `{verdict}`")))?;
+                each(AnswerRow {
+                    persona,
+                    tool_id,
+                    case_id,
+                    verdict,
+                    output,
+                });
+            }
+            Ok(())
         })
     }
 
@@ -473,7 +740,128 @@ mod tests {
             assert_eq!((wa.n, wa.pass, wa.silent), (2, 1, 1));
             assert_eq!((wa.sum_w, wa.sum_w2, wa.sum_w_pass), (4.0, 8.0, 2.0));
             assert_eq!((wa.cost_usd, wa.spent_usd), (0.5, 0.25));
+            assert_eq!(wa.cached, 1);
             assert!(cells.iter().any(|c| c.demo && c.pass == 1));
+        }
+    }
+
+    #[test]
+    fn nearest_rank_matches_the_percentile_definition() {
+        assert_eq!(nearest_rank(0, 50.0), None);
+        assert_eq!(nearest_rank(1, 95.0), Some(0));
+        assert_eq!(nearest_rank(4, 50.0), Some(1));
+        assert_eq!(nearest_rank(4, 95.0), Some(3));
+        assert_eq!(nearest_rank(20, 95.0), Some(18));
+    }
+
+    #[tokio::test]
+    async fn pair_signals_sum_hedges_logprobs_and_pick_latency_percentiles() {
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            store
+                .create_run(&run("r1", "2026-01-01T00:00:00Z"))
+                .await
+                .unwrap();
+            let mut rows = Vec::new();
+            for (i, ms) in [400, 100, 300, 200].into_iter().enumerate() {
+                let mut r = result("r1", &format!("a{i}"), 0, Verdict::Pass, 1.0);
+                r.latency_ms = ms;
+                r.mean_logprob = Some(-0.5 * i as f64);
+                r.hedged = Some(i == 0);
+                rows.push(r);
+            }
+            let mut timeout = result("r1", "a9", 0, Verdict::Loud, 1.0);
+            timeout.error_class = Some("timeout".into());
+            timeout.latency_ms = 60_000;
+            rows.push(timeout);
+            let mut silent = result("r1", "a8", 0, Verdict::Silent, 1.0);
+            silent.mean_logprob = Some(-0.25);
+            silent.latency_ms = 250;
+            rows.push(silent);
+            for r in &rows {
+                store.insert_result(r).await.unwrap();
+            }
+            let signals = store.pair_signals("r1").await.unwrap();
+            assert_eq!(signals.len(), 1);
+            let s = &signals[0];
+            assert_eq!((s.results, s.answered), (6, 5));
+            assert_eq!((s.hedged, s.hedge_recorded), (1, 4));
+            assert_eq!((s.logprob_pass_sum, s.logprob_pass_n), (-3.0, 4));
+            assert_eq!((s.logprob_silent_sum, s.logprob_silent_n), (-0.25, 1));
+            // Answered latencies 100 200 250 300 400: the timeout is left out.
+            assert_eq!((s.latency_p50, s.latency_p95), (250, 400));
+            assert!(store.pair_signals("nope").await.unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn top_silent_keeps_the_report_order_and_whole_records() {
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            store
+                .create_run(&run("r1", "2026-01-01T00:00:00Z"))
+                .await
+                .unwrap();
+            // (case, sample, kind, weight): edge first, then heavier, then case and sample.
+            let spec = [
+                ("c", 0, "routine", 1.0),
+                ("b", 1, "routine", 5.0),
+                ("b", 0, "routine", 5.0),
+                ("z", 0, "edge", 0.5),
+                ("a", 0, "routine", 1.0),
+                ("y", 0, "edge", 0.5),
+                ("x", 0, "routine", 0.1),
+            ];
+            for (case, sample, kind, w) in spec {
+                let mut r = result("r1", case, sample, Verdict::Silent, w);
+                r.kind = kind.into();
+                store.insert_result(&r).await.unwrap();
+            }
+            store
+                .insert_result(&result("r1", "a", 1, Verdict::Loud, 9.0))
+                .await
+                .unwrap();
+            let keys = |v: Vec<ResultRecord>| {
+                v.into_iter()
+                    .map(|r| format!("{}/{}", r.case_id, r.sample))
+                    .collect::<Vec<_>>()
+            };
+            let all = store.top_silent("r1", 10).await.unwrap();
+            assert_eq!(all[0].output.len(), 500, "whole records");
+            assert_eq!(keys(all), ["y/0", "z/0", "b/0", "b/1", "a/0", "c/0", "x/0"]);
+            // Fewer than the run has: the best three, though more than 2 × 3 were read.
+            assert_eq!(
+                keys(store.top_silent("r1", 3).await.unwrap()),
+                ["y/0", "z/0", "b/0"]
+            );
+            assert!(store.top_silent("r1", 0).await.unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn answer_rows_bring_a_case_samples_together_and_skip_single_samples() {
+        for store in seeded().await {
+            crate::testing::on(&store);
+            let mut rows = Vec::new();
+            store.answer_rows("r1", |r| rows.push(r)).await.unwrap();
+            let keys: Vec<(&str, &str)> = rows
+                .iter()
+                .map(|r| (r.case_id.as_str(), r.verdict.as_str()))
+                .collect();
+            assert_eq!(
+                keys,
+                [
+                    ("a1", "pass"),
+                    ("a1", "silent"),
+                    ("b1", "loud"),
+                    ("demo", "pass")
+                ]
+            );
+            assert!(rows.iter().all(|r| r.output.is_some()));
+            // r2 has one sample per case: nothing to compare.
+            let mut none = 0;
+            store.answer_rows("r2", |_| none += 1).await.unwrap();
+            assert_eq!(none, 0);
         }
     }
 

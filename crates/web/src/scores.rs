@@ -1,12 +1,11 @@
-//! The scorecard's numbers from the store's per-cell sums ([`ScoreCell`]) instead of every
-//! result: real-work score (workflow shares × edge/routine mix × case weights, Wilson
-//! interval on Kish's effective n), demo score, gap, silent-failure rate, monthly cost and
-//! per-workflow scores. The method is `proximity_analysis::scorecard`'s (see
-//! `docs/report-json.md`); a test holds the two to the same figures on the example program.
+//! The scorecard's numbers as the dashboard shows them, from the store's per-cell sums
+//! ([`ScoreCell`]) instead of every result: real-work score, demo score, gap,
+//! silent-failure rate, monthly cost and per-workflow scores. The math is
+//! `proximity_analysis::cells`' (the scorecard's own, see `docs/report-json.md`); a test
+//! holds the two to the same figures on the example program.
 
-use std::collections::BTreeMap;
-
-use proximity_analysis::stats::{wilson, wilson_counts};
+use proximity_analysis::cells::{pair_scores, PairScore};
+use proximity_analysis::{Estimate, VerdictCounts, WorkflowScore};
 use proximity_program::Program;
 use proximity_store::ScoreCell;
 use serde::Serialize;
@@ -21,42 +20,19 @@ pub struct Est {
     pub n_eff: f64,
 }
 
-impl Est {
-    fn weighted(sum_w: f64, sum_w2: f64, sum_w_pass: f64, n: u64) -> Option<Self> {
-        if sum_w.is_nan() || sum_w <= 0.0 {
-            return None;
-        }
-        let value = (sum_w_pass / sum_w).clamp(0.0, 1.0);
-        let n_eff = if sum_w2 > 0.0 {
-            sum_w * sum_w / sum_w2
-        } else {
-            0.0
-        };
-        let ci = wilson(value, n_eff);
-        Some(Self {
-            value,
-            low: ci.low,
-            high: ci.high,
-            n,
-            n_eff,
-        })
-    }
-
-    fn counts(successes: u64, n: u64) -> Self {
-        let ci = wilson_counts(successes, n);
+impl From<Estimate> for Est {
+    fn from(e: Estimate) -> Self {
         Self {
-            value: if n > 0 {
-                successes as f64 / n as f64
-            } else {
-                0.0
-            },
-            low: ci.low,
-            high: ci.high,
-            n,
-            n_eff: n as f64,
+            value: e.value,
+            low: e.ci_low,
+            high: e.ci_high,
+            n: e.n,
+            n_eff: e.n_eff,
         }
     }
+}
 
+impl Est {
     /// `82%`.
     pub fn pct(&self) -> String {
         pct(self.value)
@@ -90,12 +66,16 @@ impl Counts {
     pub fn total(&self) -> u64 {
         self.pass + self.loud + self.structural + self.silent
     }
+}
 
-    fn add(&mut self, c: &ScoreCell) {
-        self.pass += c.pass.max(0) as u64;
-        self.loud += c.loud.max(0) as u64;
-        self.structural += c.structural.max(0) as u64;
-        self.silent += c.silent.max(0) as u64;
+impl From<VerdictCounts> for Counts {
+    fn from(v: VerdictCounts) -> Self {
+        Self {
+            pass: v.pass,
+            loud: v.loud,
+            structural: v.structural,
+            silent: v.silent,
+        }
     }
 }
 
@@ -140,180 +120,41 @@ pub struct PairEst {
     pub uncovered: Vec<String>,
 }
 
-#[derive(Default)]
-struct Sums {
-    n: u64,
-    w: f64,
-    w2: f64,
-    wp: f64,
-    cost: f64,
+impl From<WorkflowScore> for WorkflowEst {
+    fn from(w: WorkflowScore) -> Self {
+        Self {
+            workflow: w.workflow,
+            share: w.share,
+            floor: w.floor,
+            score: w.score.into(),
+            mean_cost_usd: w.mean_cost_usd,
+        }
+    }
 }
 
-impl Sums {
-    fn add(&mut self, c: &ScoreCell) {
-        self.n += c.n.max(0) as u64;
-        self.w += c.sum_w;
-        self.w2 += c.sum_w2;
-        self.wp += c.sum_w_pass;
-        self.cost += c.cost_usd;
+impl From<PairScore> for PairEst {
+    fn from(p: PairScore) -> Self {
+        Self {
+            persona: p.persona,
+            tool: p.tool,
+            real_work: p.real_work_score.map(Est::from),
+            demo: p.demo_score.map(Est::from),
+            gap: p.gap,
+            silent_rate: p.silent_failure_rate.into(),
+            verdicts: p.verdicts.into(),
+            cost_usd: p.cost_usd,
+            monthly_cost_usd: p.monthly_cost_usd,
+            coverage: p.coverage,
+            workflows: p.workflows.into_iter().map(WorkflowEst::from).collect(),
+            uncovered: p.uncovered_workflows,
+        }
     }
 }
 
 /// The pairs of a run in program order (persona, then tool), from its score cells.
 pub fn pairs(program: &Program, cells: &[ScoreCell]) -> Vec<PairEst> {
-    let mut by_pair: BTreeMap<(&str, &str), Vec<&ScoreCell>> = BTreeMap::new();
-    for c in cells {
-        by_pair
-            .entry((c.persona.as_str(), c.tool_id.as_str()))
-            .or_default()
-            .push(c);
-    }
-    let mut out: Vec<PairEst> = by_pair
+    pair_scores(program, cells)
         .into_iter()
-        .map(|((persona, tool), cells)| pair(program, persona, tool, &cells))
-        .collect();
-    out.sort_by_key(|p| {
-        (
-            program
-                .personas
-                .iter()
-                .position(|x| x.id == p.persona)
-                .unwrap_or(usize::MAX),
-            p.persona.clone(),
-            program
-                .tools
-                .iter()
-                .position(|x| x.id == p.tool)
-                .unwrap_or(usize::MAX),
-            p.tool.clone(),
-        )
-    });
-    out
-}
-
-fn pair(program: &Program, persona_id: &str, tool_id: &str, cells: &[&ScoreCell]) -> PairEst {
-    let mut verdicts = Counts::default();
-    let mut all = Sums::default();
-    let mut demo = Counts::default();
-    for c in cells {
-        verdicts.add(c);
-        all.add(c);
-        if c.demo {
-            demo.add(c);
-        }
-    }
-    let n = verdicts.total();
-    let mean_cost = if n > 0 { all.cost / n as f64 } else { 0.0 };
-
-    // Per covered workflow: Σw', Σw'², Σw'·pass with w' the weight within the workflow.
-    struct Covered<'a> {
-        share: f64,
-        sums: (f64, f64, f64),
-        est: WorkflowEst,
-        _id: &'a str,
-    }
-    let mut covered = Vec::new();
-    let mut uncovered = Vec::new();
-    let persona = program.persona(persona_id);
-    if let Some(persona) = persona {
-        for w in &persona.workflows {
-            let mut routine = Sums::default();
-            let mut edge = Sums::default();
-            for c in cells.iter().filter(|c| !c.demo && c.workflow == w.id) {
-                if c.kind == "edge" {
-                    edge.add(c);
-                } else {
-                    routine.add(c);
-                }
-            }
-            let (has_r, has_e) = (routine.w > 0.0, edge.w > 0.0);
-            let es = w.edge_share.clamp(0.0, 1.0);
-            let (rs, es) = match (has_r, has_e) {
-                (true, true) => (1.0 - es, es),
-                (true, false) => (1.0, 0.0),
-                (false, true) => (0.0, 1.0),
-                (false, false) => {
-                    uncovered.push(w.id.clone());
-                    continue;
-                }
-            };
-            let mut sums = (0.0, 0.0, 0.0);
-            let mut count = 0;
-            let mut cost = 0.0;
-            for (share, s, has) in [(rs, &routine, has_r), (es, &edge, has_e)] {
-                if has {
-                    sums.0 += share;
-                    sums.1 += share * share * s.w2 / (s.w * s.w);
-                    sums.2 += share * s.wp / s.w;
-                    count += s.n;
-                    cost += s.cost;
-                }
-            }
-            let Some(score) = Est::weighted(sums.0, sums.1, sums.2, count) else {
-                continue;
-            };
-            covered.push(Covered {
-                share: w.share,
-                sums,
-                est: WorkflowEst {
-                    workflow: w.id.clone(),
-                    share: w.share,
-                    floor: w.floor,
-                    score,
-                    mean_cost_usd: if count > 0 { cost / count as f64 } else { 0.0 },
-                },
-                _id: &w.id,
-            });
-        }
-    }
-    let coverage: f64 = covered.iter().map(|c| c.share).sum();
-    let mut overall = (0.0, 0.0, 0.0);
-    let mut overall_n = 0;
-    if coverage > 0.0 {
-        for c in &covered {
-            let scale = c.share / coverage;
-            overall.0 += scale * c.sums.0;
-            overall.1 += scale * scale * c.sums.1;
-            overall.2 += scale * c.sums.2;
-            overall_n += c.est.score.n;
-        }
-    }
-    let real_work = Est::weighted(overall.0, overall.1, overall.2, overall_n);
-    let demo_est = (demo.total() > 0).then(|| Est::counts(demo.pass, demo.total()));
-    let gap = match (&real_work, &demo_est) {
-        (Some(r), Some(d)) => Some(r.value - d.value),
-        _ => None,
-    };
-    let workflows: Vec<WorkflowEst> = covered.into_iter().map(|c| c.est).collect();
-    let monthly_cost_usd = match (persona, program.tool(tool_id)) {
-        (Some(persona), Some(tool)) => {
-            let requests: f64 = persona
-                .workflows
-                .iter()
-                .map(|w| {
-                    let per = workflows
-                        .iter()
-                        .find(|s| s.workflow == w.id)
-                        .map_or(mean_cost, |s| s.mean_cost_usd);
-                    w.monthly_volume as f64 * per
-                })
-                .sum();
-            Some(requests + tool.price.seat_per_month * f64::from(persona.headcount))
-        }
-        _ => None,
-    };
-    PairEst {
-        persona: persona_id.to_owned(),
-        tool: tool_id.to_owned(),
-        real_work,
-        demo: demo_est,
-        gap,
-        silent_rate: Est::counts(verdicts.silent, n),
-        verdicts,
-        cost_usd: all.cost,
-        monthly_cost_usd,
-        coverage,
-        workflows,
-        uncovered,
-    }
+        .map(PairEst::from)
+        .collect()
 }

@@ -54,8 +54,8 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     };
     bar.finish();
     let run = store.run(&summary.run_id).await?;
-    let results = store.results(&run.id).await?;
-    let mut report = proximity_analysis::scorecard(&program, &run, &results);
+    let (mut report, results) =
+        super::report::scorecard_for(&store, &program, &run, args.format).await?;
     super::probe::fill_effective_context(&store, &mut report).await?;
     emit(&render(&report, &results, args.format), args.out.as_deref())?;
     if !g.quiet {
@@ -142,8 +142,8 @@ async fn queue(
     };
     bar.finish();
     let run = store.run(&queued.run_id).await?;
-    let results = store.results(&run.id).await?;
-    let mut report = proximity_analysis::scorecard(program, &run, &results);
+    let (mut report, results) =
+        super::report::scorecard_for(store, program, &run, args.format).await?;
     super::probe::fill_effective_context(store, &mut report).await?;
     emit(&render(&report, &results, args.format), args.out.as_deref())?;
     if status != RunStatus::Finished {

@@ -1,8 +1,12 @@
 //! `proximity report [RUN]`: the scorecard of a stored run, or with `--failures` its
-//! failing cases (silent, structural, loud or all) beside what was expected.
+//! failing cases (silent, structural, loud or all) beside what was expected; and the
+//! scorecard from the store's aggregates that `proximity eval` prints too.
 
 use anyhow::Context as _;
-use proximity_analysis::FailureFilter;
+use proximity_analysis::scorecard::TOP_FAILURES;
+use proximity_analysis::{AgreementFold, FailureFilter, Report, RunSums};
+use proximity_program::Program;
+use proximity_store::{ResultRecord, RunRecord, Store};
 
 use crate::args::{FailuresArg, Format, GlobalArgs, ReportArgs};
 use crate::commands::output::{emit, render};
@@ -27,6 +31,15 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
     if args.format == Format::Html {
         return html(&program, &store, &run.id, args).await;
     }
+    let probe = proximity_analysis::context_fill::is_context_probe(&run);
+    if args.failures.is_none() && !probe {
+        let (mut report, results) = scorecard_for(&store, &program, &run, args.format).await?;
+        super::probe::fill_effective_context(&store, &mut report).await?;
+        emit(&render(&report, &results, args.format), args.out.as_deref())?;
+        store.close().await;
+        return Ok(Outcome::Ok);
+    }
+    // A probe's curve and the failure lists read every result.
     let results = store.results(&run.id).await?;
     // A context-fill probe run prints its curve, not a scorecard.
     if let (None, Some(curve)) = (
@@ -64,10 +77,48 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// The scorecard of `run` and the results `format` needs beside it: for JUnit (a test case
+/// per result) every result, otherwise none: the scorecard then comes from the store's
+/// aggregates ([`scorecard`]).
+pub(crate) async fn scorecard_for(
+    store: &Store,
+    program: &Program,
+    run: &RunRecord,
+    format: Format,
+) -> anyhow::Result<(Report, Vec<ResultRecord>)> {
+    if format == Format::Junit {
+        let results = store.results(&run.id).await?;
+        let report = proximity_analysis::scorecard(program, run, &results);
+        return Ok((report, results));
+    }
+    Ok((scorecard(store, program, run).await?, Vec::new()))
+}
+
+/// The scorecard of `run` from the store's aggregates: sums per cell and per pair, the
+/// top silent failures, and the samples' answers streamed a case at a time for
+/// self-consistency. The same report as over every result, without holding them.
+pub(crate) async fn scorecard(
+    store: &Store,
+    program: &Program,
+    run: &RunRecord,
+) -> anyhow::Result<Report> {
+    let mut agreement = AgreementFold::default();
+    store
+        .answer_rows(&run.id, |row| agreement.push_row(&row))
+        .await?;
+    let sums = RunSums {
+        cells: store.score_cells(&run.id).await?,
+        pairs: store.pair_signals(&run.id).await?,
+        silent: store.top_silent(&run.id, TOP_FAILURES).await?,
+        agreement: agreement.finish(),
+    };
+    Ok(proximity_analysis::scorecard_from_sums(program, run, &sums))
+}
+
 /// `--format html`: the dashboard's views of the run as a static site in `--out DIR`.
 async fn html(
-    program: &proximity_program::Program,
-    store: &proximity_store::Store,
+    program: &Program,
+    store: &Store,
     run_id: &str,
     args: &ReportArgs,
 ) -> anyhow::Result<Outcome> {

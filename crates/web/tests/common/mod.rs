@@ -81,7 +81,7 @@ pub fn result_for(
         cost_usd: (h % 7) as f64 * 0.0005,
         latency_ms: 100 + h % 400,
         attempts: 1,
-        cached: h % 5 == 0,
+        cached: h.is_multiple_of(5),
         verdict,
         reason: format!("{verdict} by fixture"),
         assertions: vec![AssertionOutcome {
