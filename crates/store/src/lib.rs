@@ -162,6 +162,25 @@ impl Store {
     /// Open the database at `url` (`sqlite://PATH`, `sqlite::memory:` or
     /// `postgres://…`) with `options`.
     pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Self> {
+        // Processes opening a new SQLite file at the same moment (a worker started beside
+        // `eval --queue`) can find it locked while another one switches it to WAL or
+        // creates its tables, a moment SQLite's busy timeout does not always cover: try
+        // again for a few seconds.
+        let sqlite = sqlite_path(url).is_some();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::open_checked(url, options).await {
+                Err(e) if sqlite && attempt < 50 && is_sqlite_busy(&e) => {
+                    tracing::debug!(error = %e, attempt, "store busy while opening; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn open_checked(url: &str, options: &ConnectOptions) -> Result<Self> {
         let store = Self::connect_unmigrated(url, options).await?;
         if options.migrate {
             store.migrate().await?;
@@ -443,6 +462,17 @@ fn postgres_migrator() -> &'static sqlx::migrate::Migrator {
     &MIGRATOR
 }
 
+/// Whether `e` is SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes).
+fn is_sqlite_busy(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(db)) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
+}
+
 /// The path part of a `sqlite:` URL, without its query.
 fn sqlite_path(url: &str) -> Option<&str> {
     let path = url
@@ -492,6 +522,28 @@ async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<PgPool>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_opens_of_a_new_sqlite_file_at_once_all_succeed() {
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("new.db").display());
+            let opens: Vec<_> = (0..8)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { Store::connect(&url).await })
+                })
+                .collect();
+            for open in opens {
+                let store = open
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                assert!(store.pending_migrations().await.unwrap().is_empty());
+                store.close().await;
+            }
+        }
+    }
 
     fn run(id: &str) -> RunRecord {
         RunRecord {
