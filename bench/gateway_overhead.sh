@@ -71,7 +71,10 @@ YAML
 px() { "$dir/proximity" --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
 key=$(px keys create --persona bench 2>/dev/null)
 # shellcheck disable=SC2086 # GATEWAY_ARGS is a list of flags
-px gateway --listen 127.0.0.1:0 ${GATEWAY_ARGS:-} >"$work/gateway.out" 2>"$work/gateway.err" &
+# Started directly (not through `px`), so that `$!` is the gateway itself and the cleanup
+# stops it.
+"$dir/proximity" --program "$work/program" --database-url "sqlite://$work/gw.db" \
+  gateway --listen 127.0.0.1:0 ${GATEWAY_ARGS:-} >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$work/gateway.out" 2>/dev/null && break; sleep 0.1; done
 gateway=$(sed -n 's/^listening on //p' "$work/gateway.out")

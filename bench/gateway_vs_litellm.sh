@@ -105,7 +105,10 @@ key[direct]=unused
 pid[direct]=${pids[0]}
 if [[ " $TARGETS " == *" proximity "* ]]; then
   key[proximity]=$(px keys create --persona bench 2>/dev/null)
-  px gateway --listen 127.0.0.1:0 >"$work/gateway.out" 2>"$work/gateway.err" &
+  # Started directly (not through `px`), so that `$!` is the gateway itself: its RSS is
+  # the one sampled, and the cleanup stops it.
+  target/release/proximity --program "$work/program" --database-url "sqlite://$work/gw.db" \
+    gateway --listen 127.0.0.1:0 >"$work/gateway.out" 2>"$work/gateway.err" &
   pids+=($!)
   pid[proximity]=$!
   wait_for "$work/gateway.out" listening
