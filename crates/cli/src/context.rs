@@ -63,9 +63,23 @@ pub async fn open_url(g: &GlobalArgs, url: &str) -> anyhow::Result<Store> {
         migrate: !g.no_migrate,
         ..ConnectOptions::default()
     };
-    Store::connect_with(url, &options)
+    let store = Store::connect_with(url, &options)
         .await
-        .with_context(|| format!("cannot open the store at `{}`", redact_url(url)))
+        .with_context(|| format!("cannot open the store at `{}`", redact_url(url)))?;
+    // Usage a killed gateway acknowledged and left in its journal: into the store before
+    // anything reads it (nothing to do while a gateway serves the file: it owns its
+    // journal).
+    match proximity_gateway::ledger::recover_journal(&store).await {
+        Ok(Some(r)) if r.entries > 0 => tracing::info!(
+            rows = r.entries,
+            "moved usage rows a stopped gateway left in its journal into the store"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot move a stopped gateway's usage journal into the store")
+        }
+    }
+    Ok(store)
 }
 
 /// A database URL without its password.

@@ -158,6 +158,7 @@ async fn openai_shaped_requests_are_served_streaming_and_not() {
     assert_eq!(last["error"]["code"], "stream_truncated");
     let truncated_id = r.request_id();
 
+    gw.settled().await;
     let rows = usage_rows(&setup).await;
     let row = |id: &str| rows.iter().find(|r| r.id == id).unwrap().clone();
     let plain = row(&plain_id);
@@ -299,6 +300,7 @@ async fn tier_isolation_holds_for_models_requests_and_fallbacks() {
     );
     let failed_b = r.request_id();
 
+    gw.settled().await;
     let rows = usage_rows(&setup).await;
     let a = rows.iter().find(|r| r.id == served_a).unwrap();
     assert_eq!(a.served_by.as_deref(), Some("gpt-backup"));
@@ -342,6 +344,7 @@ async fn five_hundred_concurrent_requests_never_overspend_the_budget() {
         }
     }
     assert!(!ok.is_empty() && payment_required > 0, "{} ok", ok.len());
+    gw.settled().await;
     let rows = usage_rows(&setup).await;
     let spent: f64 = rows.iter().map(|r| r.cost_usd).sum();
     let max_one = rows.iter().map(|r| r.cost_usd).fold(0.0, f64::max);
@@ -470,12 +473,39 @@ async fn kill_9_under_load_keeps_the_usage_of_every_acknowledged_request() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 20, "only {} acknowledged", acked.len());
 
+    // Before any restart, a command reading usage first moves what the dead gateway
+    // acknowledged through its journal into the store.
+    let out = setup
+        .proximity()
+        .args(["usage", "--by", "persona", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = v["groups"][0]["requests"].as_u64().unwrap();
+    assert!(
+        requests >= acked.len() as u64,
+        "{requests} rows, {} acknowledged",
+        acked.len()
+    );
+    let stored: HashSet<String> = usage_rows(&setup).await.into_iter().map(|r| r.id).collect();
+    let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged without usage before the restart: {missing:?}"
+    );
+
     // Restart on the same database: it serves, and no acknowledged request is missing.
     let gw = setup.start_gateway();
     let r = post_chat(&c, &gw.url, &key, &user("gpt", "after restart"), None)
         .await
         .unwrap();
     assert_eq!(r.status, 200);
+    gw.settled().await;
     let rows = usage_rows(&setup).await;
     let ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let missing: Vec<&String> = acked
@@ -539,6 +569,12 @@ async fn sighup_reloads_the_program_and_sigterm_finishes_requests_in_flight() {
         .await
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+    // It moved its usage journal into the store on the way out and left none behind.
+    let journal = setup.path().join("gw.db.usage-journal");
+    let left: Vec<_> = fs_err::read_dir(&journal).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    let rows = usage_rows(&setup).await;
+    assert_eq!(rows.iter().filter(|r| r.status == 200).count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,6 +593,7 @@ async fn usage_reports_spend_and_volume_by_persona_and_workflow() {
     post_chat(&c, &gw.url, &kb, &user("gpt-backup", "hello"), None)
         .await
         .unwrap();
+    gw.settled().await;
     let out = setup
         .proximity()
         .args(["usage", "--by", "persona", "--format", "json"])
@@ -674,6 +711,7 @@ personas:
         .await
         .unwrap();
     assert_eq!(r.events().last().map(String::as_str), Some("[DONE]"));
+    gw.settled().await;
     let rows = usage_rows(&setup).await;
     assert_eq!(rows.len(), 2);
     assert!(rows

@@ -5,11 +5,12 @@
 //!   settle, so any number of gateways on one database share the budgets (PostgreSQL, or
 //!   SQLite with `--shared-limits`).
 //! - [`Ledger::Local`]: a gateway that owns its SQLite file holds reservations in memory
-//!   (they only live as long as their requests anyway) and writes each usage row with
-//!   its spend in one group-committed transaction. Spend stays as durable as the usage
-//!   rows, and nothing is left reserved by a gateway that died. It owns the file through
-//!   an exclusive lock beside it, so a second gateway on the same file cannot start
-//!   without `--shared-limits`; gateways with `--shared-limits` hold a shared lock.
+//!   (they only live as long as their requests anyway) and appends each usage row with
+//!   its spend to its [`Journal`], which a background task moves into the store in group
+//!   commits. Spend stays as durable as the usage rows, and nothing is left reserved by a
+//!   gateway that died. It owns the file through an exclusive lock beside it, so a
+//!   second gateway on the same file cannot start without `--shared-limits`; gateways
+//!   with `--shared-limits` hold a shared lock.
 //!
 //! Either way a reservation is all-or-nothing across the request's budget scopes, and
 //! `spent + reserved + amount <= limit` is checked and applied atomically, so concurrent
@@ -19,13 +20,14 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use proximity_store::{BudgetLine, Store, StoreError, UsageRecord};
 
 use crate::budget::{self, month};
 use crate::error::ApiError;
+use crate::journal::{self, Entry, Journal, JournalError};
 
 /// Why a ledger could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum LedgerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// The budget ledger of a gateway process.
@@ -53,11 +57,22 @@ pub struct Shared {
     _lock: Option<File>,
 }
 
-/// Reservations in this process; spend in the store.
+/// Reservations in this process; spend in the store, through the journal when the store
+/// is a file.
 pub struct Local {
     store: Store,
     state: Mutex<State>,
+    journal: Option<Arc<Journal>>,
+    flusher: Option<tokio::task::JoinHandle<()>>,
     _lock: Option<File>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some(f) = &self.flusher {
+            f.abort();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -82,18 +97,71 @@ struct Hold {
 
 impl Ledger {
     /// Budgets in the store (`shared`, or always on PostgreSQL), else in this process.
-    pub fn new(store: Store, shared: bool) -> Result<Self, LedgerError> {
+    /// A gateway owning a SQLite file first moves what a killed predecessor left in the
+    /// usage journal into the store, then keeps a journal of its own (must be called
+    /// within a Tokio runtime: it starts the journal's flusher).
+    pub async fn open(store: Store, shared: bool) -> Result<Self, LedgerError> {
         let file = store.sqlite_file().map(Path::to_path_buf);
         if shared || store.backend() == proximity_store::Backend::Postgres {
-            let lock = file.as_deref().map(|f| lock(f, false)).transpose()?;
+            let lock = match file.as_deref() {
+                Some(f) => Some(open_shared(&store, f).await?),
+                None => None,
+            };
             return Ok(Self::Shared(Shared { store, _lock: lock }));
         }
-        let lock = file.as_deref().map(|f| lock(f, true)).transpose()?;
+        let lock = match file.as_deref() {
+            Some(f) => Some(lock_patiently(f).await?),
+            None => None,
+        };
+        let journal = match file.as_deref() {
+            Some(f) => Some(Arc::new(Journal::open(&store, f).await?.0)),
+            None => None,
+        };
+        let flusher = journal.as_ref().map(|j| j.spawn_flusher(store.clone()));
         Ok(Self::Local(Local {
             store,
             state: Mutex::new(State::default()),
+            journal,
+            flusher,
             _lock: lock,
         }))
+    }
+
+    /// Usage rows acknowledged but not yet in the store (in the journal).
+    pub fn usage_pending(&self) -> usize {
+        match self {
+            Self::Local(Local {
+                journal: Some(j), ..
+            }) => j.unflushed(),
+            _ => 0,
+        }
+    }
+
+    /// Wait until every usage row acknowledged so far is in the store.
+    pub async fn flush(&self) -> Result<(), JournalError> {
+        if let Self::Local(Local {
+            journal: Some(j),
+            store,
+            ..
+        }) = self
+        {
+            j.flush(store).await?;
+        }
+        Ok(())
+    }
+
+    /// At shutdown, after the last request: move the journal into the store and remove
+    /// it (left on disk, for the next start, if the store fails).
+    pub async fn close(&self) -> Result<(), JournalError> {
+        if let Self::Local(l) = self {
+            if let Some(f) = &l.flusher {
+                f.abort();
+            }
+            if let Some(j) = &l.journal {
+                j.close(&l.store).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether reservations are held in this process.
@@ -225,7 +293,16 @@ impl Local {
             Some(h) => (h.month.clone(), h.scopes.clone()),
             None => (month(record.created_at), Vec::new()),
         };
-        let written = self.store.record_usage(record, &month, &scopes).await;
+        let written = match &self.journal {
+            Some(journal) => journal
+                .append(Entry {
+                    usage: record.clone(),
+                    month,
+                    scopes,
+                })
+                .map_err(|e| StoreError::Write(e.to_string())),
+            None => self.store.record_usage(record, &month, &scopes).await,
+        };
         // The hold is released whatever happened; the spend counts only once durable.
         let mut state = self.lock_state();
         if let Some(hold) = hold {
@@ -285,6 +362,68 @@ fn lock(file: &Path, exclusive: bool) -> Result<File, LedgerError> {
     }
 }
 
+/// The exclusive lock of a gateway holding budgets in memory. A command moving an
+/// orphaned journal into the store ([`recover_journal`]) holds it for a moment, so a
+/// refusal is retried for up to two seconds.
+async fn lock_patiently(file: &Path) -> Result<File, LedgerError> {
+    let mut tries = 0;
+    loop {
+        match lock(file, true) {
+            Err(LedgerError::Owned(_) | LedgerError::Shared(_)) if tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The shared lock of a gateway sharing limits through the store. The first of them
+/// (nobody holds the lock) first moves what a gateway that owned the file left in its
+/// journal into the store, holding the lock exclusively meanwhile.
+async fn open_shared(store: &Store, file: &Path) -> Result<File, LedgerError> {
+    match lock(file, true) {
+        Ok(handle) => {
+            if journal::has_segments(file) {
+                let (j, _) = Journal::open(store, file).await?;
+                j.close(store).await?;
+            }
+            // Converts this handle's exclusive lock to a shared one.
+            handle.try_lock_shared().map_err(|e| LedgerError::Lock {
+                path: file.to_path_buf(),
+                source: match e {
+                    std::fs::TryLockError::Error(e) => e,
+                    std::fs::TryLockError::WouldBlock => std::io::ErrorKind::WouldBlock.into(),
+                },
+            })?;
+            Ok(handle)
+        }
+        Err(LedgerError::Owned(_) | LedgerError::Shared(_)) => lock(file, false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Move the usage journal of a gateway that was killed into the store, when no gateway
+/// serves the file now (a running one owns its journal). For commands that read usage:
+/// they then see every request a gateway acknowledged. `None` when there was nothing to
+/// do or a gateway is running.
+pub async fn recover_journal(store: &Store) -> Result<Option<journal::Replayed>, LedgerError> {
+    let Some(file) = store.sqlite_file() else {
+        return Ok(None);
+    };
+    if !journal::has_segments(file) {
+        return Ok(None);
+    }
+    let _lock = match lock(file, true) {
+        Ok(l) => l,
+        Err(LedgerError::Owned(_) | LedgerError::Shared(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (j, replayed) = Journal::open(store, file).await?;
+    j.close(store).await?;
+    Ok(Some(replayed))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -326,7 +465,7 @@ mod tests {
         let now = Utc::now();
         let lines = [line("persona:p", 1.0), line("key:k", 0.7)];
         {
-            let ledger = Ledger::new(t.store.clone(), false).unwrap();
+            let ledger = Ledger::open(t.store.clone(), false).await.unwrap();
             assert!(ledger.is_local());
             let a = ledger.reserve("a", &lines, 0.4, now).await.unwrap();
             assert_eq!(a.as_deref(), Some("a"));
@@ -345,8 +484,12 @@ mod tests {
             assert!(ledger.reserve("c", &lines, 0.61, now).await.is_err());
             let c = ledger.reserve("c", &lines, 0.6, now).await.unwrap();
             assert!(c.is_some());
-            // Dropped here with "c" in flight, as a gateway killed mid-request.
+            // Dropped here with "c" in flight and "a" perhaps only in the journal, as a
+            // gateway killed mid-request.
         }
+        // A new process moves the journal into the store, and starts from the stored
+        // spend, with nothing reserved.
+        let ledger = Ledger::open(t.store.clone(), false).await.unwrap();
         assert_eq!(
             t.store
                 .budget_state("persona:p", &month(now))
@@ -354,8 +497,6 @@ mod tests {
                 .unwrap(),
             (0.1, 0.0)
         );
-        // A new process starts from the stored spend, with nothing reserved.
-        let ledger = Ledger::new(t.store.clone(), false).unwrap();
         assert!(ledger.reserve("d", &lines, 0.6, now).await.is_ok());
         assert!(ledger.reserve("e", &lines, 0.01, now).await.is_err());
         // Free requests pass until a budget is spent.
@@ -365,16 +506,16 @@ mod tests {
     #[tokio::test]
     async fn a_second_owner_of_a_sqlite_file_is_refused() {
         let t = proximity_store::testing::sqlite().await;
-        let first = Ledger::new(t.store.clone(), false).unwrap();
-        let err = Ledger::new(t.store.clone(), false).err().unwrap();
+        let first = Ledger::open(t.store.clone(), false).await.unwrap();
+        let err = Ledger::open(t.store.clone(), false).await.err().unwrap();
         assert!(matches!(err, LedgerError::Owned(_)), "{err}");
-        let err = Ledger::new(t.store.clone(), true).err().unwrap();
+        let err = Ledger::open(t.store.clone(), true).await.err().unwrap();
         assert!(matches!(err, LedgerError::Owned(_)), "{err}");
         drop(first);
-        let shared = Ledger::new(t.store.clone(), true).unwrap();
-        let also = Ledger::new(t.store.clone(), true).unwrap();
+        let shared = Ledger::open(t.store.clone(), true).await.unwrap();
+        let also = Ledger::open(t.store.clone(), true).await.unwrap();
         assert!(!shared.is_local() && !also.is_local());
-        let err = Ledger::new(t.store.clone(), false).err().unwrap();
+        let err = Ledger::open(t.store.clone(), false).await.err().unwrap();
         assert!(matches!(err, LedgerError::Shared(_)), "{err}");
     }
 }

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod budget;
 pub mod error;
+pub mod journal;
 pub mod ledger;
 pub mod metrics;
 pub mod ratelimit;
@@ -146,14 +147,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(loaded: Loaded, store: Store, options: Options) -> Result<Self, GatewayError> {
+    /// The state of a gateway on `store` (async: a gateway owning a SQLite file first
+    /// moves a killed predecessor's usage journal into it).
+    pub async fn new(loaded: Loaded, store: Store, options: Options) -> Result<Self, GatewayError> {
         let limiter =
             if options.shared_limits || store.backend() == proximity_store::Backend::Postgres {
                 ratelimit::RateLimiter::shared(store.clone())
             } else {
                 ratelimit::RateLimiter::default()
             };
-        let ledger = ledger::Ledger::new(store.clone(), options.shared_limits)?;
+        let ledger = ledger::Ledger::open(store.clone(), options.shared_limits).await?;
         Ok(Self {
             loaded: ArcSwap::from_pointee(loaded),
             ledger,
@@ -183,15 +186,21 @@ pub fn app(state: Arc<AppState>) -> Router {
 }
 
 /// Serve `app(state)` on `listener` until `shutdown` resolves, then finish the requests
-/// in flight (streams included) before returning.
+/// in flight (streams included) and move the usage journal into the store before
+/// returning.
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await?;
+    state
+        .ledger
+        .close()
+        .await
+        .map_err(ledger::LedgerError::from)?;
     Ok(())
 }
 
@@ -218,12 +227,18 @@ async fn models(
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let loaded = state.loaded.load();
-    Json(
-        json!({"status": "ok", "program": loaded.program.name, "tools": loaded.program.tools.len()}),
-    )
+    Json(json!({
+        "status": "ok",
+        "program": loaded.program.name,
+        "tools": loaded.program.tools.len(),
+        "usage_pending": state.ledger.usage_pending(),
+    }))
 }
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    state
+        .metrics
+        .set_usage_pending(state.ledger.usage_pending());
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -3,7 +3,8 @@
 //! several gateways in one process do not share counters.
 
 use prometheus::{
-    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The gateway's metrics.
@@ -15,6 +16,7 @@ pub struct Metrics {
     spend: CounterVec,
     latency: HistogramVec,
     overhead: HistogramVec,
+    usage_pending: IntGauge,
 }
 
 /// What one finished request adds to the metrics.
@@ -80,8 +82,14 @@ impl Metrics {
         registry.register(Box::new(tokens.clone()))?;
         registry.register(Box::new(spend.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        let usage_pending = IntGauge::new(
+            "proximity_gateway_usage_pending",
+            "Usage rows acknowledged and in the journal, not yet in the store.",
+        )?;
         registry.register(Box::new(overhead.clone()))?;
+        registry.register(Box::new(usage_pending.clone()))?;
         Ok(Self {
+            usage_pending,
             registry,
             requests,
             errors,
@@ -90,6 +98,11 @@ impl Metrics {
             latency,
             overhead,
         })
+    }
+
+    /// Set the number of usage rows waiting in the journal.
+    pub fn set_usage_pending(&self, n: usize) {
+        self.usage_pending.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     pub fn observe(&self, o: &Observation<'_>) {

@@ -69,13 +69,24 @@ async fn fixture() -> Fixture {
     let program = proximity_program::load(dir.path()).unwrap();
     let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
     let store = Store::connect(&url).await.unwrap();
-    let state =
-        Arc::new(AppState::new(Loaded::new(program), store.clone(), Options::default()).unwrap());
+    let state = Arc::new(
+        AppState::new(Loaded::new(program), store.clone(), Options::default())
+            .await
+            .unwrap(),
+    );
     Fixture {
         _dir: dir,
         store,
         app: app(state.clone()),
         state,
+    }
+}
+
+impl Fixture {
+    /// The usage rows, once every acknowledged one has left the journal for the store.
+    async fn usage(&self) -> Vec<proximity_store::UsageRecord> {
+        self.state.ledger.flush().await.unwrap();
+        self.store.usage(None).await.unwrap()
     }
 }
 
@@ -152,7 +163,7 @@ async fn a_completion_is_answered_and_recorded_before_it_is_acknowledged() {
         .parse()
         .unwrap();
     assert!(overhead >= 0.0);
-    let rows = f.store.usage(None).await.unwrap();
+    let rows = f.usage().await;
     let row = rows.iter().find(|r| r.id == id).unwrap();
     assert_eq!(row.persona.as_deref(), Some("pa"));
     assert_eq!(row.tier.as_deref(), Some("ta"));
@@ -213,7 +224,7 @@ async fn a_fallback_outside_the_personas_tier_is_never_used() {
     let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "hello from b");
     let id = h["x-proximity-request-id"].to_str().unwrap();
-    let rows = f.store.usage(None).await.unwrap();
+    let rows = f.usage().await;
     let row = rows.iter().find(|r| r.id == id).unwrap();
     assert_eq!(row.tool_id, "shared");
     assert_eq!(row.served_by.as_deref(), Some("b-tool"));
@@ -241,14 +252,7 @@ async fn an_exhausted_budget_is_402_and_never_overspent() {
         assert_eq!(s, StatusCode::OK);
     }
     assert!(saw_402);
-    let spent: f64 = f
-        .store
-        .usage(None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.cost_usd)
-        .sum();
+    let spent: f64 = f.usage().await.iter().map(|r| r.cost_usd).sum();
     assert!(spent <= 0.05, "spent {spent}");
 }
 
@@ -296,7 +300,7 @@ async fn streams_are_server_sent_events_ending_in_done() {
     assert_eq!(content, "hello from a");
     assert!(usage.unwrap()["completion_tokens"].as_u64().unwrap() > 0);
     let id = h["x-proximity-request-id"].to_str().unwrap();
-    let rows = f.store.usage(None).await.unwrap();
+    let rows = f.usage().await;
     assert!(rows
         .iter()
         .any(|r| r.id == id && r.stream && r.status == 200));

@@ -37,7 +37,7 @@ pub(crate) fn opt_time(s: Option<&str>) -> Result<Option<DateTime<Utc>>> {
 }
 
 /// One gateway request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UsageRecord {
     /// The request id (also sent to the client as `x-proximity-request-id`).
     pub id: String,

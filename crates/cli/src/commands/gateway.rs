@@ -24,7 +24,7 @@ pub async fn run(g: &GlobalArgs, a: &GatewayArgs) -> anyhow::Result<Outcome> {
     // Reservations older than any request can live belong to a gateway that died.
     let stale_after = options.deadline + Duration::from_secs(60);
     release_stale(&store, stale_after).await;
-    let state = Arc::new(AppState::new(Loaded::new(program), store.clone(), options)?);
+    let state = Arc::new(AppState::new(Loaded::new(program), store.clone(), options).await?);
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on `{}`", a.listen))?;

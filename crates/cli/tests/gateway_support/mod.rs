@@ -241,6 +241,28 @@ impl Gateway {
         let _ = self.child.wait();
     }
 
+    /// Wait until every usage row this gateway acknowledged is in the store: a gateway
+    /// that owns its SQLite file writes them through its journal, and `/healthz` counts
+    /// those not moved yet.
+    pub async fn settled(&self) {
+        let c = reqwest::Client::new();
+        for _ in 0..500 {
+            let v: Value = c
+                .get(format!("{}/healthz", self.url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["usage_pending"] == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("usage rows still waiting in the journal after 5 s");
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([format!("-{sig}"), self.pid().to_string()])
