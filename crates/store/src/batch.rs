@@ -26,6 +26,14 @@ use crate::{Pool, Result, ResultRecord, StoreError};
 /// 32,766 and PostgreSQL's 65,535 parameters per statement).
 const MAX_BATCH: usize = 256;
 
+/// Whether to keep the prepared statement of a multi-row `INSERT` of `rows` rows in the
+/// connection's statement cache. Every batch size is a statement of its own, and sqlx
+/// keeps 100 per connection: cached, the large ones (hundreds of rows, thousands of
+/// parameters) held tens of megabytes for statements rarely run twice.
+pub(crate) fn keep_prepared(rows: usize) -> bool {
+    rows <= 8
+}
+
 /// One row to write.
 pub(crate) enum Row {
     Result(Box<ResultRecord>),
@@ -180,7 +188,10 @@ async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
             " ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING
                   RETURNING run_id, case_id, tool_id, sample",
         );
-        q.build_query_as().fetch_all(pool).await?
+        q.build_query_as()
+            .persistent(keep_prepared(results.len()))
+            .fetch_all(pool)
+            .await?
     });
     let mut inserted: HashSet<ResultKey<'_>> = returned
         .iter()
@@ -227,7 +238,10 @@ async fn insert_cache(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
             }
         });
         q.push(" ON CONFLICT (key) DO NOTHING");
-        q.build().execute(pool).await?;
+        q.build()
+            .persistent(keep_prepared(rows.len()))
+            .execute(pool)
+            .await?;
     });
     Ok(vec![true; rows.len()])
 }

@@ -531,6 +531,7 @@ async fn record_all(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, records: &[&Wo
         q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
         let mut inserted: std::collections::HashSet<String> = q
             .build_query_scalar::<String>()
+            .persistent(crate::batch::keep_prepared(rows.len()))
             .fetch_all(&mut **tx)
             .await?
             .into_iter()
