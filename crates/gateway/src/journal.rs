@@ -36,6 +36,8 @@ const FLUSH_MAX: usize = 8192;
 /// entries wait for the store: the store has stopped taking writes, and memory must not
 /// grow without bound.
 const MAX_PENDING: usize = 200_000;
+/// How long the flusher waits, once woken, for more entries to join its batch.
+const LINGER: Duration = Duration::from_millis(5);
 /// Entries written to the store at once when replaying a journal at start.
 const REPLAY_CHUNK: usize = 4096;
 
@@ -230,6 +232,8 @@ impl Journal {
             let mut backoff = Duration::from_millis(50);
             loop {
                 journal.wake.notified().await;
+                // Let a few more requests join the batch: one commit for many rows.
+                tokio::time::sleep(LINGER).await;
                 loop {
                     match journal.flush_some(&store).await {
                         Ok(0) => break,
