@@ -178,7 +178,8 @@ pub struct EvalArgs {
     /// Samples per case and tool.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub samples: u32,
-    /// Requests in flight at once.
+    /// Requests in flight at once (as many answers again may be waiting for their
+    /// results to be written meanwhile).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
     /// Stop before the estimated spend of the run passes this many US dollars.

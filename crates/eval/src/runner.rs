@@ -542,10 +542,14 @@ async fn execute(
     };
     let stop = cancel.child_token();
     let first_error: Mutex<Option<StoreError>> = Mutex::new(None);
+    // `concurrency` items call providers at once; as many again may be writing their
+    // results meanwhile (a result's commit need not hold up the next request).
+    let calls = tokio::sync::Semaphore::new(options.concurrency.max(1));
+    let calls = &calls;
 
     futures::stream::iter(todo)
         .take_until(stop.clone().cancelled_owned())
-        .for_each_concurrent(options.concurrency.max(1), |item| {
+        .for_each_concurrent(options.concurrency.max(1) * 2, |item| {
             let case = &program.cases[item.case];
             let tool = &program.tools[item.tool];
             let provider = providers.get(&tool.id).cloned();
@@ -574,6 +578,7 @@ async fn execute(
                     // nothing to find, so skip the lookup. A resumed run must look (an answer
                     // paid for before a kill is cached before its result is written).
                     lookup: options.use_cache || !fresh.0,
+                    calls: Some(calls),
                 };
                 match evaluate_item(&ctx, provider.as_ref(), judge, budget, progress).await {
                     Ok(Some(result)) => {
@@ -643,6 +648,10 @@ pub(crate) struct ItemCtx<'a> {
     pub(crate) use_cache: bool,
     /// Look the answer up in the response cache before calling the provider.
     pub(crate) lookup: bool,
+    /// Held from the start of an item until its result is ready to write, so that the
+    /// run's `concurrency` bounds the items calling providers, not those waiting for
+    /// their result's commit. `None`: the caller bounds items itself.
+    pub(crate) calls: Option<&'a tokio::sync::Semaphore>,
 }
 
 /// The JSON schema a case's `contract` group requires of the answer, if any: providers that
@@ -666,6 +675,21 @@ pub(crate) fn request_and_key(ctx: &ItemCtx<'_>) -> (ChatRequest, String) {
     (request, key)
 }
 
+/// Whether a paid answer is written to the response cache before its result: when the
+/// cache is shared (later runs and other workers look answers up), and when judging the
+/// answer calls a provider (a slow step a kill could interrupt, after which the resumed
+/// run finds the answer instead of paying for it again). Otherwise the result row, one
+/// commit, is the only record of the answer: evaluating it takes microseconds, so a
+/// kill loses no more than it would between the answer and its cache row.
+fn answer_kept_apart(ctx: &ItemCtx<'_>) -> bool {
+    ctx.use_cache
+        || ctx
+            .case
+            .assertions
+            .iter()
+            .any(|a| matches!(a.check, Check::Judge { .. }))
+}
+
 /// Produce and write one result. `Ok(None)`: not sent, the budget would be passed.
 pub(crate) async fn evaluate_item(
     ctx: &ItemCtx<'_>,
@@ -674,6 +698,10 @@ pub(crate) async fn evaluate_item(
     budget: &Mutex<Budget>,
     progress: &dyn Progress,
 ) -> Result<Option<ResultRecord>, StoreError> {
+    let calling = match ctx.calls {
+        Some(s) => s.acquire().await.ok(),
+        None => None,
+    };
     let (request, key) = request_and_key(ctx);
 
     let cached = match ctx.lookup {
@@ -722,9 +750,11 @@ pub(crate) async fn evaluate_item(
                 b.settle(&ctx.tool.id, estimate, reserved, actual);
             }
             if let Ok(a) = &answer {
-                let json = serde_json::to_string(a).unwrap_or_default();
-                ctx.store.cache_put(&key, ctx.config_fp, &json).await?;
-                failpoint::after_cache_put();
+                if answer_kept_apart(ctx) {
+                    let json = serde_json::to_string(a).unwrap_or_default();
+                    ctx.store.cache_put(&key, ctx.config_fp, &json).await?;
+                    failpoint::after_cache_put();
+                }
             }
             (answer, false)
         }
@@ -807,6 +837,7 @@ pub(crate) async fn evaluate_item(
             )
         }
     };
+    drop(calling);
     ctx.store.insert_result(&result).await?;
     Ok(Some(result))
 }

@@ -80,6 +80,7 @@ pub async fn enqueue(
                 sample: it.sample,
                 use_cache: options.use_cache,
                 lookup: true,
+                calls: None,
             };
             NewWorkItem {
                 case_id: case.id.clone(),
@@ -368,6 +369,7 @@ impl Worker<'_> {
             sample,
             use_cache: run.options.use_cache,
             lookup: true,
+            calls: None,
         };
         if request_and_key(&ctx).1 != item.request_key {
             return Err(differs(format!(
