@@ -6,7 +6,7 @@
 # For each target rate it prints one JSON line: requests answered, the rate sustained,
 # client latency p50/p99, and the gateway's own `x-proximity-overhead-ms` (time in the
 # gateway minus time waiting for the upstream: key lookup, tier check, budget reservation,
-# the durable usage row, serialisation) at p50/p99/max.
+# the usage row made durable, serialisation) at p50/p99/max.
 #
 #   bench/gateway_overhead.sh                      # release build, rates 500..5000
 #   PROFILE=dev RATES="200 500" SECS=5 bench/gateway_overhead.sh
@@ -15,8 +15,10 @@
 #                                                  # multi-gateway path) instead of memory
 #
 # Each request is authenticated, rate-limited, reserves budget (in the gateway's memory:
-# it owns the SQLite file) and writes its usage row with its spend (SQLite, WAL,
-# synchronous=NORMAL) before it is answered: the figures include all that.
+# it owns the SQLite file) and appends its usage row with its spend to the gateway's
+# usage journal (durable against kill -9, moved into SQLite by a background task) before
+# it is answered: the figures include all that. With --shared-limits the row is
+# committed to the store before the answer instead.
 set -euo pipefail
 
 PROFILE=${PROFILE:-release}
