@@ -578,13 +578,11 @@ async fn execute(
                     // nothing to find, so skip the lookup. A resumed run must look (an answer
                     // paid for before a kill is cached before its result is written).
                     lookup: options.use_cache || !fresh.0,
-                    calls: Some(calls),
+                    calls: Some((calls, stop)),
                 };
                 match evaluate_item(&ctx, provider.as_ref(), judge, budget, progress).await {
-                    Ok(Some(result)) => {
-                        let spent = budget.lock().map(|b| b.spent).unwrap_or(0.0);
-                        progress.result(&result, spent);
-                    }
+                    // Reported to the progress by `evaluate_item`, before its commit.
+                    Ok(Some(_)) => {}
                     Ok(None) => {
                         // Budget reached: stop dispatching more work.
                         stop.cancel();
@@ -650,8 +648,11 @@ pub(crate) struct ItemCtx<'a> {
     pub(crate) lookup: bool,
     /// Held from the start of an item until its result is ready to write, so that the
     /// run's `concurrency` bounds the items calling providers, not those waiting for
-    /// their result's commit. `None`: the caller bounds items itself.
-    pub(crate) calls: Option<&'a tokio::sync::Semaphore>,
+    /// their result's commit. The result is reported to the progress (whose budget
+    /// checks may stop the run) before the slot is handed on, and an item that gets a
+    /// slot after the run was stopped sends nothing. `None`: the caller bounds items
+    /// and reports results itself.
+    pub(crate) calls: Option<(&'a tokio::sync::Semaphore, &'a CancellationToken)>,
 }
 
 /// The JSON schema a case's `contract` group requires of the answer, if any: providers that
@@ -699,7 +700,13 @@ pub(crate) async fn evaluate_item(
     progress: &dyn Progress,
 ) -> Result<Option<ResultRecord>, StoreError> {
     let calling = match ctx.calls {
-        Some(s) => s.acquire().await.ok(),
+        Some((slots, stop)) => {
+            let slot = slots.acquire().await.ok();
+            if stop.is_cancelled() {
+                return Ok(None);
+            }
+            slot
+        }
         None => None,
     };
     let (request, key) = request_and_key(ctx);
@@ -837,6 +844,10 @@ pub(crate) async fn evaluate_item(
             )
         }
     };
+    if ctx.calls.is_some() {
+        let spent = budget.lock().map(|b| b.spent).unwrap_or(0.0);
+        progress.result(&result, spent);
+    }
     drop(calling);
     ctx.store.insert_result(&result).await?;
     Ok(Some(result))

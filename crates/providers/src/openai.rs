@@ -28,7 +28,8 @@ pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
 /// A client of one OpenAI-compatible endpoint, for one tool.
 pub struct OpenAi {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once: reqwest would parse a string at every request.
+    url: reqwest::Url,
     model: String,
     key_env: String,
     key_required: bool,
@@ -51,9 +52,19 @@ impl OpenAi {
             // itself is read again at each request and never kept.
             http::require_key(tool, &key_env)?;
         }
+        let joined = http::join_url(base, "/chat/completions");
+        let url = reqwest::Url::parse(&joined).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Config,
+                format!(
+                    "tool `{}`: `base_url` `{joined}` is not a URL: {e}",
+                    tool.id
+                ),
+            )
+        })?;
         Ok(Self {
             client: http::client(tool)?,
-            url: http::join_url(base, "/chat/completions"),
+            url,
             model: http::model_of(tool)?,
             key_env,
             key_required,
@@ -63,7 +74,7 @@ impl OpenAi {
 
     /// The URL requests are sent to.
     pub fn url(&self) -> &str {
-        &self.url
+        self.url.as_str()
     }
 }
 
@@ -193,7 +204,7 @@ impl Provider for OpenAi {
         let key = http::read_key(&self.key_env)?;
         let mut builder = self
             .client
-            .post(&self.url)
+            .post(self.url.clone())
             .json(&request_body(&self.model, request));
         match &key {
             Some(k) => {
@@ -228,7 +239,7 @@ impl Provider for OpenAi {
             obj.insert("stream".into(), json!(true));
             obj.insert("stream_options".into(), json!({ "include_usage": true }));
         }
-        let mut builder = self.client.post(&self.url).json(&body);
+        let mut builder = self.client.post(self.url.clone()).json(&body);
         match &key {
             Some(k) => {
                 builder = builder.header(
