@@ -22,10 +22,16 @@ pub enum Outcome {
 /// Run a parsed command line and return the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // An eval is a fan-out of requests with a little work between waits: on one thread,
+    // with no wake-ups across threads, it ran ~10% faster with a third less system time
+    // (bench/results/2026-11-26.md). What is slow runs on threads of its own anyway
+    // (SQLite's writer, the local model). The servers and everything else get a worker
+    // thread per core.
+    let mut builder = match cli.command {
+        Command::Eval(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             report_error(&anyhow::anyhow!(e).context("cannot start the async runtime"));
