@@ -11,9 +11,9 @@
 //! once every line of it is in the store. A gateway starting on the database first moves
 //! whatever a killed one left in the journal into the store, then serves.
 //!
-//! So the store lags the acknowledgements by one flush (about a millisecond when idle, a
-//! few under load): `/healthz` reports `usage_pending`, and [`Journal::flush`] waits for
-//! it. Only the gateway that owns the file (it holds the exclusive lock beside it) has
+//! So the store lags the acknowledgements by one flush (the flusher lingers 5 ms for a
+//! batch, then commits it): `/healthz` reports `usage_pending`, and [`Journal::flush`]
+//! waits for it. Only the gateway that owns the file (it holds the exclusive lock beside it) has
 //! a journal; gateways sharing limits through the store commit each row before answering.
 
 use fs_err::{self as fs, File, OpenOptions};
