@@ -475,17 +475,7 @@ async fn kill_9_under_load_keeps_the_usage_of_every_acknowledged_request() {
 
     // Before any restart, a command reading usage first moves what the dead gateway
     // acknowledged through its journal into the store.
-    let out = setup
-        .proximity()
-        .args(["usage", "--by", "persona", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = usage_json(&setup, "persona");
     let requests = v["groups"][0]["requests"].as_u64().unwrap();
     assert!(
         requests >= acked.len() as u64,
@@ -594,17 +584,7 @@ async fn usage_reports_spend_and_volume_by_persona_and_workflow() {
         .await
         .unwrap();
     gw.settled().await;
-    let out = setup
-        .proximity()
-        .args(["usage", "--by", "persona", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = usage_json(&setup, "persona");
     let groups = v["groups"].as_array().unwrap();
     let pa = groups.iter().find(|g| g["group"] == "pa").unwrap();
     assert_eq!(

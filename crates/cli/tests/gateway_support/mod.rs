@@ -378,6 +378,21 @@ pub async fn ledger_spent(setup: &Setup, scope: &str) -> f64 {
     spent
 }
 
+/// `proximity usage --by BY --format json`, which must succeed.
+pub fn usage_json(setup: &Setup, by: &str) -> Value {
+    let out = setup
+        .proximity()
+        .args(["usage", "--by", by, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub async fn usage_rows(setup: &Setup) -> Vec<proximity_store::UsageRecord> {
     let store = proximity_store::Store::connect(&setup.db_url())
         .await
