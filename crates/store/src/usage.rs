@@ -36,6 +36,40 @@ pub(crate) fn opt_time(s: Option<&str>) -> Result<Option<DateTime<Utc>>> {
     s.map(time).transpose()
 }
 
+/// The columns of a `gateway_usage` row, in the order [`bind_usage!`] binds them.
+macro_rules! usage_columns {
+    () => {
+        "(id, created_at, key_id, persona, tier, tool_id, served_by, tool_fingerprint, \
+          workflow, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, status, \
+          error_class, stream, attempts)"
+    };
+}
+
+/// Bind the fields of [`UsageRecord`] `$u` to `$q` with its method `$bind` (`bind` on a
+/// query, `push_bind` on a `QueryBuilder` row), in [`usage_columns!`] order.
+macro_rules! bind_usage {
+    ($q:expr, $bind:ident, $u:expr) => {
+        $q.$bind(&$u.id)
+            .$bind(ts($u.created_at))
+            .$bind(&$u.key_id)
+            .$bind(&$u.persona)
+            .$bind(&$u.tier)
+            .$bind(&$u.tool_id)
+            .$bind(&$u.served_by)
+            .$bind(&$u.tool_fingerprint)
+            .$bind(&$u.workflow)
+            .$bind($u.input_tokens as i64)
+            .$bind($u.output_tokens as i64)
+            .$bind($u.cost_usd)
+            .$bind($u.latency_ms as i64)
+            .$bind($u.ttft_ms.map(|t| t as i64))
+            .$bind(i64::from($u.status))
+            .$bind(&$u.error_class)
+            .$bind($u.stream)
+            .$bind(i64::from($u.attempts))
+    };
+}
+
 /// One gateway request.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UsageRecord {
@@ -502,31 +536,10 @@ async fn record_all(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, records: &[&Wo
                 _ => None,
             })
             .collect();
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO gateway_usage
-             (id, created_at, key_id, persona, tier, tool_id, served_by, tool_fingerprint,
-              workflow, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, status,
-              error_class, stream, attempts) ",
-        );
+        let mut q =
+            sqlx::QueryBuilder::new(concat!("INSERT INTO gateway_usage ", usage_columns!(), " "));
         q.push_values(&rows, |mut b, (u, _, _)| {
-            b.push_bind(&u.id)
-                .push_bind(ts(u.created_at))
-                .push_bind(&u.key_id)
-                .push_bind(&u.persona)
-                .push_bind(&u.tier)
-                .push_bind(&u.tool_id)
-                .push_bind(&u.served_by)
-                .push_bind(&u.tool_fingerprint)
-                .push_bind(&u.workflow)
-                .push_bind(u.input_tokens as i64)
-                .push_bind(u.output_tokens as i64)
-                .push_bind(u.cost_usd)
-                .push_bind(u.latency_ms as i64)
-                .push_bind(u.ttft_ms.map(|t| t as i64))
-                .push_bind(i64::from(u.status))
-                .push_bind(&u.error_class)
-                .push_bind(u.stream)
-                .push_bind(i64::from(u.attempts));
+            bind_usage!(b, push_bind, u);
         });
         q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
         let mut inserted: std::collections::HashSet<String> = q
@@ -726,33 +739,14 @@ macro_rules! ledger {
                 tx: &mut sqlx::Transaction<'_, Self>,
                 u: &UsageRecord,
             ) -> Result<bool> {
-                let done = sqlx::query(
-                    "INSERT INTO gateway_usage
-                     (id, created_at, key_id, persona, tier, tool_id, served_by,
-                      tool_fingerprint, workflow, input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, status, error_class, stream, attempts)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                let query = sqlx::query(concat!(
+                    "INSERT INTO gateway_usage ",
+                    usage_columns!(),
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                              $14, $15, $16, $17, $18)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(&u.id)
-                .bind(ts(u.created_at))
-                .bind(&u.key_id)
-                .bind(&u.persona)
-                .bind(&u.tier)
-                .bind(&u.tool_id)
-                .bind(&u.served_by)
-                .bind(&u.tool_fingerprint)
-                .bind(&u.workflow)
-                .bind(u.input_tokens as i64)
-                .bind(u.output_tokens as i64)
-                .bind(u.cost_usd)
-                .bind(u.latency_ms as i64)
-                .bind(u.ttft_ms.map(|t| t as i64))
-                .bind(i64::from(u.status))
-                .bind(&u.error_class)
-                .bind(u.stream)
-                .bind(i64::from(u.attempts))
+                     ON CONFLICT (id) DO NOTHING"
+                ));
+                let done = bind_usage!(query, bind, u)
                 .execute(&mut **tx)
                 .await?;
                 Ok(done.rows_affected() == 1)
