@@ -350,12 +350,7 @@ pub fn parse_assertions(sources: &SourceMap, node: &Node, diags: &mut Diagnostic
 type Res<T> = Result<T, Box<Diagnostic>>;
 
 fn location(sources: &SourceMap, span: &Span) -> Location {
-    let d = Diagnostic::at(sources, span, "");
-    Location {
-        file: d.file,
-        line: d.line,
-        column: d.column,
-    }
+    sources.location(span)
 }
 
 fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> {

@@ -6,59 +6,87 @@
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use marked_yaml::Span;
 
-/// The text of every file read, so diagnostics can quote the offending line.
+use crate::model::Location;
+
+/// Every file read, so diagnostics can quote the offending line.
+///
+/// A suite is parsed as it is read from disk, so its text is not kept: the map reads a
+/// file's text (and indexes its lines) the first time something asks for it, which is
+/// when a diagnostic quotes it or a file must be parsed whole.
 #[derive(Debug, Default, Clone)]
 pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+#[derive(Debug, Clone)]
+struct SourceFile {
+    path: PathBuf,
     /// Shared, so a file can be parsed while diagnostics quote it.
-    files: Vec<(PathBuf, Arc<String>)>,
-    /// Byte offset of the start of each line of each file, so that quoting a line does
-    /// not rescan the file: a suite of 100,000 cases has a location per case and per
-    /// assertion.
-    line_starts: Vec<Vec<usize>>,
+    text: OnceLock<Arc<String>>,
+    /// Byte offset of the start of each line, so that quoting a line does not rescan the
+    /// file.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceMap {
-    /// Register a file; the returned index is the marked-yaml source id.
+    /// Register a file with its text; the returned index is the marked-yaml source id.
     pub fn add(&mut self, path: PathBuf, text: String) -> usize {
-        let starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        self.line_starts.push(starts);
-        self.files.push((path, Arc::new(text)));
+        let id = self.add_unread(path);
+        if let Some(f) = self.files.get(id) {
+            let _ = f.text.set(Arc::new(text));
+        }
+        id
+    }
+
+    /// Register a file whose text is read when first needed.
+    pub fn add_unread(&mut self, path: PathBuf) -> usize {
+        self.files.push(SourceFile {
+            path,
+            text: OnceLock::new(),
+            line_starts: OnceLock::new(),
+        });
         self.files.len() - 1
+    }
+
+    /// Give a file registered unread its text (read whole because it must be parsed whole).
+    pub fn set_text(&mut self, source: usize, text: String) {
+        if let Some(f) = self.files.get(source) {
+            let _ = f.text.set(Arc::new(text));
+        }
     }
 
     pub fn path(&self, source: usize) -> &Path {
         self.files
             .get(source)
-            .map(|(p, _)| p.as_path())
+            .map(|f| f.path.as_path())
             .unwrap_or_else(|| Path::new("<unknown>"))
     }
 
-    /// The text of a registered file ("" for an unknown id).
+    /// The text of a registered file ("" for an unknown id or an unreadable file).
     pub fn text(&self, source: usize) -> &str {
-        self.files
-            .get(source)
-            .map(|(_, t)| t.as_str())
-            .unwrap_or("")
+        self.file_text(source).map_or("", |t| t.as_str())
     }
 
-    /// The text of a registered file, shared ("" for an unknown id).
-    pub(crate) fn shared_text(&self, source: usize) -> Arc<String> {
-        self.files
-            .get(source)
-            .map(|(_, t)| Arc::clone(t))
-            .unwrap_or_default()
+    fn file_text(&self, source: usize) -> Option<&Arc<String>> {
+        let f = self.files.get(source)?;
+        Some(
+            f.text
+                .get_or_init(|| Arc::new(fs_err::read_to_string(&f.path).unwrap_or_default())),
+        )
     }
 
     /// Line `line` (1-based) of a file, without its line ending, as `str::lines` gives it.
     fn line(&self, source: usize, line: usize) -> Option<&str> {
-        let (_, text) = self.files.get(source)?;
-        let starts = self.line_starts.get(source)?;
+        let text = self.file_text(source)?;
+        let starts = self.files.get(source)?.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
         let index = line.checked_sub(1)?;
         let start = *starts.get(index)?;
         if start >= text.len() {
@@ -68,6 +96,19 @@ impl SourceMap {
         let l = text.get(start..end)?;
         let l = l.strip_suffix('\n').unwrap_or(l);
         Some(l.strip_suffix('\r').unwrap_or(l))
+    }
+
+    /// Where `span` starts, without quoting the line (what a case or an assertion keeps).
+    pub fn location(&self, span: &Span) -> Location {
+        let (source, line, column) = span
+            .start()
+            .map(|m| (m.source(), m.line(), m.column()))
+            .unwrap_or((usize::MAX, 0, 0));
+        Location {
+            file: self.path(source).to_path_buf(),
+            line,
+            column,
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod assertion;
 pub mod contract;
 pub mod diagnostic;
+mod file_chars;
 pub mod fingerprint;
 pub mod load;
 pub mod model;

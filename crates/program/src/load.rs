@@ -5,6 +5,7 @@
 //! are none.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use marked_yaml::types::MarkedMappingNode;
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::assertion::{parse_assertions, Assertions, Check};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};
+use crate::file_chars::FileChars;
 use crate::model::{
     Case, CaseKind, CaseSource, Document, Location, Message, Persona, Program, ProviderKind, Role,
     Tier, Tool, Workflow, DEFAULT_HORIZON_DAYS,
@@ -82,8 +84,27 @@ pub fn load(root: &Path) -> Result<Program, LoadError> {
     load_with(Loader::default(), root)
 }
 
-fn load_with(mut loader: Loader, root: &Path) -> Result<Program, LoadError> {
-    let program = loader.load(root);
+/// Load and validate the program in `root`, handing each case to `on_case` as soon as it
+/// is read and checked instead of keeping it: the program returned has no `cases`, and
+/// memory does not grow with the suites. `on_case` returning `Break` stops the reading
+/// (the result is then the program as read so far).
+///
+/// Cases are handed out before the whole program is checked, so a program with errors
+/// may have given some: read it once to validate (counting what it needs), then again to
+/// use the cases.
+pub fn load_each(
+    root: &Path,
+    on_case: &mut dyn FnMut(Case) -> ControlFlow<()>,
+) -> Result<Program, LoadError> {
+    finish(Loader::default(), root, CaseSink::Each(on_case))
+}
+
+fn load_with(loader: Loader, root: &Path) -> Result<Program, LoadError> {
+    finish(loader, root, CaseSink::Collect(Vec::new()))
+}
+
+fn finish(mut loader: Loader, root: &Path, sink: CaseSink<'_>) -> Result<Program, LoadError> {
+    let program = loader.load(root, sink);
     if loader.diags.is_empty() {
         if let Some(p) = program {
             return Ok(p);
@@ -111,14 +132,57 @@ struct SuiteCtx<'a> {
     has_judge_default: bool,
 }
 
+/// Where checked cases go: kept in the program, or handed out one at a time.
+enum CaseSink<'s> {
+    Collect(Vec<Case>),
+    Each(&'s mut dyn FnMut(Case) -> ControlFlow<()>),
+}
+
+/// Where a case id was first defined: source id, line, column.
+#[derive(Clone, Copy)]
+struct FirstAt {
+    source: usize,
+    line: usize,
+    column: usize,
+}
+
 /// The cases of every suite read so far.
-#[derive(Default)]
-struct SuiteOut {
-    cases: Vec<Case>,
-    /// Where each case id was first defined.
-    seen: HashMap<String, Location>,
-    /// The ids the current suite file added to `seen`, to undo it.
-    added: Vec<String>,
+struct SuiteOut<'s> {
+    sink: CaseSink<'s>,
+    /// The sink asked to stop: no more cases are built.
+    stopped: bool,
+    /// Where each case id was first defined (kept small: one entry per case).
+    seen: HashMap<Box<str>, FirstAt>,
+}
+
+impl SuiteOut<'_> {
+    fn emit(&mut self, case: Case) {
+        match &mut self.sink {
+            CaseSink::Collect(cases) => cases.push(case),
+            CaseSink::Each(f) => {
+                if f(case).is_break() {
+                    self.stopped = true;
+                }
+            }
+        }
+    }
+
+    /// Cases kept so far (0 when they are handed out).
+    fn kept(&self) -> usize {
+        match &self.sink {
+            CaseSink::Collect(cases) => cases.len(),
+            CaseSink::Each(_) => 0,
+        }
+    }
+
+    /// Forget what suite `source` added: it is read again whole. Cases already handed out
+    /// stay given; this only happens to a file marked-yaml rejects, so the load fails.
+    fn undo(&mut self, source: usize, kept_before: usize) {
+        if let CaseSink::Collect(cases) = &mut self.sink {
+            cases.truncate(kept_before);
+        }
+        self.seen.retain(|_, at| at.source != source);
+    }
 }
 
 /// A suite file's top-level `persona` and `workflow`, for cases that name none.
@@ -223,7 +287,7 @@ impl Loader {
         }
     }
 
-    fn load(&mut self, root: &Path) -> Option<Program> {
+    fn load(&mut self, root: &Path, sink: CaseSink<'_>) -> Option<Program> {
         let path = root.join(PROGRAM_FILE);
         if !path.is_file() {
             self.diags.push(Diagnostic::file(
@@ -298,11 +362,21 @@ impl Loader {
             tool_ids: &tool_ids,
             has_judge_default: judge_tool.is_some(),
         };
-        let mut out = SuiteOut::default();
+        let mut out = SuiteOut {
+            sink,
+            stopped: false,
+            seen: HashMap::new(),
+        };
         for file in suite_files {
+            if out.stopped {
+                break;
+            }
             self.suite(&ctx, &file, &mut out);
         }
-        let cases = out.cases;
+        let cases = match out.sink {
+            CaseSink::Collect(cases) => cases,
+            CaseSink::Each(_) => Vec::new(),
+        };
 
         Some(Program {
             root: root.to_path_buf(),
@@ -749,23 +823,32 @@ impl Loader {
         files
     }
 
-    /// Load one suite file. Its cases are read one at a time ([`parse_streaming`]) and each
-    /// is checked as soon as it is complete, so the tree of the whole file is never held;
-    /// a file marked-yaml would reject is undone and read whole, so that its errors are
-    /// reported exactly as marked-yaml gives them.
-    fn suite(&mut self, ctx: &SuiteCtx<'_>, file: &Path, out: &mut SuiteOut) {
-        let Some(id) = self.read_source(file) else {
-            return;
+    /// Load one suite file. Its cases are parsed one at a time as the file is read
+    /// ([`parse_streaming`] over [`FileChars`]) and each is checked as soon as it is
+    /// complete, so neither the file's text nor its tree is held; a file marked-yaml would
+    /// reject (or that is not UTF-8) is undone and read whole, so that its errors are
+    /// reported exactly as before.
+    fn suite(&mut self, ctx: &SuiteCtx<'_>, file: &Path, out: &mut SuiteOut<'_>) {
+        let reader = match fs_err::File::open(file) {
+            Ok(f) => f,
+            Err(e) => {
+                self.diags
+                    .push(Diagnostic::file(file, format!("cannot read: {e}")));
+                return;
+            }
         };
-        let text = self.sources.shared_text(id);
+        let id = self.sources.add_unread(file.to_path_buf());
         let diags_before = self.diags.len();
-        let cases_before = out.cases.len();
-        out.added.clear();
+        let kept_before = out.kept();
         // Cases that need a suite default not read yet (`persona:` or `workflow:` may come
         // after `cases:`), and every case after the first of them, so order is kept.
         let mut deferred: Vec<Node> = Vec::new();
         let whole_file = self.whole_files;
+        let mut chars = FileChars::new(std::io::BufReader::new(reader));
         let on_case = |node: Node, top: &MarkedMappingNode| {
+            if out.stopped {
+                return;
+            }
             if !deferred.is_empty() {
                 deferred.push(node);
                 return;
@@ -785,13 +868,18 @@ impl Loader {
         let streamed = if whole_file {
             None
         } else {
-            parse_streaming(id, &text, "cases", on_case)
+            parse_streaming(id, &mut chars, "cases", on_case)
         };
-        let Some(top) = streamed else {
+        let Some(top) = streamed.filter(|_| !chars.failed()) else {
             self.diags.0.truncate(diags_before);
-            out.cases.truncate(cases_before);
-            for case_id in out.added.drain(..) {
-                out.seen.remove(&case_id);
+            out.undo(id, kept_before);
+            match fs_err::read_to_string(file) {
+                Ok(text) => self.sources.set_text(id, text),
+                Err(e) => {
+                    self.diags
+                        .push(Diagnostic::file(file, format!("cannot read: {e}")));
+                    return;
+                }
             }
             let Some(top) = self.parse(id, file) else {
                 return;
@@ -840,17 +928,18 @@ impl Loader {
         node: &Node,
         raw: RawCase,
         defaults: &SuiteDefaults,
-        out: &mut SuiteOut,
+        out: &mut SuiteOut<'_>,
     ) {
-        let loc = {
-            let d = self.diag(raw.id.span(), "");
-            Location {
-                file: d.file,
-                line: d.line,
-                column: d.column,
-            }
-        };
-        if let Some(first) = out.seen.get(raw.id.as_str()) {
+        if out.stopped {
+            return;
+        }
+        let loc = self.sources.location(raw.id.span());
+        if let Some(first) = out.seen.get(raw.id.as_str()).copied() {
+            let first = Location {
+                file: self.sources.path(first.source).to_path_buf(),
+                line: first.line,
+                column: first.column,
+            };
             let d = self
                 .diag(
                     raw.id.span(),
@@ -861,8 +950,15 @@ impl Loader {
             self.diags.push(d);
             return;
         }
-        out.seen.insert(raw.id.as_str().to_owned(), loc.clone());
-        out.added.push(raw.id.as_str().to_owned());
+        let source = raw.id.span().start().map_or(usize::MAX, |m| m.source());
+        out.seen.insert(
+            raw.id.as_str().into(),
+            FirstAt {
+                source,
+                line: loc.line,
+                column: loc.column,
+            },
+        );
 
         let case_span = *node.span();
         let persona = raw.persona.clone().or_else(|| defaults.persona.clone());
@@ -998,7 +1094,7 @@ impl Loader {
             }
         }
         let messages = self.messages(&raw, &case_span, &documents);
-        out.cases.push(Case {
+        out.emit(Case {
             id: raw.id.as_str().to_owned(),
             persona: persona.as_str().to_owned(),
             workflow: workflow.as_str().to_owned(),

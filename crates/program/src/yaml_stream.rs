@@ -18,14 +18,15 @@ use yaml_rust2::scanner::{Marker as YamlMarker, TScalarStyle};
 #[cfg(test)]
 mod tests;
 
-/// Parse `text` (source id `source`) into its top-level mapping. Each item of the list under
+/// Parse the characters `text` (source id `source`) into its top-level mapping. Each item of the list under
 /// the top-level key `key` goes to `on_item` together with the top-level mapping as read so
 /// far (every key before `key`, with its final value); the returned mapping keeps `key`
 /// with an empty list carrying the list's span. `None` when marked-yaml would not load the
 /// file as it is.
-pub(crate) fn parse_streaming<F>(source: usize, text: &str, key: &str, on_item: F) -> Option<Node>
+pub(crate) fn parse_streaming<F, C>(source: usize, text: C, key: &str, on_item: F) -> Option<Node>
 where
     F: FnMut(Node, &MarkedMappingNode),
+    C: Iterator<Item = char>,
 {
     let mut builder = Builder {
         source,
@@ -37,7 +38,7 @@ where
         on_item,
     };
     // As marked-yaml: one document, the rest of the stream is not read.
-    let mut parser = Parser::new(text.chars());
+    let mut parser = Parser::new(text);
     parser.load(&mut builder, false).ok()?;
     if builder.failed {
         return None;

@@ -235,3 +235,56 @@ fn problems_at_the_same_place_keep_their_order() {
     assert_eq!((at[0].0, at[0].1), (at[1].0, at[1].1), "{d}");
     assert!(at[0].2.starts_with("unknown key `bogus`"), "{d}");
 }
+
+#[test]
+fn load_each_hands_out_the_cases_load_keeps_in_order_and_can_stop() {
+    let a = format!(
+        "persona: p\nworkflow: w\ncases:\n{}{}",
+        case("a1", ""),
+        case("a2", "workflow: v\n    ")
+    );
+    let b = format!("cases:\n{}persona: q\nworkflow: w\n", case("b1", ""));
+    let dir = program_dir(&[("a.yaml", &a), ("b.yaml", &b)]);
+    let kept = load(dir.path()).unwrap();
+    let mut handed = Vec::new();
+    let lean = load_each(dir.path(), &mut |c| {
+        handed.push(c);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert!(lean.cases.is_empty());
+    assert_eq!(format!("{:?}", kept.cases), format!("{handed:?}"));
+    assert_eq!(lean.tools.len(), kept.tools.len());
+
+    let mut n = 0;
+    load_each(dir.path(), &mut |_| {
+        n += 1;
+        ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(n, 1, "nothing is handed out after a stop");
+}
+
+#[test]
+fn a_suite_that_is_not_utf8_is_reported_as_before() {
+    let good = case("ok", "");
+    let text =
+        format!("persona: p\nworkflow: w\ncases:\n{good}  - id: bad\n    prompt: \"caf\u{e9}\"\n");
+    let mut bytes = text.into_bytes();
+    let at = bytes.iter().position(|&b| b == 0xc3).unwrap();
+    bytes[at] = 0xff;
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join(PROGRAM_FILE), PROGRAM).unwrap();
+    fs_err::create_dir_all(dir.path().join("suites")).unwrap();
+    fs_err::write(dir.path().join("suites/s.yaml"), bytes).unwrap();
+    let Err(LoadError::Invalid(d)) = load(dir.path()) else {
+        panic!("a suite that is not UTF-8 loaded");
+    };
+    assert_eq!(d.len(), 1, "{d}");
+    let message = d.to_string();
+    assert!(
+        message.contains("cannot read") && message.contains("UTF-8"),
+        "{message}"
+    );
+    assert!(message.contains("s.yaml"), "{message}");
+}

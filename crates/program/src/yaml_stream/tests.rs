@@ -58,7 +58,7 @@ fn same_scalar(a: &MarkedScalarNode, b: &MarkedScalarNode, at: &str) -> Result<(
 /// Stream `text` on `key`, then put the streamed items back into the list they came from.
 fn reassembled(text: &str, key: &str) -> Option<Node> {
     let mut items = Vec::new();
-    let mut top = parse_streaming(5, text, key, |item, _| items.push(item))?;
+    let mut top = parse_streaming(5, text.chars(), key, |item, _| items.push(item))?;
     if !items.is_empty() {
         let list = top
             .as_mapping_mut()
@@ -250,7 +250,7 @@ fn files_marked_yaml_rejects_are_given_up_on() {
             "{name} should be rejected"
         );
         assert!(
-            parse_streaming(0, text, "cases", |_, _| {}).is_none(),
+            parse_streaming(0, text.chars(), "cases", |_, _| {}).is_none(),
             "{name}"
         );
         assert_like_marked_yaml(name, text);
@@ -273,7 +273,7 @@ fn a_generated_suite_streams_to_marked_yamls_tree() {
 fn cases_are_handed_over_one_at_a_time_with_the_keys_read_so_far() {
     let text = "persona: p\ncases:\n  - id: a\n  - id: b\nworkflow: w\n";
     let mut seen = Vec::new();
-    let top = parse_streaming(0, text, "cases", |item, top| {
+    let top = parse_streaming(0, text.chars(), "cases", |item, top| {
         let id = item
             .as_mapping()
             .and_then(|m| m.get_scalar("id"))
@@ -310,7 +310,7 @@ fn cases_are_handed_over_one_at_a_time_with_the_keys_read_so_far() {
 fn only_the_top_level_list_is_streamed() {
     let text = "suite:\n  cases: [a]\ncases: {x: [b]}\n";
     let mut n = 0;
-    let top = parse_streaming(0, text, "cases", |_, _| n += 1).unwrap();
+    let top = parse_streaming(0, text.chars(), "cases", |_, _| n += 1).unwrap();
     assert_eq!(n, 0);
     let whole = marked_yaml::parse_yaml_with_options(0, text, loader_options()).unwrap();
     same(&whole, &top, "$").unwrap();
