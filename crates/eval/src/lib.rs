@@ -5,6 +5,7 @@ pub mod assertions;
 pub mod detect;
 pub mod probe;
 pub mod runner;
+pub mod suites;
 pub mod verdict;
 pub mod worker;
 

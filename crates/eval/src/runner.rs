@@ -81,6 +81,8 @@ pub enum RunError {
          for come from the cache)"
     )]
     ProbeRun(String),
+    #[error("reading the suites during the run failed: {0}")]
+    Suites(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -148,50 +150,84 @@ pub struct WorkItem {
 
 /// The work a selection implies, in a stable order (case, tool, sample).
 pub fn plan(program: &Program, options: &RunOptions) -> Result<Vec<WorkItem>, RunError> {
-    for t in &options.tools {
-        if program.tool(t).is_none() {
-            return Err(RunError::UnknownTool(t.clone()));
-        }
-    }
-    for p in &options.personas {
-        if program.persona(p).is_none() {
-            return Err(RunError::UnknownPersona(p.clone()));
-        }
-    }
-    let tool_index: HashMap<&str, usize> = program
-        .tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
+    let selection = Selection::new(program, options)?;
     let mut items = Vec::new();
     for (ci, case) in program.cases.iter().enumerate() {
-        if !options.personas.is_empty() && !options.personas.contains(&case.persona) {
-            continue;
+        for (tool, sample) in selection.items_of(&case.persona) {
+            items.push(WorkItem {
+                case: ci,
+                tool,
+                sample,
+            });
         }
-        let tools: Vec<&str> = if options.tools.is_empty() {
-            program
-                .tools_for_persona(&case.persona)
+    }
+    Ok(items)
+}
+
+/// Which (tool, sample) pairs a selection runs on a case of each persona.
+pub(crate) struct Selection<'p> {
+    program: &'p Program,
+    options: &'p RunOptions,
+    tool_index: HashMap<&'p str, usize>,
+}
+
+impl<'p> Selection<'p> {
+    /// The selection of `options`; unknown tools or personas are an error.
+    pub(crate) fn new(program: &'p Program, options: &'p RunOptions) -> Result<Self, RunError> {
+        for t in &options.tools {
+            if program.tool(t).is_none() {
+                return Err(RunError::UnknownTool(t.clone()));
+            }
+        }
+        for p in &options.personas {
+            if program.persona(p).is_none() {
+                return Err(RunError::UnknownPersona(p.clone()));
+            }
+        }
+        let tool_index = program
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        Ok(Self {
+            program,
+            options,
+            tool_index,
+        })
+    }
+
+    /// The tools (indexes into the program's) a case of `persona` runs on, in order.
+    pub(crate) fn tools_of(&self, persona: &str) -> Vec<usize> {
+        if !self.options.personas.is_empty() && !self.options.personas.iter().any(|p| p == persona)
+        {
+            return Vec::new();
+        }
+        let ids: Vec<&str> = if self.options.tools.is_empty() {
+            self.program
+                .tools_for_persona(persona)
                 .into_iter()
                 .map(|t| t.id.as_str())
                 .collect()
         } else {
-            options.tools.iter().map(String::as_str).collect()
+            self.options.tools.iter().map(String::as_str).collect()
         };
-        for t in tools {
-            let Some(&ti) = tool_index.get(t) else {
-                continue;
-            };
-            for sample in 0..options.samples.max(1) {
-                items.push(WorkItem {
-                    case: ci,
-                    tool: ti,
-                    sample,
-                });
-            }
-        }
+        ids.into_iter()
+            .filter_map(|t| self.tool_index.get(t).copied())
+            .collect()
     }
-    Ok(items)
+
+    pub(crate) fn samples(&self) -> u32 {
+        self.options.samples.max(1)
+    }
+
+    /// The (tool, sample) items of a case of `persona`, in the plan's order.
+    pub(crate) fn items_of(&self, persona: &str) -> impl Iterator<Item = (usize, u32)> {
+        let samples = self.samples();
+        self.tools_of(persona)
+            .into_iter()
+            .flat_map(move |t| (0..samples).map(move |s| (t, s)))
+    }
 }
 
 /// A failpoint for the end-to-end tests of crash recovery: with
@@ -369,27 +405,16 @@ pub async fn start_with_config(
     if items.is_empty() {
         return Err(RunError::Empty);
     }
-    let mut config = serde_json::to_value(&options).unwrap_or_default();
-    if let Some(map) = config.as_object_mut() {
-        map.extend(extra);
-    }
-    let run = RunRecord {
-        id: new_run_id(),
-        program: program.name.clone(),
-        started_at: Utc::now(),
-        finished_at: None,
-        status: RunStatus::Running,
-        config,
-        planned: items.len() as u64,
-    };
+    let run = new_run(program, &options, extra, items.len() as u64);
     let providers = build_providers(program, &used_tools(program, &items))?;
     store.create_run(&run).await?;
+    let work = loaded_work(program, store, &run, items, Fresh(true)).await?;
     execute(
         program,
         store,
         &run,
         &options,
-        items,
+        work,
         providers,
         Fresh(true),
         cancel,
@@ -407,6 +432,56 @@ pub async fn resume(
     cancel: CancellationToken,
     progress: &dyn Progress,
 ) -> Result<RunSummary, RunError> {
+    let (run, options) = resumable(store, run_id, concurrency).await?;
+    let items = plan(program, &options)?;
+    let providers = build_providers(program, &used_tools(program, &items))?;
+    store
+        .set_run_status(&run.id, RunStatus::Running, None)
+        .await?;
+    let work = loaded_work(program, store, &run, items, Fresh(false)).await?;
+    execute(
+        program,
+        store,
+        &run,
+        &options,
+        work,
+        providers,
+        Fresh(false),
+        cancel,
+        progress,
+    )
+    .await
+}
+
+/// A new run record of `options` (and `extra` beside them in its config).
+pub(crate) fn new_run(
+    program: &Program,
+    options: &RunOptions,
+    extra: serde_json::Map<String, serde_json::Value>,
+    planned: u64,
+) -> RunRecord {
+    let mut config = serde_json::to_value(options).unwrap_or_default();
+    if let Some(map) = config.as_object_mut() {
+        map.extend(extra);
+    }
+    RunRecord {
+        id: new_run_id(),
+        program: program.name.clone(),
+        started_at: Utc::now(),
+        finished_at: None,
+        status: RunStatus::Running,
+        config,
+        planned,
+    }
+}
+
+/// The run `run_id` and its options, if it may be resumed (`concurrency` overrides its
+/// own).
+pub(crate) async fn resumable(
+    store: &Store,
+    run_id: &str,
+    concurrency: Option<usize>,
+) -> Result<(RunRecord, RunOptions), RunError> {
     let run = store.run(run_id).await?;
     if run.config.get("probe").is_some() {
         return Err(RunError::ProbeRun(run_id.to_owned()));
@@ -419,23 +494,7 @@ pub async fn resume(
     if let Some(c) = concurrency {
         options.concurrency = c;
     }
-    let items = plan(program, &options)?;
-    let providers = build_providers(program, &used_tools(program, &items))?;
-    store
-        .set_run_status(&run.id, RunStatus::Running, None)
-        .await?;
-    execute(
-        program,
-        store,
-        &run,
-        &options,
-        items,
-        providers,
-        Fresh(false),
-        cancel,
-        progress,
-    )
-    .await
+    Ok((run, options))
 }
 
 /// Evaluate `program`'s cases into the existing run `run_id`, producing only the results
@@ -457,12 +516,13 @@ pub async fn extend(
     store
         .set_run_status(&run.id, RunStatus::Running, None)
         .await?;
+    let work = loaded_work(program, store, &run, items, Fresh(false)).await?;
     execute(
         program,
         store,
         &run,
         options,
-        items,
+        work,
         providers,
         Fresh(false),
         cancel,
@@ -472,59 +532,149 @@ pub async fn extend(
 }
 
 pub(crate) fn used_tools(program: &Program, items: &[WorkItem]) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
-    for item in items {
-        if seen.insert(item.tool) {
-            ids.push(program.tools[item.tool].id.clone());
-        }
-    }
-    // Judges run on tools of their own.
-    for case in &program.cases {
-        for a in case.assertions.iter() {
-            if let proximity_program::Check::Judge { tool, .. } = &a.check {
-                if let Some(t) = tool.as_deref().or(program.judge_tool.as_deref()) {
-                    if !ids.iter().any(|i| i == t) {
-                        ids.push(t.to_owned());
-                    }
-                }
-            }
+    let tools = items
+        .iter()
+        .filter(|it| seen.insert(it.tool))
+        .map(|it| program.tools[it.tool].id.clone());
+    with_judges(tools, &judge_tools(program, &program.cases))
+}
+
+/// `tools`, then the judge tools not among them.
+pub(crate) fn with_judges(
+    tools: impl IntoIterator<Item = String>,
+    judges: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let mut ids: Vec<String> = tools.into_iter().collect();
+    for j in judges {
+        if !ids.contains(j) {
+            ids.push(j.clone());
         }
     }
     ids
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The tools `cases`' judge assertions call (a judge naming none uses the program's
+/// `judge_tool`).
+pub(crate) fn judge_tools<'c>(
+    program: &Program,
+    cases: impl IntoIterator<Item = &'c Case>,
+) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for case in cases {
+        for a in case.assertions.iter() {
+            if let Check::Judge { tool, .. } = &a.check {
+                if let Some(t) = tool.as_deref().or(program.judge_tool.as_deref()) {
+                    if !out.contains(t) {
+                        out.insert(t.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Whether the run was just created: nothing of it can be in the store yet.
 #[derive(Clone, Copy)]
-struct Fresh(bool);
+pub(crate) struct Fresh(pub(crate) bool);
+
+/// One item to evaluate: its case, its tool (an index into the program's tools) and
+/// sample.
+pub(crate) struct Planned<'a> {
+    pub(crate) case: CaseRef<'a>,
+    pub(crate) tool: usize,
+    pub(crate) sample: u32,
+}
+
+/// A case of a loaded program, or one read from the suites as the run goes.
+pub(crate) enum CaseRef<'a> {
+    Loaded(&'a Case),
+    Read(Arc<Case>),
+}
+
+impl std::ops::Deref for CaseRef<'_> {
+    type Target = Case;
+
+    fn deref(&self) -> &Case {
+        match self {
+            CaseRef::Loaded(c) => c,
+            CaseRef::Read(c) => c,
+        }
+    }
+}
+
+/// The items of a run still to evaluate, in order, and how many the run has in all.
+pub(crate) struct Work<'a> {
+    pub(crate) items: futures::stream::BoxStream<'a, Planned<'a>>,
+    pub(crate) total: u64,
+    pub(crate) already: u64,
+}
+
+/// The (case, tool, sample) keys a run holds results for (none when it was just
+/// created).
+pub(crate) async fn done_keys(
+    store: &Store,
+    run_id: &str,
+    fresh: Fresh,
+) -> Result<HashSet<(String, String, u32)>, StoreError> {
+    if fresh.0 {
+        return Ok(HashSet::new());
+    }
+    Ok(store.completed_keys(run_id).await?.into_iter().collect())
+}
+
+/// The planned items of a loaded program that `run` holds no result for yet.
+async fn loaded_work<'a>(
+    program: &'a Program,
+    store: &Store,
+    run: &RunRecord,
+    items: Vec<WorkItem>,
+    fresh: Fresh,
+) -> Result<Work<'a>, StoreError> {
+    let done = done_keys(store, &run.id, fresh).await?;
+    let total = items.len() as u64;
+    let todo: Vec<Planned<'a>> = items
+        .into_iter()
+        .filter(|it| {
+            done.is_empty()
+                || !done.contains(&(
+                    program.cases[it.case].id.clone(),
+                    program.tools[it.tool].id.clone(),
+                    it.sample,
+                ))
+        })
+        .map(|it| Planned {
+            case: CaseRef::Loaded(&program.cases[it.case]),
+            tool: it.tool,
+            sample: it.sample,
+        })
+        .collect();
+    let already = total - todo.len() as u64;
+    Ok(Work {
+        items: futures::stream::iter(todo).boxed(),
+        total,
+        already,
+    })
+}
 
 #[allow(clippy::too_many_arguments)]
-async fn execute(
+pub(crate) async fn execute(
     program: &Program,
     store: &Store,
     run: &RunRecord,
     options: &RunOptions,
-    items: Vec<WorkItem>,
+    work: Work<'_>,
     providers: Providers,
     fresh: Fresh,
     cancel: CancellationToken,
     progress: &dyn Progress,
 ) -> Result<RunSummary, RunError> {
-    let done: HashSet<(String, String, u32)> =
-        store.completed_keys(&run.id).await?.into_iter().collect();
-    let total = items.len() as u64;
-    let todo: Vec<WorkItem> = items
-        .into_iter()
-        .filter(|it| {
-            !done.contains(&(
-                program.cases[it.case].id.clone(),
-                program.tools[it.tool].id.clone(),
-                it.sample,
-            ))
-        })
-        .collect();
-    let already = total - todo.len() as u64;
+    let Work {
+        items,
+        total,
+        already,
+    } = work;
     progress.start(&run.id, total, already);
 
     let spent = store.run_spend(&run.id).await?;
@@ -547,10 +697,9 @@ async fn execute(
     let calls = tokio::sync::Semaphore::new(options.concurrency.max(1));
     let calls = &calls;
 
-    futures::stream::iter(todo)
+    items
         .take_until(stop.clone().cancelled_owned())
         .for_each_concurrent(options.concurrency.max(1) * 2, |item| {
-            let case = &program.cases[item.case];
             let tool = &program.tools[item.tool];
             let provider = providers.get(&tool.id).cloned();
             let fp = &fingerprints[item.tool];
@@ -569,7 +718,7 @@ async fn execute(
                     program,
                     store,
                     run_id: &run.id,
-                    case,
+                    case: &item.case,
                     tool,
                     config_fp: fp,
                     sample: item.sample,
@@ -604,7 +753,7 @@ async fn execute(
             .await?;
         return Err(e.into());
     }
-    let completed = store.completed_keys(&run.id).await?.len() as u64;
+    let completed = store.result_count(&run.id).await?;
     let exhausted = budget.lock().map(|b| b.exhausted).unwrap_or(false);
     let status = if completed >= total {
         RunStatus::Finished

@@ -411,6 +411,17 @@ impl Store {
     }
 
     /// Money actually paid so far in a run (results not served from the cache).
+    /// How many results a run holds.
+    pub async fn result_count(&self, run_id: &str) -> Result<u64> {
+        with_pool!(self, |pool| {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM results WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(pool)
+                .await?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
     pub async fn run_spend(&self, run_id: &str) -> Result<f64> {
         with_pool!(self, |pool| {
             let (spend,): (Option<f64>,) = sqlx::query_as(

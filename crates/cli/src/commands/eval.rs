@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use proximity_eval::runner::{self, RunOptions};
+use proximity_eval::runner::RunOptions;
+use proximity_eval::suites;
 use proximity_store::RunStatus;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{EvalArgs, GlobalArgs};
 use crate::commands::output::{self, emit, render};
-use crate::context::{load_program, open_store};
+use crate::context::{load_program, load_suites, open_store};
 use crate::progress::Bar;
 use crate::Outcome;
 
@@ -20,18 +21,22 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
             anyhow::bail!("`--budget` must be a non-negative number of US dollars, got {b}");
         }
     }
-    let program = load_program(g)?;
-    let store = open_store(g, &program).await?;
     if args.queue {
+        let program = load_program(g)?;
+        let store = open_store(g, &program).await?;
         return queue(g, args, &program, &store).await;
     }
+    // The cases stay in their files: read once to validate, again as the run goes.
+    let suites = load_suites(g)?;
+    let program = &suites.program;
+    let store = open_store(g, program).await?;
     let cancel = CancellationToken::new();
     spawn_interrupt_handler(cancel.clone());
     let bar = Arc::new(Bar::new(g.quiet));
     let summary = match &args.resume {
         Some(run_id) => {
-            runner::resume(
-                &program,
+            suites::resume(
+                &suites,
                 &store,
                 run_id,
                 Some(args.concurrency as usize),
@@ -49,13 +54,13 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
                 budget_usd: args.budget,
                 use_cache: !args.no_cache,
             };
-            runner::start(&program, &store, options, cancel, bar.as_ref()).await?
+            suites::start(&suites, &store, options, cancel, bar.as_ref()).await?
         }
     };
     bar.finish();
     let run = store.run(&summary.run_id).await?;
     let (mut report, results) =
-        super::report::scorecard_for(&store, &program, &run, args.format).await?;
+        super::report::scorecard_for(&store, program, &run, args.format).await?;
     super::probe::fill_effective_context(&store, &mut report).await?;
     emit(&render(&report, &results, args.format), args.out.as_deref())?;
     if !g.quiet {

@@ -1,0 +1,267 @@
+//! Runs over suites too large to hold: the cases stay in their files.
+//!
+//! [`Suites::load`] reads the program once, validating every case as [`load`] does, and
+//! keeps only what a run needs to know beforehand: how many cases each persona has and
+//! which judge tools they call. [`start`] and [`resume`] then read the suites again on a
+//! thread of their own as the run goes, a bounded number of cases ahead of the requests,
+//! so a run's memory does not grow with its suites. The results are exactly those of
+//! [`runner::start`](crate::runner::start) over the loaded program: same items, same order,
+//! same requests, cache keys and verdicts.
+//!
+//! [`load`]: proximity_program::load
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use proximity_program::load::{load_each, LoadError};
+use proximity_program::{Case, Check, Program};
+use proximity_store::{RunStatus, Store};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::runner::{
+    build_providers, done_keys, execute, new_run, resumable, with_judges, CaseRef, Fresh, Planned,
+    Progress, RunError, RunOptions, RunSummary, Selection, Work,
+};
+
+/// Cases read ahead of the requests.
+const AHEAD: usize = 256;
+
+/// A validated program whose cases stay in its suite files.
+#[derive(Debug)]
+pub struct Suites {
+    /// The program, without its cases.
+    pub program: Program,
+    per_persona: BTreeMap<String, u64>,
+    /// Tools named by judge assertions, and whether a judge names none (it then uses
+    /// the program's `judge_tool`).
+    judge_named: BTreeSet<String>,
+    judge_default: bool,
+}
+
+impl Suites {
+    /// Read and validate the program in `root`, keeping none of its cases.
+    pub fn load(root: &Path) -> Result<Self, LoadError> {
+        let mut per_persona: BTreeMap<String, u64> = BTreeMap::new();
+        let mut judge_named = BTreeSet::new();
+        let mut judge_default = false;
+        let program = load_each(root, &mut |case| {
+            match per_persona.get_mut(&case.persona) {
+                Some(n) => *n += 1,
+                None => {
+                    per_persona.insert(case.persona, 1);
+                }
+            }
+            for a in case.assertions.iter() {
+                if let Check::Judge { tool, .. } = &a.check {
+                    match tool {
+                        Some(t) => {
+                            judge_named.insert(t.clone());
+                        }
+                        None => judge_default = true,
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        })?;
+        Ok(Self {
+            program,
+            per_persona,
+            judge_named,
+            judge_default,
+        })
+    }
+
+    /// How many cases the suites hold.
+    pub fn cases(&self) -> u64 {
+        self.per_persona.values().sum()
+    }
+
+    /// How many items a selection runs.
+    fn planned(&self, selection: &Selection<'_>) -> u64 {
+        self.per_persona
+            .iter()
+            .map(|(p, n)| n * selection.tools_of(p).len() as u64 * u64::from(selection.samples()))
+            .sum()
+    }
+
+    /// The tools a selection calls, judges included.
+    fn used_tools(&self, selection: &Selection<'_>) -> Vec<String> {
+        let mut tools: Vec<usize> = Vec::new();
+        for p in self.per_persona.keys() {
+            for t in selection.tools_of(p) {
+                if !tools.contains(&t) {
+                    tools.push(t);
+                }
+            }
+        }
+        let mut judges = self.judge_named.clone();
+        if self.judge_default {
+            judges.extend(self.program.judge_tool.clone());
+        }
+        with_judges(
+            tools.into_iter().map(|t| self.program.tools[t].id.clone()),
+            &judges,
+        )
+    }
+}
+
+/// Start a new run of `options` over `suites`.
+pub async fn start(
+    suites: &Suites,
+    store: &Store,
+    options: RunOptions,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let program = &suites.program;
+    let selection = Selection::new(program, &options)?;
+    let total = suites.planned(&selection);
+    if total == 0 {
+        return Err(RunError::Empty);
+    }
+    let run = new_run(program, &options, serde_json::Map::new(), total);
+    let providers = build_providers(program, &suites.used_tools(&selection))?;
+    store.create_run(&run).await?;
+    let (work, read) = read_work(suites, &selection, total, HashSet::new())?;
+    let summary = execute(
+        program,
+        store,
+        &run,
+        &options,
+        work,
+        providers,
+        Fresh(true),
+        cancel,
+        progress,
+    )
+    .await?;
+    finish_reading(read, summary)
+}
+
+/// Continue an interrupted run over `suites`: only the missing results are produced.
+pub async fn resume(
+    suites: &Suites,
+    store: &Store,
+    run_id: &str,
+    concurrency: Option<usize>,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let (run, options) = resumable(store, run_id, concurrency).await?;
+    let program = &suites.program;
+    let selection = Selection::new(program, &options)?;
+    let total = suites.planned(&selection);
+    let providers = build_providers(program, &suites.used_tools(&selection))?;
+    store
+        .set_run_status(&run.id, RunStatus::Running, None)
+        .await?;
+    let done = done_keys(store, &run.id, Fresh(false)).await?;
+    let (work, read) = read_work(suites, &selection, total, done)?;
+    let summary = execute(
+        program,
+        store,
+        &run,
+        &options,
+        work,
+        providers,
+        Fresh(false),
+        cancel,
+        progress,
+    )
+    .await?;
+    finish_reading(read, summary)
+}
+
+/// How reading the suites ended: `Err` when they no longer load (changed during the run).
+type ReadOutcome = oneshot::Receiver<Result<(), LoadError>>;
+
+/// The run's items, read from the suites on a thread of their own: each case as it is
+/// read, its (tool, sample) items in the plan's order, less those in `done`.
+fn read_work<'a>(
+    suites: &'a Suites,
+    selection: &Selection<'_>,
+    total: u64,
+    done: HashSet<(String, String, u32)>,
+) -> Result<(Work<'a>, ReadOutcome), RunError> {
+    let (cases_tx, mut cases_rx) = mpsc::channel::<Case>(AHEAD);
+    let (outcome_tx, outcome_rx) = oneshot::channel();
+    let root = suites.program.root.clone();
+    std::thread::Builder::new()
+        .name("proximity-suites".into())
+        .spawn(move || {
+            let outcome = load_each(&root, &mut |case| {
+                if cases_tx.blocking_send(case).is_ok() {
+                    ControlFlow::Continue(())
+                } else {
+                    // The run stopped taking items.
+                    ControlFlow::Break(())
+                }
+            })
+            .map(drop);
+            // Sent before the cases' channel closes, so the run sees it once it has
+            // read every case.
+            let _ = outcome_tx.send(outcome);
+            drop(cases_tx);
+        })
+        .map_err(|e| RunError::Suites(format!("cannot start the reader thread: {e}")))?;
+
+    let tools: HashMap<String, Vec<usize>> = suites
+        .program
+        .personas
+        .iter()
+        .map(|p| (p.id.clone(), selection.tools_of(&p.id)))
+        .collect();
+    let tool_ids: Vec<String> = suites.program.tools.iter().map(|t| t.id.clone()).collect();
+    let samples = selection.samples();
+    let already = (done.len() as u64).min(total);
+    let items = futures::stream::poll_fn(move |cx| cases_rx.poll_recv(cx))
+        .flat_map(move |case| {
+            let case = Arc::new(case);
+            let items: Vec<Planned<'a>> = tools
+                .get(&case.persona)
+                .into_iter()
+                .flatten()
+                .flat_map(|&tool| (0..samples).map(move |sample| (tool, sample)))
+                .filter(|&(tool, sample)| {
+                    done.is_empty()
+                        || !done.contains(&(case.id.clone(), tool_ids[tool].clone(), sample))
+                })
+                .map(|(tool, sample)| Planned {
+                    case: CaseRef::Read(Arc::clone(&case)),
+                    tool,
+                    sample,
+                })
+                .collect();
+            futures::stream::iter(items)
+        })
+        .boxed();
+    Ok((
+        Work {
+            items,
+            total,
+            already,
+        },
+        outcome_rx,
+    ))
+}
+
+/// The run's summary, unless the suites stopped loading while it read them.
+fn finish_reading(mut read: ReadOutcome, summary: RunSummary) -> Result<RunSummary, RunError> {
+    match read.try_recv() {
+        Ok(Err(LoadError::Invalid(d))) => Err(RunError::Suites(format!(
+            "the program changed during run {} and no longer loads; {} of {} results \
+             are saved: fix it, then `proximity eval --resume {}`\n{d}",
+            summary.run_id, summary.completed, summary.planned, summary.run_id
+        ))),
+        Ok(Err(e)) => Err(RunError::Suites(e.to_string())),
+        // Read to the end, or the run stopped before (a budget, an interrupt).
+        Ok(Ok(())) | Err(_) => Ok(summary),
+    }
+}
+
+#[cfg(test)]
+mod tests;
