@@ -818,11 +818,22 @@ fn output_schema(case: &Case) -> Option<serde_json::Value> {
 
 /// An item's request and its response-cache key.
 pub(crate) fn request_and_key(ctx: &ItemCtx<'_>) -> (ChatRequest, String) {
+    let request = request_of(ctx);
+    let key = key_of(ctx, &request);
+    (request, key)
+}
+
+/// An item's request.
+fn request_of(ctx: &ItemCtx<'_>) -> ChatRequest {
     let mut request = ChatRequest::for_tool(ctx.tool, &ctx.case.messages);
     request.json_schema = output_schema(ctx.case);
+    request
+}
+
+/// The response-cache key of an item's request.
+fn key_of(ctx: &ItemCtx<'_>, request: &ChatRequest) -> String {
     let scope = if ctx.use_cache { "" } else { ctx.run_id };
-    let key = cache_key(ctx.config_fp, &request, ctx.sample, scope);
-    (request, key)
+    cache_key(ctx.config_fp, request, ctx.sample, scope)
 }
 
 /// Whether a paid answer is written to the response cache before its result: when the
@@ -858,14 +869,18 @@ pub(crate) async fn evaluate_item(
         }
         None => None,
     };
-    let (request, key) = request_and_key(ctx);
+    let request = request_of(ctx);
+    // The key costs a serialisation and a hash: only made when the cache is read or
+    // written.
+    let keep_apart = answer_kept_apart(ctx);
+    let key = (ctx.lookup || keep_apart).then(|| key_of(ctx, &request));
 
-    let cached = match ctx.lookup {
-        true => match ctx.store.cache_get(&key).await? {
+    let cached = match &key {
+        Some(key) if ctx.lookup => match ctx.store.cache_get(key).await? {
             Some(json) => serde_json::from_str::<CachedAnswer>(&json).ok(),
             None => None,
         },
-        false => None,
+        _ => None,
     };
     let (answer, was_cached): (Result<CachedAnswer, ProviderError>, bool) = match cached {
         Some(c) => (Ok(c), true),
@@ -905,10 +920,10 @@ pub(crate) async fn evaluate_item(
             if let Ok(mut b) = budget.lock() {
                 b.settle(&ctx.tool.id, estimate, reserved, actual);
             }
-            if let Ok(a) = &answer {
-                if answer_kept_apart(ctx) {
+            if let (Ok(a), Some(key)) = (&answer, &key) {
+                if keep_apart {
                     let json = serde_json::to_string(a).unwrap_or_default();
-                    ctx.store.cache_put(&key, ctx.config_fp, &json).await?;
+                    ctx.store.cache_put(key, ctx.config_fp, &json).await?;
                     failpoint::after_cache_put();
                 }
             }

@@ -2,8 +2,9 @@
 //!
 //! Each [`Store`](crate::Store) has one writer task for them (started on first use). It
 //! takes whatever has queued up and writes it with one multi-row
-//! `INSERT … ON CONFLICT DO NOTHING` per table (the results' with `RETURNING`, to tell each
-//! caller whether its row was the one inserted), and answers every caller only after its
+//! `INSERT … ON CONFLICT DO NOTHING` per table (for results, the count of rows inserted, or
+//! on a conflict which ones, tells each caller whether its row was the one inserted), and
+//! answers every caller only after its
 //! statement has committed. A single statement is its own transaction, so what a returned
 //! call means does not change: the row is committed (a run killed afterwards keeps it).
 //! Under concurrency many round trips — on SQLite, hand-offs to the connection's worker
@@ -146,53 +147,85 @@ async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let created: Vec<String> = results.iter().map(|r| r.created_at.to_rfc3339()).collect();
-    let returned: Vec<(String, String, String, i64)> = with_pool!(On { pool }, |pool| {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind,
-                    source, case_weight, tool_fingerprint, model_version, output, error_class,
-                    error_message, input_tokens, output_tokens, cost_usd, latency_ms, attempts,
-                    cached, verdict, reason, assertions, mean_logprob, created_at, hedged) ",
-        );
-        q.push_values(
-            results.iter().zip(assertions.iter().zip(&created)),
-            |mut b, (r, (assertions, created))| {
-                b.push_bind(&r.run_id)
-                    .push_bind(&r.case_id)
-                    .push_bind(&r.tool_id)
-                    .push_bind(r.sample as i64)
-                    .push_bind(&r.persona)
-                    .push_bind(&r.workflow)
-                    .push_bind(&r.kind)
-                    .push_bind(&r.source)
-                    .push_bind(r.case_weight)
-                    .push_bind(&r.tool_fingerprint)
-                    .push_bind(&r.model_version)
-                    .push_bind(&r.output)
-                    .push_bind(&r.error_class)
-                    .push_bind(&r.error_message)
-                    .push_bind(r.input_tokens as i64)
-                    .push_bind(r.output_tokens as i64)
-                    .push_bind(r.cost_usd)
-                    .push_bind(r.latency_ms as i64)
-                    .push_bind(r.attempts as i64)
-                    .push_bind(r.cached)
-                    .push_bind(r.verdict.as_str())
-                    .push_bind(&r.reason)
-                    .push_bind(assertions)
-                    .push_bind(r.mean_logprob)
-                    .push_bind(created)
-                    .push_bind(r.hedged);
-            },
-        );
-        q.push(
-            " ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING
-                  RETURNING run_id, case_id, tool_id, sample",
-        );
-        q.build_query_as()
-            .persistent(keep_prepared(results.len()))
+    // `INSERT INTO results … VALUES (…), (…)` of `results`, without its conflict clause.
+    macro_rules! insert_results {
+        () => {{
+            let mut q = QueryBuilder::new(
+                "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind,
+                        source, case_weight, tool_fingerprint, model_version, output, error_class,
+                        error_message, input_tokens, output_tokens, cost_usd, latency_ms, attempts,
+                        cached, verdict, reason, assertions, mean_logprob, created_at, hedged) ",
+            );
+            q.push_values(
+                results.iter().zip(assertions.iter().zip(&created)),
+                |mut b, (r, (assertions, created))| {
+                    b.push_bind(&r.run_id)
+                        .push_bind(&r.case_id)
+                        .push_bind(&r.tool_id)
+                        .push_bind(r.sample as i64)
+                        .push_bind(&r.persona)
+                        .push_bind(&r.workflow)
+                        .push_bind(&r.kind)
+                        .push_bind(&r.source)
+                        .push_bind(r.case_weight)
+                        .push_bind(&r.tool_fingerprint)
+                        .push_bind(&r.model_version)
+                        .push_bind(&r.output)
+                        .push_bind(&r.error_class)
+                        .push_bind(&r.error_message)
+                        .push_bind(r.input_tokens as i64)
+                        .push_bind(r.output_tokens as i64)
+                        .push_bind(r.cost_usd)
+                        .push_bind(r.latency_ms as i64)
+                        .push_bind(r.attempts as i64)
+                        .push_bind(r.cached)
+                        .push_bind(r.verdict.as_str())
+                        .push_bind(&r.reason)
+                        .push_bind(assertions)
+                        .push_bind(r.mean_logprob)
+                        .push_bind(created)
+                        .push_bind(r.hedged);
+                },
+            );
+            q.push(" ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING");
+            q
+        }};
+    }
+    let returned: Vec<(String, String, String, i64)> = match pool {
+        // Without `RETURNING`: sqlx hands each returned row back from its SQLite thread on
+        // its own, which cost more than the insert. When every row went in, the count
+        // says so; when some were there already, the rows this statement inserted are
+        // the last `changes` rowids (one statement's rows get consecutive rowids, and
+        // SQLite has one writer at a time).
+        Pool::Sqlite(pool) => {
+            let done = insert_results!()
+                .build()
+                .persistent(keep_prepared(results.len()))
+                .execute(pool)
+                .await?;
+            let changes = done.rows_affected() as usize;
+            if changes == results.len() || changes == 0 {
+                return Ok(vec![changes > 0; results.len()]);
+            }
+            let last = done.last_insert_rowid();
+            sqlx::query_as(
+                "SELECT run_id, case_id, tool_id, sample FROM results
+                 WHERE rowid > $1 AND rowid <= $2",
+            )
+            .bind(last - changes as i64)
+            .bind(last)
             .fetch_all(pool)
             .await?
-    });
+        }
+        Pool::Postgres(pool) => {
+            let mut q = insert_results!();
+            q.push(" RETURNING run_id, case_id, tool_id, sample");
+            q.build_query_as()
+                .persistent(keep_prepared(results.len()))
+                .fetch_all(pool)
+                .await?
+        }
+    };
     let mut inserted: HashSet<ResultKey<'_>> = returned
         .iter()
         .map(|(run, case, tool, sample)| (run.as_str(), case.as_str(), tool.as_str(), *sample))
@@ -292,6 +325,40 @@ mod tests {
             mean_logprob: None,
             hedged: Some(false),
             created_at: Utc::now(),
+        }
+    }
+
+    /// One statement whose rows are partly new, partly there already, partly repeated:
+    /// each says whether it was the one inserted.
+    #[tokio::test]
+    async fn a_batch_tells_which_rows_it_inserted() {
+        for store in crate::testing::stores().await {
+            crate::testing::on(&store);
+            store
+                .create_run(&RunRecord {
+                    id: "r".into(),
+                    program: "p".into(),
+                    started_at: Utc::now(),
+                    finished_at: None,
+                    status: RunStatus::Running,
+                    config: serde_json::json!({}),
+                    planned: 5,
+                })
+                .await
+                .unwrap();
+            let pool = &store.store.pool;
+            let before = [1, 3].map(|i| Row::Result(Box::new(result("r", i))));
+            let refs: Vec<&Row> = before.iter().collect();
+            assert_eq!(insert(pool, &refs).await.unwrap(), [true, true]);
+            let rows = [0, 1, 2, 3, 4, 2].map(|i| Row::Result(Box::new(result("r", i))));
+            let refs: Vec<&Row> = rows.iter().collect();
+            assert_eq!(
+                insert(pool, &refs).await.unwrap(),
+                [true, false, true, false, true, false]
+            );
+            let refs: Vec<&Row> = rows[..2].iter().collect();
+            assert_eq!(insert(pool, &refs).await.unwrap(), [false, false]);
+            assert_eq!(store.result_count("r").await.unwrap(), 5);
         }
     }
 
