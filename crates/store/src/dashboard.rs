@@ -282,15 +282,10 @@ impl Store {
             } else {
                 (count(r.results), false)
             };
-            let mut at = [0_u64; 2];
-            for (slot, q) in at.iter_mut().zip([50.0, 95.0]) {
-                if let Some(index) = nearest_rank(n, q) {
-                    *slot = self
-                        .latency_at(run_id, &r.persona, &r.tool_id, answered_only, index)
-                        .await?
-                        .unwrap_or(0);
-                }
-            }
+            let ranks = [50.0, 95.0].map(|q| nearest_rank(n, q));
+            let at = self
+                .latencies_at(run_id, &r.persona, &r.tool_id, answered_only, ranks)
+                .await?;
             out.push(PairSignals {
                 results: count(r.results),
                 answered,
@@ -309,36 +304,54 @@ impl Store {
         Ok(out)
     }
 
-    /// The `index`-th smallest latency (0-based) of a pair's results, or of its answered
-    /// results only.
-    async fn latency_at(
+    /// The latencies of the given 0-based ranks (smallest first) among a pair's results,
+    /// or its answered results only; 0 for a rank that is `None` or past the end. One
+    /// sort of the pair's latencies, however many ranks.
+    async fn latencies_at(
         &self,
         run_id: &str,
         persona: &str,
         tool_id: &str,
         answered_only: bool,
-        index: u64,
-    ) -> Result<Option<u64>> {
+        ranks: [Option<u64>; 2],
+    ) -> Result<[u64; 2]> {
+        let mut at = [0_u64; 2];
+        if ranks.iter().all(Option::is_none) {
+            return Ok(at);
+        }
         let answered = if answered_only {
             " AND error_class IS NULL"
         } else {
             ""
         };
         let sql = format!(
-            "SELECT latency_ms FROM results
-             WHERE run_id = $1 AND persona = $2 AND tool_id = $3{answered}
-             ORDER BY latency_ms LIMIT 1 OFFSET $4"
+            "SELECT pos, latency_ms FROM (
+                 SELECT latency_ms, ROW_NUMBER() OVER (ORDER BY latency_ms) - 1 AS pos
+                 FROM results
+                 WHERE run_id = $1 AND persona = $2 AND tool_id = $3{answered}
+             ) AS ranked
+             WHERE pos = $4 OR pos = $5"
         );
-        with_pool!(self, |pool| {
-            let row: Option<(i64,)> = sqlx::query_as(&sql)
+        let bind = |rank: Option<u64>| rank.map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX));
+        let rows: Vec<(i64, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
                 .bind(run_id)
                 .bind(persona)
                 .bind(tool_id)
-                .bind(i64::try_from(index).unwrap_or(i64::MAX))
-                .fetch_optional(pool)
-                .await?;
-            Ok(row.map(|(ms,)| ms.max(0) as u64))
-        })
+                .bind(bind(ranks[0]))
+                .bind(bind(ranks[1]))
+                .fetch_all(pool)
+                .await?
+        });
+        for (slot, rank) in at.iter_mut().zip(ranks) {
+            let Some(rank) = rank.and_then(|r| i64::try_from(r).ok()) else {
+                continue;
+            };
+            if let Some((_, ms)) = rows.iter().find(|(r, _)| *r == rank) {
+                *slot = (*ms).max(0) as u64;
+            }
+        }
+        Ok(at)
     }
 
     /// The `limit` silent results of a run the report lists, whole, in its order (edge
@@ -391,6 +404,17 @@ impl Store {
     /// two.
     pub async fn answer_rows(&self, run_id: &str, mut each: impl FnMut(AnswerRow)) -> Result<()> {
         with_pool!(self, |pool| {
+            // Most runs have one sample: an index-only look at the sample numbers says so
+            // without grouping the run.
+            let second: Option<(i64,)> = sqlx::query_as(
+                "SELECT CAST(1 AS BIGINT) FROM results WHERE run_id = $1 AND sample > 0 LIMIT 1",
+            )
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?;
+            if second.is_none() {
+                return Ok(());
+            }
             let repeated: Option<(i64,)> = sqlx::query_as(
                 "SELECT CAST(1 AS BIGINT) FROM results WHERE run_id = $1 AND error_class IS NULL
                  GROUP BY case_id, tool_id, persona HAVING COUNT(*) >= 2 LIMIT 1",
