@@ -7,8 +7,22 @@ use minijinja::{Environment, UndefinedBehavior};
 
 use crate::model::Document;
 
+/// Whether `text` holds template syntax (`{{`, `{%` or `{#`). Text without any renders
+/// to itself (less one trailing line break, as minijinja strips it) and names no variable,
+/// so most prompts skip compiling a template.
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
 /// Render a template with the case's variables; an undefined variable is an error.
 pub fn render(template: &str, vars: &BTreeMap<String, String>) -> Result<String, minijinja::Error> {
+    if !is_template(template) {
+        return Ok(template
+            .strip_suffix("\r\n")
+            .or_else(|| template.strip_suffix(['\n', '\r']))
+            .unwrap_or(template)
+            .to_owned());
+    }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Prompts are plain text: never HTML-escape them.
@@ -18,6 +32,9 @@ pub fn render(template: &str, vars: &BTreeMap<String, String>) -> Result<String,
 
 /// Whether a template refers to the variable `name` (so documents are not injected twice).
 pub fn uses_variable(template: &str, name: &str) -> bool {
+    if !is_template(template) {
+        return false;
+    }
     let env = Environment::new();
     match env.template_from_str(template) {
         Ok(t) => t.undeclared_variables(false).contains(name),
@@ -27,6 +44,9 @@ pub fn uses_variable(template: &str, name: &str) -> bool {
 
 /// The variables a template needs that `vars` does not define.
 pub fn missing_variables(template: &str, vars: &BTreeMap<String, String>) -> Vec<String> {
+    if !is_template(template) {
+        return Vec::new();
+    }
     let env = Environment::new();
     let Ok(t) = env.template_from_str(template) else {
         return Vec::new();
@@ -66,6 +86,36 @@ mod tests {
             render("Where is {{ city }}?", &vars).unwrap(),
             "Where is Paris?"
         );
+    }
+
+    /// Text without template syntax takes the short way, to the same result.
+    #[test]
+    fn plain_text_renders_as_minijinja_renders_it() {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        let vars = BTreeMap::from([("a".to_owned(), "1".to_owned())]);
+        for text in [
+            "",
+            "plain",
+            "ends with a newline\n",
+            "two newlines\n\n",
+            "crlf\r\n",
+            "cr\r",
+            "lf then cr\n\r",
+            "\n",
+            "a { brace } and } {",
+            "<b>&amp; not escaped</b>",
+            "  spaces  \n  ",
+            "percent % and hash #",
+        ] {
+            assert!(!is_template(text));
+            let slow = env.render_str(text, &vars).unwrap();
+            assert_eq!(render(text, &vars).unwrap(), slow, "{text:?}");
+            assert!(!uses_variable(text, "a"));
+            assert!(missing_variables(text, &vars).is_empty());
+        }
+        assert!(is_template("{{ a }}") && is_template("{% if x %}") && is_template("{# c #}"));
     }
 
     #[test]
