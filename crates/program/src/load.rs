@@ -24,6 +24,9 @@ use crate::suggest::{did_you_mean, one_of};
 use crate::yaml::{loader_options, scalar};
 use crate::yaml_stream::parse_streaming;
 
+mod seen_ids;
+use seen_ids::{FirstAt, SeenIds};
+
 /// The file name that marks a program directory.
 pub const PROGRAM_FILE: &str = "proximity.yaml";
 
@@ -138,21 +141,13 @@ enum CaseSink<'s> {
     Each(&'s mut dyn FnMut(Case) -> ControlFlow<()>),
 }
 
-/// Where a case id was first defined: source id, line, column.
-#[derive(Clone, Copy)]
-struct FirstAt {
-    source: usize,
-    line: usize,
-    column: usize,
-}
-
 /// The cases of every suite read so far.
 struct SuiteOut<'s> {
     sink: CaseSink<'s>,
     /// The sink asked to stop: no more cases are built.
     stopped: bool,
-    /// Where each case id was first defined (kept small: one entry per case).
-    seen: HashMap<Box<str>, FirstAt>,
+    /// Where each case id was first defined.
+    seen: SeenIds,
 }
 
 impl SuiteOut<'_> {
@@ -181,7 +176,8 @@ impl SuiteOut<'_> {
         if let CaseSink::Collect(cases) = &mut self.sink {
             cases.truncate(kept_before);
         }
-        self.seen.retain(|_, at| at.source != source);
+        self.seen
+            .forget_source(u32::try_from(source).unwrap_or(u32::MAX));
     }
 }
 
@@ -365,7 +361,7 @@ impl Loader {
         let mut out = SuiteOut {
             sink,
             stopped: false,
-            seen: HashMap::new(),
+            seen: SeenIds::default(),
         };
         for file in suite_files {
             if out.stopped {
@@ -934,11 +930,11 @@ impl Loader {
             return;
         }
         let loc = self.sources.location(raw.id.span());
-        if let Some(first) = out.seen.get(raw.id.as_str()).copied() {
+        if let Some(first) = out.seen.get(raw.id.as_str()) {
             let first = Location {
-                file: self.sources.path(first.source).to_path_buf(),
-                line: first.line,
-                column: first.column,
+                file: self.sources.path(first.source as usize).to_path_buf(),
+                line: first.line as usize,
+                column: first.column as usize,
             };
             let d = self
                 .diag(
@@ -951,12 +947,13 @@ impl Loader {
             return;
         }
         let source = raw.id.span().start().map_or(usize::MAX, |m| m.source());
+        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         out.seen.insert(
-            raw.id.as_str().into(),
+            raw.id.as_str(),
             FirstAt {
-                source,
-                line: loc.line,
-                column: loc.column,
+                source: small(source),
+                line: small(loc.line),
+                column: small(loc.column),
             },
         );
 
