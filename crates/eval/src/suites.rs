@@ -18,13 +18,13 @@ use std::sync::Arc;
 use futures::StreamExt;
 use proximity_program::load::{load_each, LoadError};
 use proximity_program::{Case, Check, Program};
-use proximity_store::{RunStatus, Store};
+use proximity_store::{RunRecord, RunStatus, Store};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::runner::{
     build_providers, done_keys, execute, new_run, resumable, with_judges, CaseRef, Fresh, Planned,
-    Progress, RunError, RunOptions, RunSummary, Selection, Work,
+    Progress, Providers, RunError, RunOptions, RunSummary, Selection, Work,
 };
 
 /// Cases read ahead of the requests.
@@ -126,20 +126,8 @@ pub async fn start(
     let run = new_run(program, &options, serde_json::Map::new(), total);
     let providers = build_providers(program, &suites.used_tools(&selection))?;
     store.create_run(&run).await?;
-    let (work, read) = read_work(suites, &selection, total, HashSet::new())?;
-    let summary = execute(
-        program,
-        store,
-        &run,
-        &options,
-        work,
-        providers,
-        Fresh(true),
-        cancel,
-        progress,
-    )
-    .await?;
-    finish_reading(read, summary)
+    let run = Started::new(&run, &options, &selection, total);
+    run_over(suites, store, run, providers, Fresh(true), cancel, progress).await
 }
 
 /// Continue an interrupted run over `suites`: only the missing results are produced.
@@ -159,16 +147,64 @@ pub async fn resume(
     store
         .set_run_status(&run.id, RunStatus::Running, None)
         .await?;
-    let done = done_keys(store, &run.id, Fresh(false)).await?;
-    let (work, read) = read_work(suites, &selection, total, done)?;
-    let summary = execute(
-        program,
+    let run = Started::new(&run, &options, &selection, total);
+    run_over(
+        suites,
         store,
-        &run,
-        &options,
-        work,
+        run,
         providers,
         Fresh(false),
+        cancel,
+        progress,
+    )
+    .await
+}
+
+/// A run about to read its items from the suites.
+struct Started<'r> {
+    run: &'r RunRecord,
+    options: &'r RunOptions,
+    selection: &'r Selection<'r>,
+    total: u64,
+}
+
+impl<'r> Started<'r> {
+    fn new(
+        run: &'r RunRecord,
+        options: &'r RunOptions,
+        selection: &'r Selection<'r>,
+        total: u64,
+    ) -> Self {
+        Self {
+            run,
+            options,
+            selection,
+            total,
+        }
+    }
+}
+
+/// Evaluate the items of `started` that its run holds no result for, reading them from
+/// the suites as it goes.
+async fn run_over(
+    suites: &Suites,
+    store: &Store,
+    started: Started<'_>,
+    providers: Providers,
+    fresh: Fresh,
+    cancel: CancellationToken,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let done = done_keys(store, &started.run.id, fresh).await?;
+    let (work, read) = read_work(suites, started.selection, started.total, done)?;
+    let summary = execute(
+        &suites.program,
+        store,
+        started.run,
+        started.options,
+        work,
+        providers,
+        fresh,
         cancel,
         progress,
     )

@@ -23,13 +23,11 @@ use futures::StreamExt;
 use proximity_program::fingerprint::config_fingerprint;
 use proximity_program::Program;
 use proximity_providers::RetryPolicy;
-use proximity_store::{
-    ClaimedItem, NewWorkItem, ResultRecord, RunRecord, RunStatus, Store, StoreError,
-};
+use proximity_store::{ClaimedItem, NewWorkItem, ResultRecord, RunStatus, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::runner::{
-    build_providers, evaluate_item, new_run_id, plan, request_and_key, used_tools, Budget, ItemCtx,
+    build_providers, evaluate_item, new_run, plan, request_and_key, used_tools, Budget, ItemCtx,
     Progress, ProviderJudge, Providers, RunError, RunOptions,
 };
 
@@ -51,19 +49,9 @@ pub async fn enqueue(
     if items.is_empty() {
         return Err(RunError::Empty);
     }
-    let mut config = serde_json::to_value(&options).unwrap_or_default();
-    if let Some(map) = config.as_object_mut() {
-        map.insert("queue".into(), serde_json::Value::Bool(true));
-    }
-    let run = RunRecord {
-        id: new_run_id(),
-        program: program.name.clone(),
-        started_at: Utc::now(),
-        finished_at: None,
-        status: RunStatus::Running,
-        config,
-        planned: items.len() as u64,
-    };
+    let mut queue = serde_json::Map::new();
+    queue.insert("queue".into(), serde_json::Value::Bool(true));
+    let run = new_run(program, &options, queue, items.len() as u64);
     let fingerprints: Vec<String> = program.tools.iter().map(config_fingerprint).collect();
     let queued: Vec<NewWorkItem> = items
         .iter()
