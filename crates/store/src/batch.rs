@@ -328,24 +328,29 @@ mod tests {
         }
     }
 
+    /// Create the running run `r` of `planned` items.
+    async fn running_run(store: &crate::Store, planned: u64) {
+        store
+            .create_run(&RunRecord {
+                id: "r".into(),
+                program: "p".into(),
+                started_at: Utc::now(),
+                finished_at: None,
+                status: RunStatus::Running,
+                config: serde_json::json!({}),
+                planned,
+            })
+            .await
+            .unwrap();
+    }
+
     /// One statement whose rows are partly new, partly there already, partly repeated:
     /// each says whether it was the one inserted.
     #[tokio::test]
     async fn a_batch_tells_which_rows_it_inserted() {
         for store in crate::testing::stores().await {
             crate::testing::on(&store);
-            store
-                .create_run(&RunRecord {
-                    id: "r".into(),
-                    program: "p".into(),
-                    started_at: Utc::now(),
-                    finished_at: None,
-                    status: RunStatus::Running,
-                    config: serde_json::json!({}),
-                    planned: 5,
-                })
-                .await
-                .unwrap();
+            running_run(&store, 5).await;
             let pool = &store.store.pool;
             let before = [1, 3].map(|i| Row::Result(Box::new(result("r", i))));
             let refs: Vec<&Row> = before.iter().collect();
@@ -369,18 +374,7 @@ mod tests {
     async fn concurrent_writes_are_batched_once_each_and_fail_alone() {
         for store in crate::testing::stores().await {
             crate::testing::on(&store);
-            store
-                .create_run(&RunRecord {
-                    id: "r".into(),
-                    program: "p".into(),
-                    started_at: Utc::now(),
-                    finished_at: None,
-                    status: RunStatus::Running,
-                    config: serde_json::json!({}),
-                    planned: 300,
-                })
-                .await
-                .unwrap();
+            running_run(&store, 300).await;
             let n = 300;
             let mut tasks = Vec::new();
             for copy in 0..2 {
