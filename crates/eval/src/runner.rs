@@ -692,14 +692,20 @@ pub(crate) async fn execute(
     };
     let stop = cancel.child_token();
     let first_error: Mutex<Option<StoreError>> = Mutex::new(None);
-    // `concurrency` items call providers at once; as many again may be writing their
-    // results meanwhile (a result's commit need not hold up the next request).
+    // `concurrency` items call providers at once; a full batch statement's worth more may
+    // be waiting for their results' commit meanwhile (a commit need not hold up the next
+    // request). When the writer is the slower side (an instant upstream), its batches
+    // fill up, and each row costs less: with only `concurrency` more waiting, a
+    // 10,000-case run took 30% longer (bench/results/2026-11-26.md, session 7). With real
+    // providers the writer keeps up and few wait. Without the cache (`--no-cache`) an
+    // answer waiting for its commit is lost to a kill, and asked again on resume.
+    let in_flight = options.concurrency.max(1) + proximity_store::RESULTS_PER_BATCH;
     let calls = tokio::sync::Semaphore::new(options.concurrency.max(1));
     let calls = &calls;
 
     items
         .take_until(stop.clone().cancelled_owned())
-        .for_each_concurrent(options.concurrency.max(1) * 2, |item| {
+        .for_each_concurrent(in_flight, |item| {
             let tool = &program.tools[item.tool];
             let provider = providers.get(&tool.id).cloned();
             let fp = &fingerprints[item.tool];

@@ -25,7 +25,7 @@ use crate::{Pool, Result, ResultRecord, StoreError};
 
 /// The most rows written by one statement (26 parameters a result: far below SQLite's
 /// 32,766 and PostgreSQL's 65,535 parameters per statement).
-const MAX_BATCH: usize = 256;
+pub const MAX_BATCH: usize = 256;
 
 /// Whether to keep the prepared statement of a multi-row `INSERT` of `rows` rows in the
 /// connection's statement cache. Every batch size is a statement of its own, and sqlx

@@ -46,6 +46,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use baselines::{BaselineRecord, BaselineTool, NewDriftFinding};
+pub use batch::MAX_BATCH as RESULTS_PER_BATCH;
 pub use dashboard::{ResultFilter, ScoreCell};
 pub use decisions::{
     DecisionRecord, DriftFinding, DriftSource, Evidence, EvidenceKind, NewDecision, PlanRecord,
