@@ -518,6 +518,10 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePoo
     Ok(SqlitePoolOptions::new()
         .max_connections(max)
         .acquire_timeout(options.acquire_timeout)
+        // No ping before each use: the connection is a file handle on its own thread,
+        // and the ping was one more hand-off to that thread for every statement or batch
+        // (a gateway's usage flush, an eval's result batch).
+        .test_before_acquire(false)
         .connect_with(connect)
         .await?)
 }
