@@ -158,6 +158,34 @@ async fn openai_shaped_requests_are_served_streaming_and_not() {
     assert_eq!(last["error"]["code"], "stream_truncated");
     let truncated_id = r.request_id();
 
+    // A stream whose upstream stops sending: the request's deadline ends it (an error
+    // event, never `[DONE]`), instead of the upstream's silence holding it open.
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        post_chat_with(
+            &c,
+            &gw.url,
+            &key,
+            &user_stream("gpt", "[stall] hello"),
+            &[("x-proximity-deadline-ms", "500")],
+        ),
+    )
+    .await
+    .expect("the stream outlived its deadline")
+    .unwrap();
+    let events = r.events();
+    assert!(!events.iter().any(|e| e == "[DONE]"), "{events:?}");
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "stream_truncated", "{events:?}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deadline"),
+        "{last}"
+    );
+    let stalled_id = r.request_id();
+
     gw.settled().await;
     let rows = usage_rows(&setup).await;
     let row = |id: &str| rows.iter().find(|r| r.id == id).unwrap().clone();
@@ -174,6 +202,11 @@ async fn openai_shaped_requests_are_served_streaming_and_not() {
     let cut = row(&truncated_id);
     assert_eq!(cut.status, 502);
     assert_eq!(cut.error_class.as_deref(), Some("malformed"));
+    let stalled = row(&stalled_id);
+    assert_eq!(stalled.status, 504);
+    assert_eq!(stalled.error_class.as_deref(), Some("timeout"));
+    // What streamed before the stall is counted.
+    assert!(stalled.output_tokens > 0, "{stalled:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

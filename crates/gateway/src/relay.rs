@@ -238,6 +238,7 @@ async fn stream(
         tier: tier.clone(),
         include_usage: incoming.include_usage,
         t0,
+        deadline: tokio::time::Instant::from_std(deadline),
     };
     tokio::spawn(relay.run(upstream, tx));
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
@@ -261,6 +262,19 @@ struct Relay {
     tier: Tier,
     include_usage: bool,
     t0: Instant,
+    /// The request's deadline bounds the stream too: an upstream that stops sending, or
+    /// a client that stops reading, ends it there (its reservation must not outlive it:
+    /// other gateways release reservations older than the deadline plus a minute).
+    deadline: tokio::time::Instant,
+}
+
+/// What became of a chunk handed to the client.
+enum Sent {
+    Delivered,
+    /// The client hung up.
+    Gone,
+    /// The client was not reading, and the deadline passed.
+    Late,
 }
 
 impl Relay {
@@ -275,21 +289,46 @@ impl Relay {
         )))
     }
 
+    /// Hand `chunk` to the client, waiting no later than the deadline.
+    async fn send(&self, tx: &tokio::sync::mpsc::Sender<Bytes>, chunk: Bytes) -> Sent {
+        match tokio::time::timeout_at(self.deadline, tx.send(chunk)).await {
+            Ok(Ok(())) => Sent::Delivered,
+            Ok(Err(_)) => Sent::Gone,
+            Err(_) => Sent::Late,
+        }
+    }
+
+    /// Record a stream the client stopped taking: 499 when it hung up, 504 when it
+    /// stopped reading until the deadline.
+    async fn undelivered(&mut self, sent: Sent, usage: Option<Usage>, text: &str) {
+        self.account(usage, text);
+        let (status, class) = match sent {
+            Sent::Late => (504, ErrorClass::Timeout.as_str()),
+            Sent::Gone | Sent::Delivered => (499, "client_closed"),
+        };
+        let _ = finish(&self.state, &self.draft, status, Some(class.into())).await;
+    }
+
     async fn run(mut self, mut upstream: ChatStream, tx: tokio::sync::mpsc::Sender<Bytes>) {
         let mut text = String::new();
-        let mut client_gone = tx
-            .send(self.chunk(json!({"role": "assistant", "content": ""}), None))
-            .await
-            .is_err();
+        let first = self.chunk(json!({"role": "assistant", "content": ""}), None);
+        let mut sent = self.send(&tx, first).await;
         loop {
-            if client_gone {
-                self.account(None, &text);
-                let _ = finish(&self.state, &self.draft, 499, Some("client_closed".into())).await;
+            if !matches!(sent, Sent::Delivered) {
+                self.undelivered(sent, None, &text).await;
                 return;
             }
             let waited = Instant::now();
-            let next = upstream.next().await;
+            let next = tokio::time::timeout_at(self.deadline, upstream.next()).await;
             self.draft.upstream += waited.elapsed();
+            let Ok(next) = next else {
+                let e = ProviderError::new(
+                    ErrorClass::Timeout,
+                    "the request's deadline passed before the upstream finished the answer",
+                );
+                self.fail(&e, &text, &tx).await;
+                return;
+            };
             match next {
                 Some(Ok(StreamEvent::Delta(delta))) => {
                     if self.draft.ttft.is_none() {
@@ -297,23 +336,23 @@ impl Relay {
                     }
                     text.push_str(&delta);
                     let c = self.chunk(json!({ "content": delta }), None);
-                    client_gone = tx.send(c).await.is_err();
+                    sent = self.send(&tx, c).await;
                 }
                 Some(Ok(StreamEvent::Done(end))) => {
-                    self.account(end.usage, &text);
                     let reason = end.finish_reason.as_deref().unwrap_or("stop");
                     let last = self.chunk(json!({}), Some(reason));
-                    if tx.send(last).await.is_err() {
-                        let _ = finish(&self.state, &self.draft, 499, Some("client_closed".into()))
-                            .await;
+                    let sent = self.send(&tx, last).await;
+                    if !matches!(sent, Sent::Delivered) {
+                        self.undelivered(sent, end.usage, &text).await;
                         return;
                     }
+                    self.account(end.usage, &text);
                     if self.state.options.log_content {
                         tracing::info!(request_id = %self.draft.id, answer = %text, "response content");
                     }
                     // Durable before `[DONE]` acknowledges the answer.
                     if let Err(e) = finish(&self.state, &self.draft, 200, None).await {
-                        let _ = tx.send(Bytes::from(wire::sse(&e.body()))).await;
+                        self.send(&tx, Bytes::from(wire::sse(&e.body()))).await;
                         return;
                     }
                     if self.include_usage {
@@ -327,9 +366,10 @@ impl Relay {
                                 output_tokens: self.draft.output_tokens,
                             },
                         );
-                        let _ = tx.send(Bytes::from(wire::sse(&u))).await;
+                        self.send(&tx, Bytes::from(wire::sse(&u))).await;
                     }
-                    let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+                    self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
+                        .await;
                     return;
                 }
                 Some(Err(e)) => {
@@ -367,20 +407,23 @@ impl Relay {
         );
     }
 
-    /// A stream cut off: counted, recorded as a 502, and reported in an `error` event.
+    /// A stream cut off: counted, recorded with the status its fault would have had
+    /// before the headers (502, or 504 for the deadline), and reported in an `error`
+    /// event.
     async fn fail(&mut self, e: &ProviderError, text: &str, tx: &tokio::sync::mpsc::Sender<Bytes>) {
         self.account(None, text);
         let err = ApiError::upstream(&self.tool.id, e);
         let _ = finish(
             &self.state,
             &self.draft,
-            502,
+            err.status().as_u16(),
             Some(e.class.as_str().to_owned()),
         )
         .await;
         let mut body = err.body();
         body["error"]["code"] = json!("stream_truncated");
-        let _ = tx.send(Bytes::from(wire::sse(&body))).await;
+        // Past the deadline this still goes out when the client has room for it.
+        self.send(tx, Bytes::from(wire::sse(&body))).await;
     }
 }
 

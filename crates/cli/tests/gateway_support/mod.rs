@@ -23,6 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 #[derive(Default)]
@@ -89,6 +90,20 @@ async fn completions(State(s): State<Arc<Upstream>>, Json(body): Json<Value>) ->
         out.push_str(&chunk(json!({"content": a}), Value::Null));
         if last.contains("[truncate]") {
             return ([("content-type", "text/event-stream")], Body::from(out)).into_response();
+        }
+        if last.contains("[stall]") {
+            // The first half, then nothing for a minute with the connection open.
+            let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(out)]).chain(
+                futures::stream::once(async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok(String::new())
+                }),
+            );
+            return (
+                [("content-type", "text/event-stream")],
+                Body::from_stream(body),
+            )
+                .into_response();
         }
         out.push_str(&chunk(json!({"content": b}), Value::Null));
         out.push_str(&chunk(json!({}), json!("stop")));
@@ -316,6 +331,21 @@ pub async fn post_chat(
     body: &Value,
     workflow: Option<&str>,
 ) -> Result<Reply, reqwest::Error> {
+    let workflow: Vec<(&str, &str)> = workflow
+        .map(|w| ("x-proximity-workflow", w))
+        .into_iter()
+        .collect();
+    post_chat_with(client, url, key, body, &workflow).await
+}
+
+/// [`post_chat`] with more request headers.
+pub async fn post_chat_with(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> Result<Reply, reqwest::Error> {
     let mut req = client
         .post(format!("{url}/v1/chat/completions"))
         .header("authorization", format!("Bearer {key}"))
@@ -326,8 +356,8 @@ pub async fn post_chat(
         .header("x-stainless-package-version", "1.54.0")
         .header("x-stainless-retry-count", "0")
         .body(body.to_string());
-    if let Some(w) = workflow {
-        req = req.header("x-proximity-workflow", w);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
     }
     let res = req.send().await?;
     let status = res.status().as_u16();
