@@ -115,7 +115,7 @@ fn a_killed_workers_items_are_taken_over_exactly_once_without_paying_twice() {
         assert!(b_status.success(), "worker b: {b_err}");
         assert!(
             b_err.contains("taken over from other workers")
-                && !b_err.contains("(0 items taken over"),
+                && !b_err.contains(", 0 items taken over"),
             "worker b took a's item over: {b_err}"
         );
 
@@ -144,6 +144,67 @@ fn a_killed_workers_items_are_taken_over_exactly_once_without_paying_twice() {
             "upstream calls"
         );
         assert!(server.state.calls.lock().unwrap().values().all(|&n| n == 1));
+    });
+}
+
+#[test]
+fn a_worker_stalled_past_its_lease_does_not_count_the_result_its_successor_wrote() {
+    for_each_store(|p, url, server| {
+        server.state.delay_ms.store(300, Ordering::SeqCst);
+        let out = run(proximity(p.path())
+            .args(["--database-url", url, "eval", "--queue"])
+            .env("PROXIMITY_TEST_KEY", "sk-test"));
+        assert!(out.status.success(), "{}", stderr(&out));
+
+        // Worker a is stopped (SIGSTOP) with its first request in flight, and stays
+        // stopped until worker b, after a's lease expired, has written every result.
+        let mut a = worker(
+            p,
+            url,
+            &["--concurrency", "1", "--name", "a", "--exit-when-done"],
+        )
+        .spawn()
+        .unwrap();
+        let start = Instant::now();
+        while server.state.total_calls.load(Ordering::SeqCst) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "worker a sent nothing"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        rustix_kill(a.id(), 19);
+        let mut b = worker(
+            p,
+            url,
+            &["--concurrency", "4", "--name", "b", "--exit-when-done"],
+        )
+        .spawn()
+        .unwrap();
+        let b_status = wait(&mut b, Duration::from_secs(120));
+        let b_err = child_stderr(b);
+        assert!(b_status.success(), "worker b: {b_err}");
+        assert!(
+            b_err.contains(&format!("{CASES} results written")),
+            "worker b wrote every result: {b_err}"
+        );
+
+        // a wakes up, gets its answer, and finds the result written already.
+        rustix_kill(a.id(), 18);
+        let a_status = wait(&mut a, Duration::from_secs(60));
+        let a_err = child_stderr(a);
+        assert!(a_status.success(), "worker a: {a_err}");
+        assert!(
+            a_err.contains("0 results written, 1 already written by another worker"),
+            "worker a: {a_err}"
+        );
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let results = rt.block_on(async {
+            let store = Store::connect(url).await.unwrap();
+            let run_id = stdout(&out).trim().to_owned();
+            store.results(&run_id).await.unwrap()
+        });
+        assert_eq!(results.len(), CASES, "every result exactly once");
     });
 }
 

@@ -857,6 +857,14 @@ fn answer_kept_apart(ctx: &ItemCtx<'_>) -> bool {
             .any(|a| matches!(a.check, Check::Judge { .. }))
 }
 
+/// One result produced and written by [`evaluate_item`].
+pub(crate) struct Evaluated {
+    pub(crate) result: ResultRecord,
+    /// Whether this call's write inserted it (`false`: the store had it already, written
+    /// by a worker that held the item before its lease expired).
+    pub(crate) inserted: bool,
+}
+
 /// Produce and write one result. `Ok(None)`: not sent, the budget would be passed.
 pub(crate) async fn evaluate_item(
     ctx: &ItemCtx<'_>,
@@ -864,7 +872,7 @@ pub(crate) async fn evaluate_item(
     judge: &ProviderJudge,
     budget: &Mutex<Budget>,
     progress: &dyn Progress,
-) -> Result<Option<ResultRecord>, StoreError> {
+) -> Result<Option<Evaluated>, StoreError> {
     let calling = match ctx.calls {
         Some((slots, stop)) => {
             let slot = slots.acquire().await.ok();
@@ -1019,8 +1027,8 @@ pub(crate) async fn evaluate_item(
         progress.result(&result, spent);
     }
     drop(calling);
-    ctx.store.insert_result(&result).await?;
-    Ok(Some(result))
+    let inserted = ctx.store.insert_result(&result).await?;
+    Ok(Some(Evaluated { result, inserted }))
 }
 
 struct RecordParts {

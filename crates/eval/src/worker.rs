@@ -138,6 +138,9 @@ pub fn default_owner() -> String {
 pub struct WorkerSummary {
     /// Results this worker wrote.
     pub results: u64,
+    /// Results it produced that the store had already: another worker, whose lease on
+    /// the item had expired, wrote it first. Not counted in `results`.
+    pub duplicates: u64,
     /// Items it took over from a worker whose lease had expired.
     pub taken_over: u64,
     /// Runs it saw finish.
@@ -168,7 +171,10 @@ struct RunState {
 }
 
 enum ItemOutcome {
-    Written(Box<ResultRecord>),
+    Written {
+        result: Box<ResultRecord>,
+        inserted: bool,
+    },
     /// Not sent: the run's budget would be passed.
     Budget,
 }
@@ -266,8 +272,12 @@ pub async fn work(
                 // them and go on; whatever was left half-done is retaken when its lease
                 // expires. Only a worker that cannot do the work at all stops.
                 match outcome {
-                    Ok(ItemOutcome::Written(result)) => {
-                        summary.results += 1;
+                    Ok(ItemOutcome::Written { result, inserted }) => {
+                        if inserted {
+                            summary.results += 1;
+                        } else {
+                            summary.duplicates += 1;
+                        }
                         match w.after_result(&item).await {
                             Ok(Some(run)) => summary.finished_runs.push(run),
                             Ok(None) => {}
@@ -382,9 +392,12 @@ impl Worker<'_> {
             policy: RetryPolicy::default(),
         };
         match evaluate_item(&ctx, provider.as_ref(), &judge, &run.budget, self.progress).await? {
-            Some(result) => {
+            Some(done) => {
                 self.store.complete_item(item, &self.options.owner).await?;
-                Ok(ItemOutcome::Written(Box::new(result)))
+                Ok(ItemOutcome::Written {
+                    result: Box::new(done.result),
+                    inserted: done.inserted,
+                })
             }
             None => Ok(ItemOutcome::Budget),
         }

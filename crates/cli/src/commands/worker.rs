@@ -53,9 +53,10 @@ pub async fn run(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<Outcome> {
     let summary = worker::work(&program, &store, &options, cancel, &log).await?;
     if !g.quiet {
         eprintln!(
-            "worker {} stopped: {} results written ({} items taken over from other workers), {} runs finished",
+            "worker {} stopped: {} results written, {} already written by another worker (this worker's lease had expired), {} items taken over from other workers, {} runs finished",
             options.owner,
             summary.results,
+            summary.duplicates,
             summary.taken_over,
             summary.finished_runs.len()
         );
