@@ -593,6 +593,16 @@ pub(crate) enum CaseRef<'a> {
     Read(Arc<Case>),
 }
 
+impl<'a> CaseRef<'a> {
+    /// Another reference to the same case.
+    pub(crate) fn share(&self) -> CaseRef<'a> {
+        match self {
+            CaseRef::Loaded(c) => CaseRef::Loaded(c),
+            CaseRef::Read(c) => CaseRef::Read(Arc::clone(c)),
+        }
+    }
+}
+
 impl std::ops::Deref for CaseRef<'_> {
     type Target = Case;
 

@@ -86,10 +86,17 @@ fn options(samples: u32) -> RunOptions {
 async fn a_streamed_run_gives_the_results_of_a_loaded_run() {
     let dir = program_dir(40);
     let loaded = proximity_program::load(dir.path()).unwrap();
-    let suites = Suites::load(dir.path()).unwrap();
-    assert!(suites.program.cases.is_empty());
-    assert_eq!(suites.cases(), 60);
+    // Read again by the run, and kept from the first reading.
+    for hold in [0, 59, 60, HOLD] {
+        let suites = Suites::load_holding(dir.path(), hold).unwrap();
+        assert!(suites.program.cases.is_empty());
+        assert_eq!(suites.cases(), 60);
+        assert_eq!(suites.holds_cases(), hold >= 60, "hold {hold}");
+        same_results_as_loaded(&loaded, &suites).await;
+    }
+}
 
+async fn same_results_as_loaded(loaded: &Program, suites: &Suites) {
     for opts in [
         options(2),
         RunOptions {
@@ -102,25 +109,13 @@ async fn a_streamed_run_gives_the_results_of_a_loaded_run() {
         },
     ] {
         let s1 = store().await;
-        let a = runner::start(
-            &loaded,
-            &s1,
-            opts.clone(),
-            CancellationToken::new(),
-            &Silent,
-        )
-        .await
-        .unwrap();
+        let a = runner::start(loaded, &s1, opts.clone(), CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
         let s2 = store().await;
-        let b = start(
-            &suites,
-            &s2,
-            opts.clone(),
-            CancellationToken::new(),
-            &Silent,
-        )
-        .await
-        .unwrap();
+        let b = start(suites, &s2, opts.clone(), CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
         assert_eq!(a.planned, b.planned, "{opts:?}");
         assert_eq!(b.completed, b.planned, "{opts:?}");
         assert_eq!(b.status, RunStatus::Finished);
@@ -160,7 +155,14 @@ impl Progress for StopAfter {
 async fn an_interrupted_streamed_run_resumes_with_only_the_missing_results() {
     // Enough cases that the reader is still ahead of the run when it stops.
     let dir = program_dir(2000);
-    let suites = Suites::load(dir.path()).unwrap();
+    for hold in [0, 3000] {
+        let suites = Suites::load_holding(dir.path(), hold).unwrap();
+        assert_eq!(suites.holds_cases(), hold > 0);
+        interrupt_and_resume(&suites).await;
+    }
+}
+
+async fn interrupt_and_resume(suites: &Suites) {
     let s = store().await;
     let cancel = CancellationToken::new();
     let stop = StopAfter {
@@ -168,7 +170,7 @@ async fn an_interrupted_streamed_run_resumes_with_only_the_missing_results() {
         seen: AtomicU64::new(0),
         cancel: cancel.clone(),
     };
-    let first = start(&suites, &s, options(1), cancel, &stop).await.unwrap();
+    let first = start(suites, &s, options(1), cancel, &stop).await.unwrap();
     assert_eq!(first.status, RunStatus::Interrupted);
     assert!(
         first.completed >= 50 && first.completed < first.planned,
@@ -176,7 +178,7 @@ async fn an_interrupted_streamed_run_resumes_with_only_the_missing_results() {
     );
 
     let done = resume(
-        &suites,
+        suites,
         &s,
         &first.run_id,
         None,
