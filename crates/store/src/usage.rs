@@ -541,17 +541,34 @@ async fn record_all(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, records: &[&Wo
         q.push_values(&rows, |mut b, (u, _, _)| {
             bind_usage!(b, push_bind, u);
         });
-        q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-        let mut inserted: std::collections::HashSet<String> = q
-            .build_query_scalar::<String>()
+        q.push(" ON CONFLICT (id) DO NOTHING");
+        // Without `RETURNING`, as the eval's result batches (crate::batch): when every
+        // row went in the count says so, and otherwise the rows this statement inserted
+        // are its last `changes` rowids (consecutive: one statement, one writer).
+        let done = q
+            .build()
             .persistent(crate::batch::keep_prepared(rows.len()))
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect();
+            .execute(&mut **tx)
+            .await?;
+        let changes = done.rows_affected() as usize;
+        let mut inserted: Option<std::collections::HashSet<String>> = if changes == rows.len() {
+            None
+        } else if changes == 0 {
+            Some(Default::default())
+        } else {
+            let last = done.last_insert_rowid();
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM gateway_usage WHERE rowid > $1 AND rowid <= $2")
+                    .bind(last - changes as i64)
+                    .bind(last)
+                    .fetch_all(&mut **tx)
+                    .await?;
+            Some(ids.into_iter().collect())
+        };
         for (u, month, scopes) in rows {
             // `remove`: a row given twice in one batch was inserted, and counts, once.
-            if inserted.remove(&u.id) && u.cost_usd > 0.0 {
+            let new = inserted.as_mut().is_none_or(|ids| ids.remove(&u.id));
+            if new && u.cost_usd > 0.0 {
                 for scope in scopes {
                     *spend.entry((scope.as_str(), month)).or_default() += u.cost_usd;
                 }
@@ -935,11 +952,18 @@ mod tests {
         for s in crate::testing::stores().await {
             crate::testing::on(&s);
             let scopes = ["persona:p".to_owned()];
-            // 600 at once (more than one statement's worth on SQLite), one of them twice.
+            // 600 at once (more than one statement's worth on SQLite), one of them twice,
+            // 50 of them written before.
             let mut ids: Vec<String> = (0..600).map(|i| format!("r{i}")).collect();
             ids.push("r7".into());
             let store: &Store = &s;
             let scopes = &scopes;
+            for id in &ids[100..150] {
+                store
+                    .record_usage(&usage(id, 0.001), "2026-11", scopes)
+                    .await
+                    .unwrap();
+            }
             let writes = ids.iter().map(|id| {
                 let u = usage(id, 0.001);
                 async move { store.record_usage(&u, "2026-11", scopes).await }
