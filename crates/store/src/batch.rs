@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::writer_conn::{Closing, WriterConn};
 use crate::{Pool, Result, ResultRecord, StoreError};
 
 /// The most rows written by one statement (26 parameters a result: far below SQLite's
@@ -68,12 +69,12 @@ fn stopped() -> StoreError {
 
 impl Writer {
     /// Write `row` in the next batch; `Ok(true)` when this call inserted it, once committed.
-    pub(crate) async fn write(&self, pool: &Pool, row: Row) -> Result<bool> {
+    pub(crate) async fn write(&self, pool: &Pool, closing: &Closing, row: Row) -> Result<bool> {
         let sender = self
             .0
             .get_or_init(|| {
                 let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-                tokio::spawn(write_loop(pool.clone(), rx));
+                tokio::spawn(write_loop(pool.clone(), closing.clone(), rx));
                 tx
             })
             .clone();
@@ -86,42 +87,95 @@ impl Writer {
     }
 }
 
-async fn write_loop(pool: Pool, mut rx: mpsc::Receiver<Job>) {
+/// Where a batch is written: on SQLite, the writer's connection (see
+/// [`crate::writer_conn`]); on PostgreSQL, the pool.
+enum Target<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a sqlx::PgPool),
+}
+
+/// Runs `$body` with `$conn` as the target's executor (each backend's code compiled once).
+macro_rules! on_target {
+    ($target:expr, |$conn:ident| $body:expr) => {
+        match $target {
+            Target::Sqlite(c) => {
+                let $conn = &mut **c;
+                $body
+            }
+            Target::Postgres(p) => {
+                let $conn = *p;
+                $body
+            }
+        }
+    };
+}
+
+async fn write_loop(pool: Pool, closing: Closing, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut writer = WriterConn::new(closing);
+    loop {
+        let n = writer.wait(rx.recv_many(&mut batch, MAX_BATCH)).await;
+        if n == 0 {
+            break;
+        }
         let (results, caches): (Vec<Job>, Vec<Job>) = std::mem::take(&mut batch)
             .into_iter()
             .partition(|j| matches!(j.row, Row::Result(_)));
-        if !caches.is_empty() {
-            write_jobs(&pool, caches).await;
-        }
-        if !results.is_empty() {
-            write_jobs(&pool, results).await;
+        match &pool {
+            Pool::Sqlite(p) => match writer.take(p).await {
+                Ok(mut conn) => {
+                    let ok = write_all(&mut Target::Sqlite(&mut conn), caches, results).await;
+                    writer.give_back(conn, ok);
+                }
+                Err(e) => {
+                    for job in results.into_iter().chain(caches) {
+                        let _ = job.reply.send(Err(StoreError::Write(e.to_string())));
+                    }
+                }
+            },
+            Pool::Postgres(p) => {
+                write_all(&mut Target::Postgres(p), caches, results).await;
+            }
         }
     }
 }
 
+/// Write a batch's cache rows, then its results; false when a statement failed.
+async fn write_all(target: &mut Target<'_>, caches: Vec<Job>, results: Vec<Job>) -> bool {
+    let mut ok = true;
+    if !caches.is_empty() {
+        ok &= write_jobs(target, caches).await;
+    }
+    if !results.is_empty() {
+        ok &= write_jobs(target, results).await;
+    }
+    ok
+}
+
 /// Write `jobs` (all of one table) in one statement and answer them; row by row when the
-/// statement fails.
-async fn write_jobs(pool: &Pool, jobs: Vec<Job>) {
+/// statement fails. False when a statement failed.
+async fn write_jobs(target: &mut Target<'_>, jobs: Vec<Job>) -> bool {
     let rows: Vec<&Row> = jobs.iter().map(|j| &j.row).collect();
-    match insert(pool, &rows).await {
+    match insert(target, &rows).await {
         Ok(inserted) => {
             for (job, ok) in jobs.into_iter().zip(inserted) {
                 let _ = job.reply.send(Ok(ok));
             }
+            true
         }
         Err(e) if jobs.len() > 1 => {
             tracing::debug!(error = %e, rows = jobs.len(), "batch insert failed; writing row by row");
             for job in jobs {
-                let outcome = insert(pool, &[&job.row]).await.map(|v| v[0]);
+                let outcome = insert(target, &[&job.row]).await.map(|v| v[0]);
                 let _ = job.reply.send(outcome);
             }
+            false
         }
         Err(e) => {
             for job in jobs {
                 let _ = job.reply.send(Err(StoreError::Write(e.to_string())));
             }
+            false
         }
     }
 }
@@ -130,7 +184,7 @@ type ResultKey<'a> = (&'a str, &'a str, &'a str, i64);
 
 /// Insert `rows` (all results or all cache rows) in one statement; for each, whether it
 /// was inserted. Of two rows with the same key, the first is.
-async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
+async fn insert(target: &mut Target<'_>, rows: &[&Row]) -> Result<Vec<bool>> {
     let results: Vec<&ResultRecord> = rows
         .iter()
         .filter_map(|r| match r {
@@ -139,7 +193,7 @@ async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
         })
         .collect();
     if results.is_empty() {
-        return insert_cache(pool, rows).await;
+        return insert_cache(target, rows).await;
     }
     let assertions: Vec<String> = results
         .iter()
@@ -191,17 +245,17 @@ async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
             q
         }};
     }
-    let returned: Vec<(String, String, String, i64)> = match pool {
+    let returned: Vec<(String, String, String, i64)> = match target {
         // Without `RETURNING`: sqlx hands each returned row back from its SQLite thread on
         // its own, which cost more than the insert. When every row went in, the count
         // says so; when some were there already, the rows this statement inserted are
         // the last `changes` rowids (one statement's rows get consecutive rowids, and
         // SQLite has one writer at a time).
-        Pool::Sqlite(pool) => {
+        Target::Sqlite(conn) => {
             let done = insert_results!()
                 .build()
                 .persistent(keep_prepared(results.len()))
-                .execute(pool)
+                .execute(&mut **conn)
                 .await?;
             let changes = done.rows_affected() as usize;
             if changes == results.len() || changes == 0 {
@@ -214,15 +268,15 @@ async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
             )
             .bind(last - changes as i64)
             .bind(last)
-            .fetch_all(pool)
+            .fetch_all(&mut **conn)
             .await?
         }
-        Pool::Postgres(pool) => {
+        Target::Postgres(pool) => {
             let mut q = insert_results!();
             q.push(" RETURNING run_id, case_id, tool_id, sample");
             q.build_query_as()
                 .persistent(keep_prepared(results.len()))
-                .fetch_all(pool)
+                .fetch_all(*pool)
                 .await?
         }
     };
@@ -244,7 +298,7 @@ async fn insert(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
 }
 
 /// Insert response-cache rows in one statement (a key already cached keeps its answer).
-async fn insert_cache(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
+async fn insert_cache(target: &mut Target<'_>, rows: &[&Row]) -> Result<Vec<bool>> {
     let created: Vec<String> = rows
         .iter()
         .map(|r| match r {
@@ -252,7 +306,7 @@ async fn insert_cache(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
             Row::Result(_) => String::new(),
         })
         .collect();
-    with_pool!(On { pool }, |pool| {
+    on_target!(target, |conn| {
         let mut q = QueryBuilder::new(
             "INSERT INTO response_cache (key, tool_fingerprint, response, created_at) ",
         );
@@ -273,15 +327,10 @@ async fn insert_cache(pool: &Pool, rows: &[&Row]) -> Result<Vec<bool>> {
         q.push(" ON CONFLICT (key) DO NOTHING");
         q.build()
             .persistent(keep_prepared(rows.len()))
-            .execute(pool)
+            .execute(conn)
             .await?;
     });
     Ok(vec![true; rows.len()])
-}
-
-/// `with_pool!` matches on a `.pool` field: this lends it one.
-struct On<'a> {
-    pool: &'a Pool,
 }
 
 #[cfg(test)]
@@ -344,6 +393,42 @@ mod tests {
             .unwrap();
     }
 
+    /// The writer keeps a connection of its own between batches: the pool still serves
+    /// every reader, a pool of one (an in-memory store's) is shared with the writer, and
+    /// closing the store waits for the writer to close its connection (it hangs if the
+    /// writer is not told).
+    #[tokio::test]
+    async fn the_writer_keeps_a_connection_and_closes_it_with_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let mut written = 0;
+        for pool in [1, 2, 4] {
+            let options = crate::ConnectOptions {
+                max_connections: Some(pool),
+                acquire_timeout: std::time::Duration::from_secs(5),
+                ..crate::ConnectOptions::default()
+            };
+            let s = crate::Store::connect_with(&url, &options).await.unwrap();
+            if pool == 1 {
+                running_run(&s, 3).await;
+            }
+            for i in 0..3 {
+                let mut r = result("r", i);
+                r.tool_id = format!("t{pool}");
+                assert!(s.insert_result(&r).await.unwrap());
+                s.cache_put(&format!("k{pool}-{i}"), "fp", "answer")
+                    .await
+                    .unwrap();
+                // Readers get a connection while the writer holds one.
+                written += 1;
+                assert_eq!(s.result_count("r").await.unwrap(), written);
+            }
+            tokio::time::timeout(std::time::Duration::from_secs(5), s.close())
+                .await
+                .unwrap_or_else(|_| panic!("pool of {pool}: close waited on the writer"));
+        }
+    }
+
     /// One statement whose rows are partly new, partly there already, partly repeated:
     /// each says whether it was the one inserted.
     #[tokio::test]
@@ -351,18 +436,26 @@ mod tests {
         for store in crate::testing::stores().await {
             crate::testing::on(&store);
             running_run(&store, 5).await;
-            let pool = &store.store.pool;
+            let mut conn = match &store.store.pool {
+                Pool::Sqlite(p) => Some(WriterConn::new(Closing::default()).take(p).await.unwrap()),
+                Pool::Postgres(_) => None,
+            };
+            let target = &mut match (&store.store.pool, &mut conn) {
+                (Pool::Sqlite(_), Some(c)) => Target::Sqlite(c),
+                (Pool::Postgres(p), _) => Target::Postgres(p),
+                (Pool::Sqlite(_), None) => unreachable!(),
+            };
             let before = [1, 3].map(|i| Row::Result(Box::new(result("r", i))));
             let refs: Vec<&Row> = before.iter().collect();
-            assert_eq!(insert(pool, &refs).await.unwrap(), [true, true]);
+            assert_eq!(insert(target, &refs).await.unwrap(), [true, true]);
             let rows = [0, 1, 2, 3, 4, 2].map(|i| Row::Result(Box::new(result("r", i))));
             let refs: Vec<&Row> = rows.iter().collect();
             assert_eq!(
-                insert(pool, &refs).await.unwrap(),
+                insert(target, &refs).await.unwrap(),
                 [true, false, true, false, true, false]
             );
             let refs: Vec<&Row> = rows[..2].iter().collect();
-            assert_eq!(insert(pool, &refs).await.unwrap(), [false, false]);
+            assert_eq!(insert(target, &refs).await.unwrap(), [false, false]);
             assert_eq!(store.result_count("r").await.unwrap(), 5);
         }
     }

@@ -35,6 +35,7 @@ mod rows;
 pub mod testing;
 pub mod transfer;
 pub mod usage;
+mod writer_conn;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -139,6 +140,8 @@ pub struct Store {
     writer: usage::Writer,
     /// The task writing results and response-cache rows in batches.
     results_writer: batch::Writer,
+    /// How closing the store reaches the writers' own connections.
+    closing: writer_conn::Closing,
     /// The database file, on SQLite (not for an in-memory database).
     sqlite_file: Option<PathBuf>,
 }
@@ -211,6 +214,7 @@ impl Store {
             pool,
             writer: usage::Writer::default(),
             results_writer: batch::Writer::default(),
+            closing: writer_conn::Closing::default(),
             sqlite_file,
         })
     }
@@ -379,7 +383,11 @@ impl Store {
     /// this returns; concurrent calls are group-committed (see [`batch`]).
     pub async fn insert_result(&self, r: &ResultRecord) -> Result<bool> {
         self.results_writer
-            .write(&self.pool, batch::Row::Result(Box::new(r.clone())))
+            .write(
+                &self.pool,
+                &self.closing,
+                batch::Row::Result(Box::new(r.clone())),
+            )
             .await
     }
 
@@ -456,10 +464,15 @@ impl Store {
             response: response.to_owned(),
             created_at: Utc::now(),
         };
-        self.results_writer.write(&self.pool, row).await.map(|_| ())
+        self.results_writer
+            .write(&self.pool, &self.closing, row)
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(&self) {
+        // The writers' connections first, so that the pool's last one checkpoints.
+        self.closing.close_writers().await;
         with_pool!(self, |pool| pool.close().await)
     }
 }
