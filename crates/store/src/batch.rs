@@ -394,9 +394,8 @@ mod tests {
     }
 
     /// The writer keeps a connection of its own between batches: the pool still serves
-    /// every reader, a pool of one (an in-memory store's) is shared with the writer, and
-    /// closing the store waits for the writer to close its connection (it hangs if the
-    /// writer is not told).
+    /// every reader, even a pool of one, and closing the store waits for the writer to
+    /// close its connection (it hangs if the writer is not told).
     #[tokio::test]
     async fn the_writer_keeps_a_connection_and_closes_it_with_the_store() {
         let dir = tempfile::tempdir().unwrap();
@@ -437,7 +436,7 @@ mod tests {
             crate::testing::on(&store);
             running_run(&store, 5).await;
             let mut conn = match &store.store.pool {
-                Pool::Sqlite(p) => Some(WriterConn::new(Closing::default()).take(p).await.unwrap()),
+                Pool::Sqlite(p) => Some(WriterConn::new(Closing::new(true)).take(p).await.unwrap()),
                 Pool::Postgres(_) => None,
             };
             let target = &mut match (&store.store.pool, &mut conn) {

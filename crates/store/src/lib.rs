@@ -214,7 +214,7 @@ impl Store {
             pool,
             writer: usage::Writer::default(),
             results_writer: batch::Writer::default(),
-            closing: writer_conn::Closing::default(),
+            closing: writer_conn::Closing::new(sqlite_file.is_some()),
             sqlite_file,
         })
     }

@@ -7,8 +7,8 @@
 //! writer is the one committing. It is opened beside the pool, not taken from it, so the
 //! pool keeps all its connections for everyone else (a pool connection held for good
 //! starved a queue worker's other queries). An in-memory store, whose database another
-//! connection would not see, has a pool of one: there the writer takes the pool's
-//! connection for each batch, as before.
+//! connection would not see, has no file: there the writer takes a pool connection for
+//! each batch, as before.
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -34,18 +34,20 @@ pub(crate) struct Closing {
     requested: Arc<watch::Sender<bool>>,
     /// One permit per writer connection open.
     open: Arc<Semaphore>,
-}
-
-impl Default for Closing {
-    fn default() -> Self {
-        Self {
-            requested: Arc::new(watch::channel(false).0),
-            open: Arc::new(Semaphore::new(WRITERS as usize)),
-        }
-    }
+    /// The store is a file: writers may open connections of their own.
+    file: bool,
 }
 
 impl Closing {
+    /// For a store that is a file (`file`), or an in-memory one.
+    pub(crate) fn new(file: bool) -> Self {
+        Self {
+            requested: Arc::new(watch::channel(false).0),
+            open: Arc::new(Semaphore::new(WRITERS as usize)),
+            file,
+        }
+    }
+
     /// Ask every writer to close its connection, and wait until they have.
     pub(crate) async fn close_writers(&self) {
         self.requested.send_replace(true);
@@ -121,7 +123,7 @@ impl WriterConn {
         if let Some((conn, permit)) = self.conn.take() {
             return Ok(BatchConn::Own(conn, permit));
         }
-        if pool.options().get_max_connections() > 1 && !self.closing.requested() {
+        if self.closing.file && !self.closing.requested() {
             if let Ok(permit) = Arc::clone(&self.closing.open).try_acquire_owned() {
                 let conn = (*pool.connect_options())
                     .clone()
