@@ -506,6 +506,14 @@ fn sqlite_path(url: &str) -> Option<&str> {
     Some(path.split('?').next().unwrap_or(path))
 }
 
+/// The page cache of each SQLite connection (`cache_size`; negative is KiB), instead of
+/// SQLite's 2 MiB. A writer appends in key order and touches few pages; a report's
+/// aggregates scan a run's results once, from the operating system's file cache. With
+/// the default, every connection a scan passed through kept up to 2 MiB of pages: a
+/// 10,000-case eval peaked at 43.5 MiB instead of 37.5, and ran no faster
+/// (bench/results/2026-11-26.md, sessions 8 and 9).
+pub(crate) const PAGE_CACHE: &str = "-512";
+
 async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePool> {
     let Some(path) = sqlite_path(url) else {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
@@ -522,7 +530,8 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePoo
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(30))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        .pragma("cache_size", PAGE_CACHE);
     let max = if path == ":memory:" {
         1
     } else {

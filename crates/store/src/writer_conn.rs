@@ -21,11 +21,6 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 /// Writer tasks a store may have (results, ledger), each with at most one connection.
 const WRITERS: u32 = 2;
 
-/// The page cache of a writer's connection (SQLite's `cache_size`: negative is KiB). A
-/// writer appends in key order and touches few pages: with SQLite's default of 2 MiB, a
-/// 100,000-case eval peaked ~1 MiB higher and ran no faster (bench/results, session 8).
-const WRITER_CACHE: &str = "-512";
-
 /// What [`crate::Store::close`] uses to have the writers close their connections before
 /// the pool's: the last connection to close checkpoints the WAL into the database file,
 /// which two connections closing at once may both leave to the other.
@@ -125,11 +120,8 @@ impl WriterConn {
         }
         if self.closing.file && !self.closing.requested() {
             if let Ok(permit) = Arc::clone(&self.closing.open).try_acquire_owned() {
-                let conn = (*pool.connect_options())
-                    .clone()
-                    .pragma("cache_size", WRITER_CACHE)
-                    .connect()
-                    .await?;
+                // The pool's options: the same file, pragmas and page cache.
+                let conn = pool.connect_options().connect().await?;
                 return Ok(BatchConn::Own(conn, permit));
             }
         }
@@ -142,5 +134,41 @@ impl WriterConn {
         if let (BatchConn::Own(conn, permit), true) = (conn, ok) {
             self.conn = Some((conn, permit));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn cache_size(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    /// The writer's own connection and every pool connection keep the store's small page
+    /// cache, not SQLite's 2 MiB default.
+    #[tokio::test]
+    async fn every_connection_keeps_the_small_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = crate::Store::connect(&url).await.unwrap();
+        let crate::Pool::Sqlite(pool) = &store.pool else {
+            panic!("a file URL opens a SQLite store");
+        };
+        let expected: i64 = crate::PAGE_CACHE.parse().unwrap();
+        assert_ne!(expected, -2000, "SQLite's default");
+        let mut pooled = vec![pool.acquire().await.unwrap(), pool.acquire().await.unwrap()];
+        for conn in &mut pooled {
+            assert_eq!(cache_size(conn).await, expected);
+        }
+        drop(pooled);
+        let mut writer = WriterConn::new(Closing::new(true));
+        let mut conn = writer.take(pool).await.unwrap();
+        assert!(matches!(conn, BatchConn::Own(..)), "a file store's writer opens its own");
+        assert_eq!(cache_size(&mut conn).await, expected);
+        writer.give_back(conn, true);
     }
 }
