@@ -4,6 +4,7 @@
 pub mod args;
 pub mod commands;
 pub mod context;
+pub mod memory;
 pub mod progress;
 
 use std::process::ExitCode;

@@ -58,6 +58,8 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
         }
     };
     bar.finish();
+    // What the run freed (its requests, answers, batches) is not what the report needs.
+    crate::memory::release_freed();
     let run = store.run(&summary.run_id).await?;
     let (mut report, results) =
         super::report::scorecard_for(&store, program, &run, args.format).await?;
