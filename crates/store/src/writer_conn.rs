@@ -167,7 +167,10 @@ mod tests {
         drop(pooled);
         let mut writer = WriterConn::new(Closing::new(true));
         let mut conn = writer.take(pool).await.unwrap();
-        assert!(matches!(conn, BatchConn::Own(..)), "a file store's writer opens its own");
+        assert!(
+            matches!(conn, BatchConn::Own(..)),
+            "a file store's writer opens its own"
+        );
         assert_eq!(cache_size(&mut conn).await, expected);
         writer.give_back(conn, true);
     }
