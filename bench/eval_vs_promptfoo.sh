@@ -23,6 +23,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 deps=$root/bench/.deps
+# Proximity's build: `dist` (fat LTO, one codegen unit), the build a release ships. The
+# upstream stays the release build whatever PROFILE is, so that only the side under
+# test changes.
+PROFILE=${PROFILE:-dist}
+prox=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/proximity
 RUNS=${RUNS:-5}
 CONCURRENCY=${CONCURRENCY:-16}
 SIDES=${SIDES:-"proximity promptfoo"}
@@ -41,7 +46,7 @@ if [ -z "${BENCH_IN_NETNS:-}" ]; then
   fi
   if [ "${BUILD:-1}" = 1 ]; then
     cargo build --release -p proximity-gateway --example instant_upstream >&2
-    cargo build --release --bin proximity >&2
+    cargo build --profile "$PROFILE" --bin proximity >&2
   fi
   out=${OUT:-$root/bench/results/eval_vs_promptfoo-$(date -u +%Y%m%dT%H%M%SZ).tsv}
   mkdir -p "$(dirname "$out")"
@@ -67,7 +72,7 @@ upstream=$(sed -n 's/^listening on //p' "$work/upstream.out")
 {
   echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
     "mem=$(awk '/MemTotal/ {printf "%.1fGiB", $2/1048576}' /proc/meminfo)" \
-    "proximity=$(target/release/proximity --version | tr ' ' '-') promptfoo=$PROMPTFOO_VERSION node=$("$node" --version)" \
+    "proximity=$("$prox" --version | tr ' ' '-')-$PROFILE promptfoo=$PROMPTFOO_VERSION node=$("$node" --version)" \
     "concurrency=$CONCURRENCY"
   printf 'tool\tcases\trun\twall_s\tresults_per_s\tpeak_rss_kb\tpassed\tload1\n'
 } | tee "$OUT"
@@ -82,7 +87,7 @@ measure() {
     proximity)
       rm -f "$work"/store.db*
       started=$(date +%s.%N)
-      PROXIMITY_BENCH_KEY=unused /usr/bin/time -v -o "$t" target/release/proximity \
+      PROXIMITY_BENCH_KEY=unused /usr/bin/time -v -o "$t" "$prox" \
         --program "$dir/proximity" --database-url "sqlite://$work/store.db" \
         eval --no-cache --concurrency "$CONCURRENCY" --format json --out "$work/scorecard.json" \
         >"$log" 2>&1 || true

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gateway: the same chat-completion load sent straight to an instant local upstream
-# (crates/gateway/examples/instant_upstream.rs), through `proximity gateway` (release
+# (crates/gateway/examples/instant_upstream.rs), through `proximity gateway` (`dist`
 # build, a virtual key from `proximity keys create`, a fresh SQLite store) and through
 # the LiteLLM proxy (PyPI `litellm[proxy]`, pinned LITELLM_VERSION, a master key and no
 # database: its database layer, Prisma, downloads engine binaries from outside the
@@ -24,6 +24,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 deps=$root/bench/.deps
+# Proximity's build: `dist` (fat LTO, one codegen unit), the build a release ships. The
+# upstream stays the release build whatever PROFILE is, so that only the side under
+# test changes.
+PROFILE=${PROFILE:-dist}
+prox=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/proximity
 RATES=${RATES:-"100 500 1000 2000 5000"}
 SECS=${SECS:-10}
 REPEATS=${REPEATS:-3}
@@ -44,7 +49,7 @@ if [ -z "${BENCH_IN_NETNS:-}" ]; then
   fi
   if [ "${BUILD:-1}" = 1 ]; then
     cargo build --release -p proximity-gateway --example instant_upstream >&2
-    cargo build --release --bin proximity >&2
+    cargo build --profile "$PROFILE" --bin proximity >&2
   fi
   out=${OUT:-$root/bench/results/gateway_vs_litellm-$(date -u +%Y%m%dT%H%M%SZ).tsv}
   mkdir -p "$(dirname "$out")"
@@ -98,7 +103,7 @@ personas:
     tier: bench
     workflows: [{ id: w, share: 1.0, floor: 0.5 }]
 YAML
-px() { target/release/proximity --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
+px() { "$prox" --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
 declare -A url key pid
 url[direct]=http://$upstream
 key[direct]=unused
@@ -107,7 +112,7 @@ if [[ " $TARGETS " == *" proximity "* ]]; then
   key[proximity]=$(px keys create --persona bench 2>/dev/null)
   # Started directly (not through `px`), so that `$!` is the gateway itself: its RSS is
   # the one sampled, and the cleanup stops it.
-  target/release/proximity --program "$work/program" --database-url "sqlite://$work/gw.db" \
+  "$prox" --program "$work/program" --database-url "sqlite://$work/gw.db" \
     gateway --listen 127.0.0.1:0 >"$work/gateway.out" 2>"$work/gateway.err" &
   pids+=($!)
   pid[proximity]=$!
@@ -176,7 +181,7 @@ print("%.1f\t%.3f\t%.3f\t%d" % (ok / secs, (p.get("p50") or float("nan")) * 1000
 {
   echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
     "mem=$(awk '/MemTotal/ {printf "%.1fGiB", $2/1048576}' /proc/meminfo)" \
-    "proximity=$(target/release/proximity --version | tr ' ' '-') litellm=$LITELLM_VERSION workers=$LITELLM_WORKERS" \
+    "proximity=$("$prox" --version | tr ' ' '-')-$PROFILE litellm=$LITELLM_VERSION workers=$LITELLM_WORKERS" \
     "oha=$OHA_VERSION connections=$CONNECTIONS secs=$SECS (litellm without a database)"
   printf 'target\trps\trepeat\tachieved_rps\tp50_ms\tp99_ms\terrors\trss_kb\tload1\n'
 } | tee "$OUT"
