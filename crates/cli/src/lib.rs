@@ -20,6 +20,22 @@ pub enum Outcome {
     Finding,
 }
 
+/// The multi-threaded runtime, without its LIFO slot. That slot runs the task a worker
+/// just woke next on the same worker, where no other worker may take it (tokio#4941):
+/// a request relayed through the gateway wakes several tasks in turn (the connection's,
+/// the upstream client's), and with the slot the second worker kept waking up to find
+/// nothing to steal. Without it, the gateway served 20,600-21,100 requests/s against
+/// 14,000-16,600 with it (closed loop, 64 connections, two cores,
+/// bench/results/2026-11-26.md, session 10). The option needs `--cfg tokio_unstable`
+/// (`.cargo/config.toml`); a build without it keeps the slot.
+fn multi_thread() -> tokio::runtime::Builder {
+    #[allow(unused_mut)]
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    builder
+}
+
 /// Run a parsed command line and return the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing(cli.global.verbose);
@@ -30,7 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
     // thread per core.
     let mut builder = match cli.command {
         Command::Eval(_) => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
+        _ => multi_thread(),
     };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
@@ -102,4 +118,37 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    /// A task spawned by a worker that then stays busy runs on the other worker: with
+    /// the LIFO slot it would wait for the busy one (5 s here, then fail). This fails
+    /// when the build lost `--cfg tokio_unstable` (say, a RUSTFLAGS that replaces
+    /// `.cargo/config.toml`'s flags).
+    #[test]
+    fn a_task_woken_by_a_busy_worker_runs_on_another() {
+        let runtime = super::multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ran = runtime.block_on(async {
+            tokio::spawn(async {
+                let (tx, rx) = std::sync::mpsc::channel();
+                tokio::spawn(async move { tx.send(()).unwrap() });
+                // This worker does not return to its scheduler until the task has run.
+                rx.recv_timeout(Duration::from_secs(5)).is_ok()
+            })
+            .await
+            .unwrap()
+        });
+        assert!(
+            ran,
+            "the task waited for the busy worker: the LIFO slot is on"
+        );
+    }
 }
