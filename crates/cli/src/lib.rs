@@ -21,13 +21,12 @@ pub enum Outcome {
 }
 
 /// The multi-threaded runtime, without its LIFO slot. That slot runs the task a worker
-/// just woke next on the same worker, where no other worker may take it (tokio#4941):
-/// a request relayed through the gateway wakes several tasks in turn (the connection's,
-/// the upstream client's), and with the slot the second worker kept waking up to find
-/// nothing to steal. Without it, the gateway served 20,600-21,100 requests/s against
-/// 14,000-16,600 with it (closed loop, 64 connections, two cores,
-/// bench/results/2026-11-26.md, session 10). The option needs `--cfg tokio_unstable`
-/// (`.cargo/config.toml`); a build without it keeps the slot.
+/// has just woken next on the same worker, and no other worker may take it from there
+/// (tokio#4941); a request relayed through the gateway wakes several tasks in turn. With
+/// the slot off, the gateway served 20,600-21,100 requests/s against 14,000-16,600 with
+/// it, at 61-65 µs of CPU a request against 79-93 (closed loop, 64 connections, two
+/// cores; bench/results/2026-11-26.md, session 10). The option needs
+/// `--cfg tokio_unstable` (`.cargo/config.toml`); a build without it keeps the slot.
 fn multi_thread() -> tokio::runtime::Builder {
     #[allow(unused_mut)]
     let mut builder = tokio::runtime::Builder::new_multi_thread();
