@@ -1,0 +1,63 @@
+//! A bare relay: every `POST /v1/chat/completions` is sent on to the upstream and its
+//! answer returned, on the gateway's HTTP stack (axum, reqwest, tokio's multi-threaded
+//! runtime without its LIFO slot, as `proximity gateway` runs it) and nothing else: no
+//! key, tier, rate limit, budget or usage row. What a second hop costs on its own, to
+//! set the gateway's added latency against.
+//!
+//! Usage: `passthrough UPSTREAM_ADDR [ADDR]` (ADDR defaults to 127.0.0.1:0); prints
+//! `listening on ADDR`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+
+fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let Some(upstream) = args.next() else {
+        return Err(std::io::Error::other(
+            "usage: passthrough UPSTREAM_ADDR [ADDR]",
+        ));
+    };
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    #[allow(unused_mut)]
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    builder
+        .enable_all()
+        .build()?
+        .block_on(serve(upstream, addr))
+}
+
+async fn serve(upstream: String, addr: String) -> std::io::Result<()> {
+    let url = format!("http://{upstream}/v1/chat/completions");
+    let client = reqwest::Client::new();
+    let app = Router::new()
+        .route("/v1/chat/completions", post(relay))
+        .with_state((client, url));
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let local = listener.local_addr()?;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {local}")?;
+    out.flush()?;
+    drop(out);
+    axum::serve(listener, app).await
+}
+
+async fn relay(
+    State((client, url)): State<(reqwest::Client, String)>,
+    body: Bytes,
+) -> Result<([(&'static str, &'static str); 1], Bytes), StatusCode> {
+    let answer = client
+        .post(url.as_str())
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|_| StatusCode::BAD_GATEWAY)?;
+    let bytes = answer.bytes().await.map_err(|_| StatusCode::BAD_GATEWAY)?;
+    Ok(([("content-type", "application/json")], bytes))
+}
