@@ -3,6 +3,9 @@
 //!
 //! Usage: `instant_upstream [ADDR]` (default 127.0.0.1:0); prints `listening on ADDR`.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use axum::routing::post;
 use axum::Router;
 
@@ -17,12 +20,6 @@ async fn main() -> std::io::Result<()> {
         "/v1/chat/completions",
         post(|| async { ([("content-type", "application/json")], BODY) }),
     );
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let local = listener.local_addr()?;
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {local}")?;
-    out.flush()?;
-    drop(out);
+    let listener = common::listen(&addr).await?;
     axum::serve(listener, app).await
 }

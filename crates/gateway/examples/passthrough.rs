@@ -7,6 +7,9 @@
 //! Usage: `passthrough UPSTREAM_ADDR [ADDR]` (ADDR defaults to 127.0.0.1:0); prints
 //! `listening on ADDR`.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,13 +40,7 @@ async fn serve(upstream: String, addr: String) -> std::io::Result<()> {
     let app = Router::new()
         .route("/v1/chat/completions", post(relay))
         .with_state((client, url));
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let local = listener.local_addr()?;
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {local}")?;
-    out.flush()?;
-    drop(out);
+    let listener = common::listen(&addr).await?;
     axum::serve(listener, app).await
 }
 
