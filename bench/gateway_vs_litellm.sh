@@ -15,6 +15,14 @@
 #   bench/gateway_vs_litellm.sh
 #   RATES="100 500" SECS=5 REPEATS=1 bench/gateway_vs_litellm.sh
 #   LITELLM_WORKERS=1 ...   BUILD=0 ...   TARGETS="direct proximity" ...
+#   TARGETS="direct nginx passthrough proximity litellm" ...
+#
+# Two reference relays, not peers (neither has keys, tiers, budgets or usage rows), set
+# what a second hop costs on its own on this machine: `nginx` (Debian's nginx-light, a
+# reverse proxy with keep-alive to the upstream, one worker process per core) and
+# `passthrough` (crates/gateway/examples/passthrough.rs: axum, reqwest and the runtime
+# `proximity gateway` runs on, and nothing else); `passthrough-hyper` is the same with
+# hyper-util's client in place of reqwest.
 #
 # Added latency = the target's latency percentile minus the direct one at the same rate
 # in the same repeat. LiteLLM stops at the first rate it does not sustain (achieved <
@@ -47,8 +55,13 @@ if [ -z "${BENCH_IN_NETNS:-}" ]; then
     python3 -m venv "$deps/litellm-venv"
     "$deps/litellm-venv/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION" >&2
   fi
+  if [[ " $TARGETS " == *" nginx "* ]] && ! command -v nginx >/dev/null; then
+    [ "$(id -u)" = 0 ] || { echo "TARGETS has nginx: install it first (apt-get install nginx-light)" >&2; exit 2; }
+    apt-get install -y -qq nginx-light >&2
+  fi
   if [ "${BUILD:-1}" = 1 ]; then
-    cargo build --release -p proximity-gateway --example instant_upstream >&2
+    cargo build --release -p proximity-gateway --example instant_upstream --example passthrough \
+      --example passthrough_hyper >&2
     cargo build --profile "$PROFILE" --bin proximity >&2
   fi
   out=${OUT:-$root/bench/results/gateway_vs_litellm-$(date -u +%Y%m%dT%H%M%SZ).tsv}
@@ -119,6 +132,48 @@ if [[ " $TARGETS " == *" proximity "* ]]; then
   wait_for "$work/gateway.out" listening
   url[proximity]=$(sed -n 's/^listening on //p' "$work/gateway.out")
   [[ ${url[proximity]} == http://* ]] || url[proximity]=http://${url[proximity]}
+fi
+
+# --- Reference relays
+if [[ " $TARGETS " == *" nginx "* ]]; then
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream instant { server $upstream; keepalive 128; }
+  server {
+    listen 127.0.0.1:4100;
+    location / { proxy_pass http://instant; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/stderr" &
+  pids+=($!)
+  pid[nginx]=$!
+  url[nginx]=http://127.0.0.1:4100
+  key[nginx]=unused
+  for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:4100/ && break; sleep 0.1; done
+fi
+if [[ " $TARGETS " == *" passthrough "* ]]; then
+  target/release/examples/passthrough "$upstream" >"$work/passthrough.out" &
+  pids+=($!)
+  pid[passthrough]=$!
+  wait_for "$work/passthrough.out" listening
+  url[passthrough]=http://$(sed -n 's/^listening on //p' "$work/passthrough.out")
+  key[passthrough]=unused
+fi
+if [[ " $TARGETS " == *" passthrough-hyper "* ]]; then
+  target/release/examples/passthrough_hyper "$upstream" >"$work/passthrough-hyper.out" &
+  pids+=($!)
+  pid[passthrough-hyper]=$!
+  wait_for "$work/passthrough-hyper.out" listening
+  url[passthrough-hyper]=http://$(sed -n 's/^listening on //p' "$work/passthrough-hyper.out")
+  key[passthrough-hyper]=unused
 fi
 
 # --- LiteLLM proxy

@@ -71,7 +71,7 @@ def gateway_summary(path):
     print()
     print("| target | rps asked | runs | rps achieved | p50 ms | p99 ms | p50 added ms | p99 added ms | errors | RSS MiB | load1 |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    order = {"direct": 0, "proximity": 1, "litellm": 2}
+    order = {"direct": 0, "nginx": 1, "passthrough-hyper": 2, "passthrough": 3, "proximity": 4, "litellm": 5}
     for (target, rps), rs in sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1] or 10**9)):
         def m(k):
             vals = [num(r[k]) for r in rs if k in r]
