@@ -9,39 +9,22 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/relay_main.rs"]
+mod relay_main;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::Router;
 
 fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let Some(upstream) = args.next() else {
-        return Err(std::io::Error::other(
-            "usage: passthrough UPSTREAM_ADDR [ADDR]",
-        ));
-    };
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_owned());
-    #[allow(unused_mut)]
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    #[cfg(tokio_unstable)]
-    builder.disable_lifo_slot();
-    builder
-        .enable_all()
-        .build()?
-        .block_on(serve(upstream, addr))
+    relay_main::run("passthrough", serve)
 }
 
 async fn serve(upstream: String, addr: String) -> std::io::Result<()> {
     let url = format!("http://{upstream}/v1/chat/completions");
     let client = reqwest::Client::new();
-    let app = Router::new()
-        .route("/v1/chat/completions", post(relay))
-        .with_state((client, url));
-    let listener = common::listen(&addr).await?;
-    axum::serve(listener, app).await
+    relay_main::serve(&addr, post(relay), (client, url)).await
 }
 
 async fn relay(

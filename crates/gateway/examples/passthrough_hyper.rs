@@ -7,12 +7,13 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/relay_main.rs"]
+mod relay_main;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{Request, StatusCode, Uri};
 use axum::routing::post;
-use axum::Router;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
@@ -21,21 +22,7 @@ use hyper_util::rt::TokioExecutor;
 type C = Client<HttpConnector, Full<Bytes>>;
 
 fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let Some(upstream) = args.next() else {
-        return Err(std::io::Error::other(
-            "usage: passthrough_hyper UPSTREAM_ADDR [ADDR]",
-        ));
-    };
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_owned());
-    #[allow(unused_mut)]
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    #[cfg(tokio_unstable)]
-    builder.disable_lifo_slot();
-    builder
-        .enable_all()
-        .build()?
-        .block_on(serve(upstream, addr))
+    relay_main::run("passthrough_hyper", serve)
 }
 
 async fn serve(upstream: String, addr: String) -> std::io::Result<()> {
@@ -43,11 +30,7 @@ async fn serve(upstream: String, addr: String) -> std::io::Result<()> {
         .parse()
         .map_err(std::io::Error::other)?;
     let client: C = Client::builder(TokioExecutor::new()).build_http();
-    let app = Router::new()
-        .route("/v1/chat/completions", post(relay))
-        .with_state((client, url));
-    let listener = common::listen(&addr).await?;
-    axum::serve(listener, app).await
+    relay_main::serve(&addr, post(relay), (client, url)).await
 }
 
 async fn relay(
