@@ -15,14 +15,14 @@
 #   bench/gateway_vs_litellm.sh
 #   RATES="100 500" SECS=5 REPEATS=1 bench/gateway_vs_litellm.sh
 #   LITELLM_WORKERS=1 ...   BUILD=0 ...   TARGETS="direct proximity" ...
-#   TARGETS="direct nginx passthrough proximity litellm" ...
+#   TARGETS="direct nginx passthrough-hyper passthrough proximity litellm" ...
 #
-# Two reference relays, not peers (neither has keys, tiers, budgets or usage rows), set
+# Three reference relays, not peers (none has keys, tiers, budgets or usage rows), set
 # what a second hop costs on its own on this machine: `nginx` (Debian's nginx-light, a
-# reverse proxy with keep-alive to the upstream, one worker process per core) and
+# reverse proxy with keep-alive to the upstream, one worker process per core),
 # `passthrough` (crates/gateway/examples/passthrough.rs: axum, reqwest and the runtime
-# `proximity gateway` runs on, and nothing else); `passthrough-hyper` is the same with
-# hyper-util's client in place of reqwest.
+# `proximity gateway` runs on, and nothing else) and `passthrough-hyper` (the same with
+# hyper-util's client in place of reqwest).
 #
 # Added latency = the target's latency percentile minus the direct one at the same rate
 # in the same repeat. LiteLLM stops at the first rate it does not sustain (achieved <
