@@ -4,15 +4,16 @@
 //! `ANTHROPIC_API_KEY`), is required, and is read at each request. System messages go to
 //! the top-level `system` field; `max_tokens`, which the API requires, defaults to 1024.
 
+use ::http::{HeaderMap, HeaderValue, Uri};
 use async_trait::async_trait;
 use proximity_program::{Role, Tool};
-use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::ProviderError;
 use crate::http::{self, Upstream};
 use crate::request::{ChatRequest, ChatResponse, Usage};
+use crate::transport::Transport;
 use crate::Provider;
 
 /// Where requests go when a tool names no `base_url`.
@@ -26,8 +27,8 @@ pub const DEFAULT_MAX_TOKENS: u32 = 1024;
 
 /// A client of Anthropic's messages API, for one tool.
 pub struct Anthropic {
-    client: reqwest::Client,
-    url: String,
+    transport: Transport,
+    url: Uri,
     model: String,
     key_env: String,
     tool_id: String,
@@ -45,9 +46,10 @@ impl Anthropic {
             .unwrap_or_else(|| DEFAULT_KEY_ENV.to_owned());
         // Checked now so a misconfigured tool fails early; read again at each request.
         http::require_key(tool, &key_env)?;
+        let url = http::endpoint(tool, &http::join_url(base, "/v1/messages"))?;
         Ok(Self {
-            client: http::client(tool)?,
-            url: http::join_url(base, "/v1/messages"),
+            transport: http::transport(tool, &url)?,
+            url,
             model: http::model_of(tool)?,
             key_env,
             tool_id: tool.id.clone(),
@@ -55,7 +57,7 @@ impl Anthropic {
     }
 
     /// The URL requests are sent to.
-    pub fn url(&self) -> &str {
+    pub fn url(&self) -> &Uri {
         &self.url
     }
 }
@@ -157,16 +159,19 @@ impl Provider for Anthropic {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let key = http::read_key(&self.key_env)?
             .ok_or_else(|| http::missing_key(&self.tool_id, &self.key_env))?;
-        let builder = self
-            .client
-            .post(&self.url)
-            .header("x-api-key", http::secret_header(&self.key_env, &key)?)
-            .header("anthropic-version", HeaderValue::from_static(API_VERSION))
-            .json(&request_body(&self.model, request));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", http::secret_header(&self.key_env, &key)?);
+        headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
+        let post = http::Post {
+            transport: &self.transport,
+            url: &self.url,
+            headers,
+            body: serde_json::to_vec(&request_body(&self.model, request)).unwrap_or_default(),
+        };
         let secret = Some(key.as_str());
         http::send_and_parse(
             Upstream::Anthropic,
-            builder,
+            post,
             secret,
             &self.key_env,
             parse_response,

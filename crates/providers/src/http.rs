@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by the remote providers (`openai`, `anthropic`): the per-provider
-//! client, API keys read from the environment, endpoint URLs, and — the heart of it — turning
+//! [`Transport`], API keys read from the environment, endpoint URLs, and — the heart of it — turning
 //! an HTTP status, headers and error body, or a transport failure, into a classified
 //! [`ProviderError`] (with `Retry-After` honoured and secrets redacted).
 //!
@@ -9,12 +9,13 @@
 
 use std::time::{Duration, SystemTime};
 
+use http::{HeaderMap, HeaderValue, Uri};
 use proximity_program::Tool;
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use crate::error::{ErrorClass, ProviderError};
 use crate::request::ChatResponse;
+use crate::transport::{Fault, FaultKind, Transport};
 
 /// Per-request timeout when a tool sets no `timeout_secs`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,21 +33,23 @@ pub fn timeout_of(tool: &Tool) -> Duration {
         .unwrap_or(DEFAULT_TIMEOUT)
 }
 
-/// The HTTP client of one provider instance: the tool's timeout as a backstop to the
-/// runner's own, and a connect timeout no longer than that.
-pub fn client(tool: &Tool) -> Result<reqwest::Client, ProviderError> {
-    let timeout = timeout_of(tool);
-    reqwest::Client::builder()
-        .user_agent(concat!("proximity/", env!("CARGO_PKG_VERSION")))
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .build()
-        .map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Config,
-                format!("could not build an HTTP client: {}", error_chain(&e)),
-            )
-        })
+/// The transport of one provider instance, sending to `url`: the tool's timeout over each
+/// request, and a connect timeout no longer than that.
+pub fn transport(tool: &Tool, url: &Uri) -> Result<Transport, ProviderError> {
+    Transport::new(url, timeout_of(tool))
+}
+
+/// `url` (`base_url` joined with an endpoint path) checked and normalised (an
+/// internationalised host in punycode) as a request target.
+pub fn endpoint(tool: &Tool, url: &str) -> Result<Uri, ProviderError> {
+    let bad = |why: String| {
+        ProviderError::new(
+            ErrorClass::Config,
+            format!("tool `{}`: `base_url` `{url}` is not a URL: {why}", tool.id),
+        )
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    Uri::try_from(parsed.as_str()).map_err(|e| bad(e.to_string()))
 }
 
 /// `base` (with or without a trailing slash) joined with `path` (starting with `/`).
@@ -422,36 +425,28 @@ pub fn classify_status(
 /// reset, DNS → network; a body cut off after a success status → malformed.
 pub fn classify_transport(
     upstream: Upstream,
-    err: &reqwest::Error,
+    fault: &Fault,
     secret: Option<&str>,
 ) -> ProviderError {
     let who = upstream.name();
-    let detail = trim_message(&redact(&error_chain(err), secret));
-    let status = err.status().map(|s| s.as_u16());
-    let e = if err.is_timeout() {
-        ProviderError::new(
+    let detail = trim_message(&redact(&fault.detail, secret));
+    match fault.kind {
+        FaultKind::Timeout => ProviderError::new(
             ErrorClass::Timeout,
             format!("{who}: no answer in time: {detail}"),
-        )
-    } else if err.is_body() || err.is_decode() {
-        ProviderError::new(
+        ),
+        FaultKind::Body => ProviderError::new(
             ErrorClass::Malformed,
             format!("{who}: the answer was cut off: {detail}"),
-        )
-    } else if err.is_builder() {
-        ProviderError::new(
+        ),
+        FaultKind::Build => ProviderError::new(
             ErrorClass::Config,
             format!("{who}: the request could not be built: {detail}"),
-        )
-    } else {
-        ProviderError::new(
+        ),
+        FaultKind::Connect => ProviderError::new(
             ErrorClass::Network,
             format!("{who}: could not reach the endpoint: {detail}"),
-        )
-    };
-    match status {
-        Some(s) => e.with_status(s),
-        None => e,
+        ),
     }
 }
 
@@ -506,18 +501,27 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Send `request` and read the whole answer.
+/// One JSON request to `url`: its headers and its body.
+pub struct Post<'a> {
+    pub transport: &'a Transport,
+    pub url: &'a Uri,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Send `post` and read the whole answer.
 pub async fn send(
     upstream: Upstream,
-    request: reqwest::RequestBuilder,
+    post: Post<'_>,
     secret: Option<&str>,
 ) -> Result<Answer, ProviderError> {
-    let response = request
-        .send()
+    let mut response = post
+        .transport
+        .post_json(post.url, post.headers, post.body)
         .await
         .map_err(|e| classify_transport(upstream, &e, secret))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
+    let status = response.status;
+    let headers = std::mem::take(&mut response.headers);
     let body = match response.bytes().await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         // A failed status whose body was lost is still classified by its status.
@@ -580,12 +584,12 @@ pub fn error_in_success(
 /// and a 2xx that `parse` rejects as [`malformed`].
 pub async fn send_and_parse(
     upstream: Upstream,
-    builder: reqwest::RequestBuilder,
+    post: Post<'_>,
     secret: Option<&str>,
     key_env: &str,
     parse: impl FnOnce(&str) -> Result<ChatResponse, String>,
 ) -> Result<ChatResponse, ProviderError> {
-    let answer = send(upstream, builder, secret).await?;
+    let answer = send(upstream, post, secret).await?;
     if !(200..300).contains(&answer.status) {
         return Err(classify_status(
             upstream,

@@ -17,6 +17,7 @@ pub mod retry;
 pub mod scripted;
 pub mod stream;
 pub mod tokens;
+pub mod transport;
 
 use async_trait::async_trait;
 

@@ -5,9 +5,10 @@
 //! `OPENAI_API_KEY`) and is read at each request. It is required for `api.openai.com`;
 //! other endpoints get a bearer token only when the variable is set.
 
+use ::http::header::AUTHORIZATION;
+use ::http::{HeaderMap, Uri};
 use async_trait::async_trait;
 use proximity_program::{Role, Tool};
-use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -18,6 +19,7 @@ use crate::error::{ErrorClass, ProviderError};
 use crate::http::{self, Upstream};
 use crate::request::{ChatRequest, ChatResponse, Usage};
 use crate::stream::{ChatStream, StreamEnd, StreamEvent};
+use crate::transport::Transport;
 use crate::Provider;
 
 /// Where requests go when a tool names no `base_url`.
@@ -27,9 +29,9 @@ pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
 
 /// A client of one OpenAI-compatible endpoint, for one tool.
 pub struct OpenAi {
-    client: reqwest::Client,
-    /// Parsed once: reqwest would parse a string at every request.
-    url: reqwest::Url,
+    transport: Transport,
+    /// Parsed once, not at every request.
+    url: Uri,
     model: String,
     key_env: String,
     key_required: bool,
@@ -52,18 +54,9 @@ impl OpenAi {
             // itself is read again at each request and never kept.
             http::require_key(tool, &key_env)?;
         }
-        let joined = http::join_url(base, "/chat/completions");
-        let url = reqwest::Url::parse(&joined).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Config,
-                format!(
-                    "tool `{}`: `base_url` `{joined}` is not a URL: {e}",
-                    tool.id
-                ),
-            )
-        })?;
+        let url = http::endpoint(tool, &http::join_url(base, "/chat/completions"))?;
         Ok(Self {
-            client: http::client(tool)?,
+            transport: http::transport(tool, &url)?,
             url,
             model: http::model_of(tool)?,
             key_env,
@@ -73,8 +66,37 @@ impl OpenAi {
     }
 
     /// The URL requests are sent to.
-    pub fn url(&self) -> &str {
-        self.url.as_str()
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    /// The request headers (the bearer token when the key variable is set) and the key,
+    /// to redact from whatever the answer says.
+    fn headers(&self) -> Result<(HeaderMap, Option<String>), ProviderError> {
+        let key = http::read_key(&self.key_env)?;
+        let mut headers = HeaderMap::new();
+        match &key {
+            Some(k) => {
+                headers.insert(
+                    AUTHORIZATION,
+                    http::secret_header(&self.key_env, &format!("Bearer {k}"))?,
+                );
+            }
+            None if self.key_required => {
+                return Err(http::missing_key(&self.tool_id, &self.key_env));
+            }
+            None => {}
+        }
+        Ok((headers, key))
+    }
+
+    fn post(&self, headers: HeaderMap, body: &Value) -> http::Post<'_> {
+        http::Post {
+            transport: &self.transport,
+            url: &self.url,
+            headers,
+            body: serde_json::to_vec(body).unwrap_or_default(),
+        }
     }
 }
 
@@ -201,28 +223,12 @@ pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
 #[async_trait]
 impl Provider for OpenAi {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let key = http::read_key(&self.key_env)?;
-        let mut builder = self
-            .client
-            .post(self.url.clone())
-            .json(&request_body(&self.model, request));
-        match &key {
-            Some(k) => {
-                builder = builder.header(
-                    AUTHORIZATION,
-                    http::secret_header(&self.key_env, &format!("Bearer {k}"))?,
-                );
-            }
-            None if self.key_required => {
-                return Err(http::missing_key(&self.tool_id, &self.key_env));
-            }
-            None => {}
-        }
-        let secret = key.as_deref();
+        let (headers, key) = self.headers()?;
+        let post = self.post(headers, &request_body(&self.model, request));
         http::send_and_parse(
             Upstream::OpenAi,
-            builder,
-            secret,
+            post,
+            key.as_deref(),
             &self.key_env,
             parse_response,
         )
@@ -233,34 +239,27 @@ impl Provider for OpenAi {
     /// body. A non-2xx answer is classified as for [`Provider::complete`]; a body that
     /// ends before `data: [DONE]` yields a `malformed` error (the answer was cut off).
     async fn complete_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        let key = http::read_key(&self.key_env)?;
+        let (headers, key) = self.headers()?;
         let mut body = request_body(&self.model, request);
         if let Some(obj) = body.as_object_mut() {
             obj.insert("stream".into(), json!(true));
             obj.insert("stream_options".into(), json!({ "include_usage": true }));
         }
-        let mut builder = self.client.post(self.url.clone()).json(&body);
-        match &key {
-            Some(k) => {
-                builder = builder.header(
-                    AUTHORIZATION,
-                    http::secret_header(&self.key_env, &format!("Bearer {k}"))?,
-                );
-            }
-            None if self.key_required => {
-                return Err(http::missing_key(&self.tool_id, &self.key_env));
-            }
-            None => {}
-        }
+        let post = self.post(headers, &body);
         let secret = key.as_deref();
-        let response = builder
-            .send()
+        let mut response = post
+            .transport
+            .post_json(post.url, post.headers, post.body)
             .await
             .map_err(|e| http::classify_transport(Upstream::OpenAi, &e, secret))?;
-        let status = response.status().as_u16();
+        let status = response.status;
         if !(200..300).contains(&status) {
-            let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
+            let headers = std::mem::take(&mut response.headers);
+            let text = response
+                .bytes()
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             return Err(http::classify_status(
                 Upstream::OpenAi,
                 status,
@@ -270,9 +269,8 @@ impl Provider for OpenAi {
                 &self.key_env,
             ));
         }
-        let secret = key;
-        let events = response.bytes_stream().eventsource();
-        Ok(Box::pin(sse_events(events, secret)))
+        let events = response.into_stream().eventsource();
+        Ok(Box::pin(sse_events(events, key)))
     }
 }
 
