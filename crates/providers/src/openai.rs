@@ -8,9 +8,9 @@
 use ::http::header::AUTHORIZATION;
 use ::http::{HeaderMap, Uri};
 use async_trait::async_trait;
-use proximity_program::{Role, Tool};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use proximity_program::{Message, Tool};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
@@ -90,52 +90,74 @@ impl OpenAi {
         Ok((headers, key))
     }
 
-    fn post(&self, headers: HeaderMap, body: &Value) -> http::Post<'_> {
+    fn post(&self, headers: HeaderMap, request: &ChatRequest, stream: bool) -> http::Post<'_> {
         http::Post {
             transport: &self.transport,
             url: &self.url,
             headers,
-            body: serde_json::to_vec(body).unwrap_or_default(),
+            body: request_json(&self.model, request, stream),
         }
     }
 }
 
-/// The JSON body of a chat completions request.
+/// The body of a chat completions request, serialized straight from the request (no
+/// intermediate JSON tree on the gateway's path).
+#[derive(Serialize)]
+struct WireRequest<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    logprobs: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+impl<'a> WireRequest<'a> {
+    fn new(model: &'a str, request: &'a ChatRequest, stream: bool) -> Self {
+        Self {
+            model,
+            messages: &request.messages,
+            temperature: request.temperature,
+            top_p: request.top_p,
+            max_tokens: request.max_tokens,
+            seed: request.seed,
+            stop: &request.stop,
+            logprobs: request.logprobs,
+            stream,
+            stream_options: stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+        }
+    }
+}
+
+/// The JSON body of a chat completions request (`stream` adds `stream: true` and asks for
+/// usage in the last chunk).
+pub fn request_json(model: &str, request: &ChatRequest, stream: bool) -> Vec<u8> {
+    // Serializing strings, numbers and lists into a vector cannot fail.
+    serde_json::to_vec(&WireRequest::new(model, request, stream)).unwrap_or_default()
+}
+
+/// The JSON body of a chat completions request, as a tree.
 pub fn request_body(model: &str, request: &ChatRequest) -> Value {
-    let messages: Vec<Value> = request
-        .messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            json!({ "role": role, "content": m.content })
-        })
-        .collect();
-    let mut body = Map::new();
-    body.insert("model".into(), json!(model));
-    body.insert("messages".into(), Value::Array(messages));
-    if let Some(t) = request.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = request.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
-    if let Some(n) = request.max_tokens {
-        body.insert("max_tokens".into(), json!(n));
-    }
-    if let Some(s) = request.seed {
-        body.insert("seed".into(), json!(s));
-    }
-    if !request.stop.is_empty() {
-        body.insert("stop".into(), json!(request.stop));
-    }
-    if request.logprobs {
-        body.insert("logprobs".into(), json!(true));
-    }
-    Value::Object(body)
+    serde_json::to_value(WireRequest::new(model, request, false)).unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -224,7 +246,7 @@ pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
 impl Provider for OpenAi {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let (headers, key) = self.headers()?;
-        let post = self.post(headers, &request_body(&self.model, request));
+        let post = self.post(headers, request, false);
         http::send_and_parse(
             Upstream::OpenAi,
             post,
@@ -240,12 +262,7 @@ impl Provider for OpenAi {
     /// ends before `data: [DONE]` yields a `malformed` error (the answer was cut off).
     async fn complete_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let (headers, key) = self.headers()?;
-        let mut body = request_body(&self.model, request);
-        if let Some(obj) = body.as_object_mut() {
-            obj.insert("stream".into(), json!(true));
-            obj.insert("stream_options".into(), json!({ "include_usage": true }));
-        }
-        let post = self.post(headers, &body);
+        let post = self.post(headers, request, true);
         let secret = key.as_deref();
         let mut response = post
             .transport
@@ -398,7 +415,7 @@ fn apply_chunk(data: &str, end: &mut StreamEnd) -> Result<ChunkOutcome, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proximity_program::Message;
+    use proximity_program::Role;
 
     fn req(logprobs: bool) -> ChatRequest {
         ChatRequest {
@@ -437,6 +454,12 @@ mod tests {
         assert!(b.get("top_p").is_none());
         assert!(b.get("grammar").is_none());
         assert!(request_body("m", &req(false)).get("logprobs").is_none());
+        assert!(b.get("stream").is_none());
+        let streamed: Value =
+            serde_json::from_slice(&request_json("m", &req(false), true)).unwrap();
+        assert_eq!(streamed["stream"], true);
+        assert_eq!(streamed["stream_options"]["include_usage"], true);
+        assert_eq!(streamed["messages"][1]["role"], "user");
     }
 
     #[test]
