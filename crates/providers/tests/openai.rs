@@ -272,7 +272,7 @@ async fn stall_past_the_timeout_is_timeout() {
     assert_eq!(out.attempts, 1);
     assert_eq!(out.result.unwrap_err().class, ErrorClass::Timeout);
 
-    // The reqwest timeout from `timeout_secs` is a backstop on its own.
+    // The transport's timeout from `timeout_secs` is a backstop on its own.
     let t = tool(&mock.base_url, None, Some(0.2));
     let e = OpenAi::new(&t)
         .unwrap()
