@@ -11,7 +11,7 @@ use common::{serve, Reply};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, Uri};
 use hyper_util::client::proxy::matcher::Matcher;
-use proximity_providers::transport::{FaultKind, Transport};
+use proximity_providers::transport::{Fault, FaultKind, Transport};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -116,18 +116,21 @@ async fn a_stream_that_stalls_ends_at_the_timeout() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// What a POST to `url`, straight to it, failed with.
+async fn failed_post(url: &Uri) -> Fault {
+    let t = Transport::with_proxies(url, Duration::from_secs(5), no_proxies()).unwrap();
+    t.post_json(url, HeaderMap::new(), b"{}".to_vec())
+        .await
+        .err()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_closed_port_is_a_connect_fault_naming_the_cause() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = dead.local_addr().unwrap();
     drop(dead);
-    let url = uri(&format!("http://{addr}/v1/chat/completions"));
-    let t = Transport::with_proxies(&url, Duration::from_secs(5), no_proxies()).unwrap();
-    let fault = t
-        .post_json(&url, HeaderMap::new(), b"{}".to_vec())
-        .await
-        .err()
-        .unwrap();
+    let fault = failed_post(&uri(&format!("http://{addr}/v1/chat/completions"))).await;
     assert_eq!(fault.kind, FaultKind::Connect);
     assert!(fault.detail.contains("refused"), "{fault}");
     assert!(!fault.detail.contains("/v1"), "{fault}");
@@ -143,12 +146,6 @@ async fn https_goes_through_tls_and_a_failed_handshake_is_a_connect_fault() {
         Duration::ZERO,
     )
     .await;
-    let url = uri(&plain.to_string().replacen("http://", "https://", 1));
-    let t = Transport::with_proxies(&url, Duration::from_secs(5), no_proxies()).unwrap();
-    let fault = t
-        .post_json(&url, HeaderMap::new(), b"{}".to_vec())
-        .await
-        .err()
-        .unwrap();
+    let fault = failed_post(&uri(&plain.to_string().replacen("http://", "https://", 1))).await;
     assert_eq!(fault.kind, FaultKind::Connect, "{fault}");
 }
