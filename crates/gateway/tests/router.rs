@@ -306,6 +306,69 @@ async fn streams_are_server_sent_events_ending_in_done() {
         .any(|r| r.id == id && r.stream && r.status == 200));
 }
 
+/// A provider whose streamed answer is 500 deltas, all at once.
+struct Chatty;
+
+#[async_trait::async_trait]
+impl proximity_providers::Provider for Chatty {
+    async fn complete(
+        &self,
+        _: &proximity_providers::ChatRequest,
+    ) -> Result<proximity_providers::ChatResponse, proximity_providers::ProviderError> {
+        Ok(proximity_providers::ChatResponse {
+            text: "word ".repeat(500),
+            ..Default::default()
+        })
+    }
+
+    async fn complete_stream(
+        &self,
+        _: &proximity_providers::ChatRequest,
+    ) -> Result<proximity_providers::ChatStream, proximity_providers::ProviderError> {
+        use proximity_providers::{StreamEnd, StreamEvent};
+        let deltas = (0..500).map(|_| Ok(StreamEvent::Delta("word ".into())));
+        let done = std::iter::once(Ok(StreamEvent::Done(StreamEnd::default())));
+        Ok(Box::pin(futures::stream::iter(deltas.chain(done))))
+    }
+}
+
+#[tokio::test]
+async fn a_stream_the_client_stops_reading_ends_at_the_deadline_as_a_504() {
+    let f = fixture().await;
+    let program = f.state.loaded.load().program.clone();
+    f.state
+        .reload(Loaded::new(program).with_provider("a-tool", Arc::new(Chatty)));
+    let k = key(&f.store, "pa").await;
+    let body = json!({"model": "a-tool", "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let mut req = chat(Some(&k), body);
+    req.headers_mut()
+        .insert("x-proximity-deadline-ms", "300".parse().unwrap());
+    let res = f.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = res.headers()["x-proximity-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The client holds the stream and reads nothing: the relay fills its buffer, waits,
+    // and gives up at the deadline.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        rows = f.usage().await;
+        if rows.iter().any(|r| r.id == id) {
+            break;
+        }
+    }
+    let row = rows.iter().find(|r| r.id == id).expect("no usage row");
+    assert_eq!(row.status, 504);
+    assert_eq!(row.error_class.as_deref(), Some("timeout"));
+    assert!(row.stream);
+    // What was relayed before the client stopped reading is counted.
+    assert!(row.output_tokens > 0, "{row:?}");
+    drop(res);
+}
+
 #[tokio::test]
 async fn health_and_metrics_are_served() {
     let f = fixture().await;
