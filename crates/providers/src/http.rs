@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::error::{ErrorClass, ProviderError};
 use crate::request::ChatResponse;
-use crate::transport::{Fault, FaultKind, Transport};
+use crate::transport::{Fault, FaultKind, Response, Transport};
 
 /// Per-request timeout when a tool sets no `timeout_secs`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -515,11 +515,51 @@ pub async fn send(
     post: Post<'_>,
     secret: Option<&str>,
 ) -> Result<Answer, ProviderError> {
-    let mut response = post
-        .transport
+    let response = open(upstream, post, secret).await?;
+    read(upstream, response, secret).await
+}
+
+/// Send `post` for an answer read as it arrives: a success status is returned with its
+/// body unread; any other is read in full and classified by [`classify_status`].
+pub async fn send_streaming(
+    upstream: Upstream,
+    post: Post<'_>,
+    secret: Option<&str>,
+    key_env: &str,
+) -> Result<Response, ProviderError> {
+    let response = open(upstream, post, secret).await?;
+    if (200..300).contains(&response.status) {
+        return Ok(response);
+    }
+    let answer = read(upstream, response, secret).await?;
+    Err(classify_status(
+        upstream,
+        answer.status,
+        &answer.headers,
+        &answer.body,
+        secret,
+        key_env,
+    ))
+}
+
+/// Send `post` and wait for the answer's head; a transport fault is classified.
+async fn open(
+    upstream: Upstream,
+    post: Post<'_>,
+    secret: Option<&str>,
+) -> Result<Response, ProviderError> {
+    post.transport
         .post_json(post.url, post.headers, post.body)
         .await
-        .map_err(|e| classify_transport(upstream, &e, secret))?;
+        .map_err(|e| classify_transport(upstream, &e, secret))
+}
+
+/// The whole of an answer whose head has arrived.
+async fn read(
+    upstream: Upstream,
+    mut response: Response,
+    secret: Option<&str>,
+) -> Result<Answer, ProviderError> {
     let status = response.status;
     let headers = std::mem::take(&mut response.headers);
     let body = match response.bytes().await {

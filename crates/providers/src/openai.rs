@@ -263,29 +263,8 @@ impl Provider for OpenAi {
     async fn complete_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let (headers, key) = self.headers()?;
         let post = self.post(headers, request, true);
-        let secret = key.as_deref();
-        let mut response = post
-            .transport
-            .post_json(post.url, post.headers, post.body)
-            .await
-            .map_err(|e| http::classify_transport(Upstream::OpenAi, &e, secret))?;
-        let status = response.status;
-        if !(200..300).contains(&status) {
-            let headers = std::mem::take(&mut response.headers);
-            let text = response
-                .bytes()
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            return Err(http::classify_status(
-                Upstream::OpenAi,
-                status,
-                &headers,
-                &text,
-                secret,
-                &self.key_env,
-            ));
-        }
+        let response =
+            http::send_streaming(Upstream::OpenAi, post, key.as_deref(), &self.key_env).await?;
         let events = response.into_stream().eventsource();
         Ok(Box::pin(sse_events(events, key)))
     }

@@ -357,3 +357,55 @@ async fn api_key_never_appears_in_errors() {
         assert!(e.to_string().contains("bad request"), "{e}");
     }
 }
+
+#[tokio::test]
+async fn a_stream_is_relayed_and_a_refused_stream_is_classified() {
+    use futures::StreamExt;
+    use proximity_providers::StreamEvent;
+    let sse = "data: {\"choices\":[{\"delta\":{\"content\":\"Par\"}}]}\n\n\
+               data: {\"choices\":[{\"delta\":{\"content\":\"is\"},\"finish_reason\":\"stop\"}]}\n\n\
+               data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\n\
+               data: [DONE]\n\n";
+    let mock = serve("/v1", move |n, _| match n {
+        0 => Reply {
+            status: 200,
+            headers: vec![("content-type", "text/event-stream".into())],
+            body: sse.into(),
+            delay: Duration::ZERO,
+        },
+        _ => {
+            Reply::json(429, json!({"error": {"message": "slow down"}})).header("retry-after", "3")
+        }
+    })
+    .await;
+    let t = tool(&mock.base_url, None, None);
+    let provider = OpenAi::new(&t).unwrap();
+    let events: Vec<_> = provider
+        .complete_stream(&request(&t))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            Ok(StreamEvent::Delta(d)) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, "Paris");
+    match events.last() {
+        Some(Ok(StreamEvent::Done(end))) => {
+            assert_eq!(end.usage.map(|u| u.output_tokens), Some(2));
+        }
+        other => panic!("the stream did not end with Done: {other:?}"),
+    }
+    let body = mock.seen.lock().unwrap()[0].body.clone();
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"]["include_usage"], true);
+
+    let e = provider.complete_stream(&request(&t)).await.err().unwrap();
+    assert_eq!(e.class, ErrorClass::RateLimited, "{e}");
+    assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
+    assert!(e.message.contains("slow down"), "{e}");
+}
