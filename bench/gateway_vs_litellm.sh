@@ -16,6 +16,7 @@
 #   RATES="100 500" SECS=5 REPEATS=1 bench/gateway_vs_litellm.sh
 #   LITELLM_WORKERS=1 ...   BUILD=0 ...   TARGETS="direct proximity" ...
 #   TARGETS="direct nginx passthrough-hyper passthrough proximity litellm" ...
+#   CPUS_UPSTREAM=0-1 CPUS_LOAD=2-5 CPUS_TARGET=6-7 ...   NETNS=0 ...
 #
 # Three reference relays, not peers (none has keys, tiers, budgets or usage rows), set
 # what a second hop costs on its own on this machine: `nginx` (Debian's nginx-light, a
@@ -23,6 +24,16 @@
 # `passthrough` (crates/gateway/examples/passthrough.rs: axum, reqwest and the runtime
 # `proximity gateway` runs on, and nothing else) and `passthrough-hyper` (the same with
 # hyper-util's client in place of reqwest).
+#
+# Cores: by default every process runs where the scheduler puts it, so on a small machine
+# the load generator, the upstream and the target take turns on the same cores, and the
+# waiting for a core is part of the figure. CPUS_UPSTREAM, CPUS_LOAD and CPUS_TARGET
+# (taskset lists, e.g. 0-1) pin the upstream, oha and every target to cores of their own
+# (tokio, nginx's `auto` and LiteLLM's workers size themselves to the cores they are
+# given), so that the figure is the hop's own cost (bench/gateway_cores.sh runs both).
+#
+# NETNS=0 measures in the host's network namespace, where `unshare -n` is refused (some
+# containers); every address is still loopback.
 #
 # Added latency = the target's latency percentile minus the direct one at the same rate
 # in the same repeat. LiteLLM stops at the first rate it does not sustain (achieved <
@@ -45,6 +56,18 @@ TARGETS=${TARGETS:-"direct proximity litellm"}
 LITELLM_VERSION=${LITELLM_VERSION:-1.108.7}
 LITELLM_WORKERS=${LITELLM_WORKERS:-2}
 OHA_VERSION=${OHA_VERSION:-1.16.0}
+NETNS=${NETNS:-1}
+# `on ROLE CMD...`: CMD pinned to the cores CPUS_<ROLE> names, or unpinned.
+on() {
+  local cpus
+  case $1 in
+    upstream) cpus=${CPUS_UPSTREAM:-} ;;
+    load) cpus=${CPUS_LOAD:-} ;;
+    *) cpus=${CPUS_TARGET:-} ;;
+  esac
+  shift
+  if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
+}
 
 if [ -z "${BENCH_IN_NETNS:-}" ]; then
   if [ ! -x "$deps/oha/bin/oha" ]; then
@@ -67,8 +90,14 @@ if [ -z "${BENCH_IN_NETNS:-}" ]; then
   out=${OUT:-$root/bench/results/gateway_vs_litellm-$(date -u +%Y%m%dT%H%M%SZ).tsv}
   mkdir -p "$(dirname "$out")"
   export BENCH_IN_NETNS=1 OUT="$out"
-  # Loopback only: nothing can phone home, and every figure is loopback traffic.
-  exec unshare -n bash -c 'ip link set lo up && exec bash ${BENCH_TRACE:+-x} "$0"' "$0"
+  if [ "$NETNS" = 1 ]; then
+    # Loopback only: nothing can phone home, and every figure is loopback traffic.
+    unshare -n true 2>/dev/null || {
+      echo "cannot make a loopback-only network namespace (unshare -n needs root or user namespaces); NETNS=0 measures in this one" >&2
+      exit 2
+    }
+    exec unshare -n bash -c 'ip link set lo up && exec bash ${BENCH_TRACE:+-x} "$0"' "$0"
+  fi
 fi
 
 oha=$deps/oha/bin/oha
@@ -88,7 +117,7 @@ wait_for() { # $1 file, $2 pattern
   return 1
 }
 
-target/release/examples/instant_upstream >"$work/upstream.out" &
+(on upstream target/release/examples/instant_upstream) >"$work/upstream.out" &
 pids+=($!)
 wait_for "$work/upstream.out" listening
 upstream=$(sed -n 's/^listening on //p' "$work/upstream.out")
@@ -125,8 +154,8 @@ if [[ " $TARGETS " == *" proximity "* ]]; then
   key[proximity]=$(px keys create --persona bench 2>/dev/null)
   # Started directly (not through `px`), so that `$!` is the gateway itself: its RSS is
   # the one sampled, and the cleanup stops it.
-  "$prox" --program "$work/program" --database-url "sqlite://$work/gw.db" \
-    gateway --listen 127.0.0.1:0 >"$work/gateway.out" 2>"$work/gateway.err" &
+  (on target "$prox" --program "$work/program" --database-url "sqlite://$work/gw.db" \
+    gateway --listen 127.0.0.1:0) >"$work/gateway.out" 2>"$work/gateway.err" &
   pids+=($!)
   pid[proximity]=$!
   wait_for "$work/gateway.out" listening
@@ -138,7 +167,7 @@ fi
 if [[ " $TARGETS " == *" nginx "* ]]; then
   mkdir -p "$work/nginx"
   cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
+worker_processes $(on target nproc);
 daemon off;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log warn;
@@ -152,7 +181,7 @@ http {
   }
 }
 CONF
-  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/stderr" &
+  (on target nginx -c "$work/nginx/nginx.conf" -p "$work/nginx") 2>"$work/nginx/stderr" &
   pids+=($!)
   pid[nginx]=$!
   url[nginx]=http://127.0.0.1:4100
@@ -160,7 +189,7 @@ CONF
   for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:4100/ && break; sleep 0.1; done
 fi
 if [[ " $TARGETS " == *" passthrough "* ]]; then
-  target/release/examples/passthrough "$upstream" >"$work/passthrough.out" &
+  (on target target/release/examples/passthrough "$upstream") >"$work/passthrough.out" &
   pids+=($!)
   pid[passthrough]=$!
   wait_for "$work/passthrough.out" listening
@@ -168,7 +197,7 @@ if [[ " $TARGETS " == *" passthrough "* ]]; then
   key[passthrough]=unused
 fi
 if [[ " $TARGETS " == *" passthrough-hyper "* ]]; then
-  target/release/examples/passthrough_hyper "$upstream" >"$work/passthrough-hyper.out" &
+  (on target target/release/examples/passthrough_hyper "$upstream") >"$work/passthrough-hyper.out" &
   pids+=($!)
   pid[passthrough-hyper]=$!
   wait_for "$work/passthrough-hyper.out" listening
@@ -190,9 +219,9 @@ general_settings:
 litellm_settings:
   telemetry: false
 YAML
-  LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False \
-    "$deps/litellm-venv/bin/litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port 4000 \
-    --num_workers "$LITELLM_WORKERS" >"$work/litellm.log" 2>&1 &
+  (export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False
+    on target "$deps/litellm-venv/bin/litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port 4000 \
+    --num_workers "$LITELLM_WORKERS") >"$work/litellm.log" 2>&1 &
   pids+=($!)
   pid[litellm]=$!
   url[litellm]=http://127.0.0.1:4000
@@ -214,9 +243,9 @@ tree_rss() {
 load() {
   local t=$1 rate=$2 secs=$3 args=()
   if [ "$rate" != 0 ]; then args=(-q "$rate" --latency-correction); fi
-  "$oha" --no-tui --output-format json -z "${secs}s" -c "$CONNECTIONS" "${args[@]}" -m POST \
+  (on load "$oha" --no-tui --output-format json -z "${secs}s" -c "$CONNECTIONS" "${args[@]}" -m POST \
     -H "authorization: Bearer ${key[$t]}" -H 'content-type: application/json' -d "$body" \
-    "${url[$t]}/v1/chat/completions" 2>/dev/null
+    "${url[$t]}/v1/chat/completions") 2>/dev/null
 }
 # Extracts: achieved rps, p50 ms, p99 ms, errors (non-200 answers and transport errors).
 fields() {
@@ -237,7 +266,8 @@ print("%.1f\t%.3f\t%.3f\t%d" % (ok / secs, (p.get("p50") or float("nan")) * 1000
   echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
     "mem=$(awk '/MemTotal/ {printf "%.1fGiB", $2/1048576}' /proc/meminfo)" \
     "proximity=$("$prox" --version | tr ' ' '-')-$PROFILE litellm=$LITELLM_VERSION workers=$LITELLM_WORKERS" \
-    "oha=$OHA_VERSION connections=$CONNECTIONS secs=$SECS (litellm without a database)"
+    "oha=$OHA_VERSION connections=$CONNECTIONS secs=$SECS (litellm without a database)" \
+    "cpus=upstream:${CPUS_UPSTREAM:-any},load:${CPUS_LOAD:-any},target:${CPUS_TARGET:-any} netns=$NETNS"
   printf 'target\trps\trepeat\tachieved_rps\tp50_ms\tp99_ms\terrors\trss_kb\tload1\n'
 } | tee "$OUT"
 
