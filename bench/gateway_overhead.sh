@@ -27,6 +27,8 @@ SECS=${SECS:-10}
 CONNECTIONS=${CONNECTIONS:-128}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=bench/lib/gateway.sh
+. bench/lib/gateway.sh
 
 if [ "${BUILD:-1}" = 1 ]; then
   cargo build --profile "$PROFILE" -p proximity-gateway --example instant_upstream --example loadgen >&2
@@ -42,33 +44,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$dir/examples/instant_upstream" >"$work/upstream.out" &
-pids+=($!)
-for _ in $(seq 50); do grep -q listening "$work/upstream.out" 2>/dev/null && break; sleep 0.1; done
-upstream=$(sed -n 's/^listening on //p' "$work/upstream.out")
-
-mkdir -p "$work/program/suites"
-cat >"$work/program/proximity.yaml" <<YAML
-version: 1
-name: overhead-bench
-tools:
-  - id: instant
-    provider: openai
-    model: instant
-    base_url: http://$upstream/v1
-    api_key_env: PROXIMITY_BENCH_UNUSED_KEY
-    price: { input_per_mtok: 1, output_per_mtok: 1 }
-    params: { max_tokens: 16, max_attempts: 1 }
-tiers:
-  - id: bench
-    tools: [instant]
-    budget_per_seat_month: 1000000
-personas:
-  - id: bench
-    headcount: 1
-    tier: bench
-    workflows: [{ id: w, share: 1.0, floor: 0.5 }]
-YAML
+start_upstream "$dir/examples/instant_upstream" "$work/upstream.out"
+pids+=("$upstream_pid")
+write_gateway_program "$work/program" overhead-bench "$upstream"
 
 px() { "$dir/proximity" --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
 key=$(px keys create --persona bench 2>/dev/null)

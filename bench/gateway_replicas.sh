@@ -38,6 +38,8 @@ SETUPS=${SETUPS:-"sqlite:1 postgres:1 postgres:2 postgres:3"}
 LIMITS=${LIMITS:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=bench/lib/gateway.sh
+. bench/lib/gateway.sh
 
 if [ "${BUILD:-1}" = 1 ]; then
   cargo build --profile "$PROFILE" -p proximity-gateway --example instant_upstream --example loadgen >&2
@@ -66,34 +68,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$dir/examples/instant_upstream" >"$work/upstream.out" &
-upstream_pid=$!
-for _ in $(seq 50); do grep -q listening "$work/upstream.out" 2>/dev/null && break; sleep 0.1; done
-upstream=$(sed -n 's/^listening on //p' "$work/upstream.out")
-
-mkdir -p "$work/program/suites"
-cat >"$work/program/proximity.yaml" <<YAML
-version: 1
-name: replicas-bench
-tools:
-  - id: instant
-    provider: openai
-    model: instant
-    base_url: http://$upstream/v1
-    api_key_env: PROXIMITY_BENCH_UNUSED_KEY
-    price: { input_per_mtok: 1, output_per_mtok: 1 }
-    params: { max_tokens: 16, max_attempts: 1 }
-tiers:
-  - id: bench
-    tools: [instant]
-    budget_per_seat_month: 1000000
-$([ "$LIMITS" = 1 ] && echo "    rate_limit: { requests_per_minute: 100000000, tokens_per_minute: 10000000000 }")
-personas:
-  - id: bench
-    headcount: 1
-    tier: bench
-    workflows: [{ id: w, share: 1.0, floor: 0.5 }]
-YAML
+start_upstream "$dir/examples/instant_upstream" "$work/upstream.out"
+limit=""
+[ "$LIMITS" = 1 ] && limit="rate_limit: { requests_per_minute: 100000000, tokens_per_minute: 10000000000 }"
+write_gateway_program "$work/program" replicas-bench "$upstream" "$limit"
 
 url_of() { [ "$1" = postgres ] && echo "$pg_url" || echo "sqlite://$work/gw.db"; }
 px() { # px STORE ARGS...

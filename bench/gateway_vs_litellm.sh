@@ -42,6 +42,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=bench/lib/gateway.sh
+. bench/lib/gateway.sh
 deps=$root/bench/.deps
 # Proximity's build: `dist` (fat LTO, one codegen unit), the build a release ships. The
 # upstream stays the release build whatever PROFILE is, so that only the side under
@@ -110,46 +112,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() { # $1 file, $2 pattern
-  for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "timed out waiting for $2 in $1" >&2
-  cat "$1" >&2
-  return 1
-}
-
-(on upstream target/release/examples/instant_upstream) >"$work/upstream.out" &
-pids+=($!)
-wait_for "$work/upstream.out" listening
-upstream=$(sed -n 's/^listening on //p' "$work/upstream.out")
+start_upstream target/release/examples/instant_upstream "$work/upstream.out" on upstream
+pids+=("$upstream_pid")
 
 # --- Proximity gateway
-mkdir -p "$work/program/suites"
-cat >"$work/program/proximity.yaml" <<YAML
-version: 1
-name: gateway-bench
-tools:
-  - id: instant
-    provider: openai
-    model: instant
-    base_url: http://$upstream/v1
-    api_key_env: PROXIMITY_BENCH_UNUSED_KEY
-    price: { input_per_mtok: 1, output_per_mtok: 1 }
-    params: { max_tokens: 16, max_attempts: 1 }
-tiers:
-  - id: bench
-    tools: [instant]
-    budget_per_seat_month: 1000000000
-personas:
-  - id: bench
-    headcount: 1
-    tier: bench
-    workflows: [{ id: w, share: 1.0, floor: 0.5 }]
-YAML
+write_gateway_program "$work/program" gateway-bench "$upstream"
 px() { "$prox" --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
 declare -A url key pid
 url[direct]=http://$upstream
 key[direct]=unused
-pid[direct]=${pids[0]}
+pid[direct]=$upstream_pid
 if [[ " $TARGETS " == *" proximity "* ]]; then
   key[proximity]=$(px keys create --persona bench 2>/dev/null)
   # Started directly (not through `px`), so that `$!` is the gateway itself: its RSS is
