@@ -33,3 +33,5 @@ CPUS_UPSTREAM=0-1 CPUS_LOAD=2-5 CPUS_TARGET=6-7 OUT=$prefix-separate.tsv \
 echo "== shared cores: everything on 0-1" >&2
 CPUS_UPSTREAM=0-1 CPUS_LOAD=0-1 CPUS_TARGET=0-1 OUT=$prefix-shared.tsv BUILD=0 \
   "$root/bench/gateway_vs_litellm.sh"
+echo >&2
+python3 "$root/bench/summarize.py" cores "$prefix-separate.tsv" "$prefix-shared.tsv"
