@@ -29,8 +29,9 @@
 # the load generator, the upstream and the target take turns on the same cores, and the
 # waiting for a core is part of the figure. CPUS_UPSTREAM, CPUS_LOAD and CPUS_TARGET
 # (taskset lists, e.g. 0-1) pin the upstream, oha and every target to cores of their own
-# (tokio, nginx's `auto` and LiteLLM's workers size themselves to the cores they are
-# given), so that the figure is the hop's own cost (bench/gateway_cores.sh runs both).
+# (tokio and LiteLLM's workers size themselves to the cores they are given, and nginx
+# gets a worker per core given), so that the figure is the hop's own cost
+# (bench/gateway_cores.sh runs both).
 #
 # NETNS=0 measures in the host's network namespace, where `unshare -n` is refused (some
 # containers); every address is still loopback.
