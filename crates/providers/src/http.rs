@@ -501,6 +501,20 @@ pub struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    /// This answer's failed status, classified by [`classify_status`].
+    fn refused(&self, upstream: Upstream, secret: Option<&str>, key_env: &str) -> ProviderError {
+        classify_status(
+            upstream,
+            self.status,
+            &self.headers,
+            &self.body,
+            secret,
+            key_env,
+        )
+    }
+}
+
 /// One JSON request to `url`: its headers and its body.
 pub struct Post<'a> {
     pub transport: &'a Transport,
@@ -532,14 +546,7 @@ pub async fn send_streaming(
         return Ok(response);
     }
     let answer = read(upstream, response, secret).await?;
-    Err(classify_status(
-        upstream,
-        answer.status,
-        &answer.headers,
-        &answer.body,
-        secret,
-        key_env,
-    ))
+    Err(answer.refused(upstream, secret, key_env))
 }
 
 /// Send `post` and wait for the answer's head; a transport fault is classified.
@@ -631,14 +638,7 @@ pub async fn send_and_parse(
 ) -> Result<ChatResponse, ProviderError> {
     let answer = send(upstream, post, secret).await?;
     if !(200..300).contains(&answer.status) {
-        return Err(classify_status(
-            upstream,
-            answer.status,
-            &answer.headers,
-            &answer.body,
-            secret,
-            key_env,
-        ));
+        return Err(answer.refused(upstream, secret, key_env));
     }
     parse(&answer.body).map_err(|what| {
         if has_error_object(&answer.body) {
