@@ -56,7 +56,7 @@ pub use keys::KeyRecord;
 pub use notes::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
 pub use queue::{ClaimedItem, NewWorkItem, QueueCounts};
 pub use records::*;
-pub use usage::{BudgetLine, Reservation, UsageGroup, UsageRecord, UsageSummaryRow};
+pub use usage::{BudgetLine, Reservation, UsageEntry, UsageGroup, UsageRecord, UsageSummaryRow};
 
 /// What went wrong talking to the store.
 #[derive(Debug, thiserror::Error)]

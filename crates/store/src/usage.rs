@@ -100,6 +100,18 @@ pub struct UsageRecord {
     pub attempts: u32,
 }
 
+/// A usage row with the budgets its cost counts against: what a gateway holding its
+/// reservations in memory hands the store ([`Store::record_usages`]), and one line of its
+/// usage journal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UsageEntry {
+    pub usage: UsageRecord,
+    /// The budget month (`YYYY-MM`).
+    pub month: String,
+    /// The budget scopes the cost is added to.
+    pub scopes: Vec<String>,
+}
+
 #[derive(sqlx::FromRow)]
 struct UsageRow {
     id: String,
@@ -252,12 +264,23 @@ impl Store {
         month: &str,
         scopes: &[String],
     ) -> Result<()> {
-        let work = Work::Record {
-            usage: Box::new(usage.clone()),
+        self.record_usages(Arc::new(vec![UsageEntry {
+            usage: usage.clone(),
             month: month.to_owned(),
             scopes: scopes.to_vec(),
-        };
-        self.ledger(work).await.map(|_| ())
+        }]))
+        .await
+    }
+
+    /// [`Store::record_usage`] for many rows at once, in one transaction: all are
+    /// written, or none. On SQLite the writer takes them as one job, so a batch is one
+    /// commit however the writer's queue is raced (one job a row made a flush of 250
+    /// rows ~19 commits, each rewriting the same pages to the WAL).
+    pub async fn record_usages(&self, entries: Arc<Vec<UsageEntry>>) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.ledger(Work::Records(entries)).await.map(|_| ())
     }
 
     /// Apply one ledger write: on SQLite through the group-commit writer task (one
@@ -381,13 +404,9 @@ pub(crate) enum Work {
         usage: Box<UsageRecord>,
         reservation: Option<String>,
     },
-    /// A usage row and its cost added to `spent` of `scopes` in `month`, with no
-    /// reservation in the store (the gateway held it in memory).
-    Record {
-        usage: Box<UsageRecord>,
-        month: String,
-        scopes: Vec<String>,
-    },
+    /// Usage rows and their cost added to `spent` of their scopes in their month, with
+    /// no reservation in the store (the gateway held it in memory).
+    Records(Arc<Vec<UsageEntry>>),
 }
 
 /// What a [`Work`] did.
@@ -487,17 +506,20 @@ async fn write_batch(conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) -> bool 
     let mut results: Vec<Option<Result<Done>>> = Vec::with_capacity(jobs.len());
     for job in &jobs {
         results.push(match &job.work {
-            Work::Record { .. } => None,
+            Work::Records(_) => None,
             _ => Some(in_savepoint(&mut tx, &job.work).await),
         });
     }
     // Usage rows of gateways holding reservations in memory: all in one statement, their
     // spend summed per budget; one by one (each in a savepoint, with its own error) only
     // if that fails.
-    let records: Vec<&Work> = jobs
+    let records: Vec<&UsageEntry> = jobs
         .iter()
-        .map(|j| &j.work)
-        .filter(|w| matches!(w, Work::Record { .. }))
+        .filter_map(|j| match &j.work {
+            Work::Records(entries) => Some(entries.iter()),
+            _ => None,
+        })
+        .flatten()
         .collect();
     if !records.is_empty() {
         let bulk = async {
@@ -542,26 +564,18 @@ async fn write_batch(conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) -> bool 
 /// Most usage rows in one `INSERT` (18 parameters each, far below SQLite's limit).
 const RECORDS_PER_STATEMENT: usize = 512;
 
-/// Insert the usage rows of `records` (all [`Work::Record`]) and add the cost of those
-/// that were new to their budgets: one statement per 512 rows, one per budget and month.
-async fn record_all(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, records: &[&Work]) -> Result<()> {
+/// Insert the usage rows of `records` and add the cost of those that were new to their
+/// budgets: one statement per 512 rows, one per budget and month.
+async fn record_all(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    records: &[&UsageEntry],
+) -> Result<()> {
     let mut spend: std::collections::BTreeMap<(&str, &str), f64> = Default::default();
-    for chunk in records.chunks(RECORDS_PER_STATEMENT) {
-        let rows: Vec<(&UsageRecord, &str, &[String])> = chunk
-            .iter()
-            .filter_map(|w| match w {
-                Work::Record {
-                    usage,
-                    month,
-                    scopes,
-                } => Some((usage.as_ref(), month.as_str(), scopes.as_slice())),
-                _ => None,
-            })
-            .collect();
+    for rows in records.chunks(RECORDS_PER_STATEMENT) {
         let mut q =
             sqlx::QueryBuilder::new(concat!("INSERT INTO gateway_usage ", usage_columns!(), " "));
-        q.push_values(&rows, |mut b, (u, _, _)| {
-            bind_usage!(b, push_bind, u);
+        q.push_values(rows, |mut b, e| {
+            bind_usage!(b, push_bind, e.usage);
         });
         q.push(" ON CONFLICT (id) DO NOTHING");
         // Without `RETURNING`, as the eval's result batches (crate::batch): when every
@@ -587,12 +601,13 @@ async fn record_all(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, records: &[&Wo
                     .await?;
             Some(ids.into_iter().collect())
         };
-        for (u, month, scopes) in rows {
+        for e in rows {
+            let u = &e.usage;
             // `remove`: a row given twice in one batch was inserted, and counts, once.
             let new = inserted.as_mut().is_none_or(|ids| ids.remove(&u.id));
             if new && u.cost_usd > 0.0 {
-                for scope in scopes {
-                    *spend.entry((scope.as_str(), month)).or_default() += u.cost_usd;
+                for scope in &e.scopes {
+                    *spend.entry((scope.as_str(), e.month.as_str())).or_default() += u.cost_usd;
                 }
             }
         }
@@ -749,13 +764,13 @@ macro_rules! ledger {
                         }
                         Ok(Done::Settle)
                     }
-                    Work::Record {
-                        usage: u,
-                        month,
-                        scopes,
-                    } => {
-                        if Self::insert_usage(tx, u).await? && u.cost_usd > 0.0 {
-                            for scope in scopes {
+                    Work::Records(entries) => {
+                        for e in entries.iter() {
+                            let u = &e.usage;
+                            if !Self::insert_usage(tx, u).await? || u.cost_usd <= 0.0 {
+                                continue;
+                            }
+                            for scope in &e.scopes {
                                 sqlx::query(
                                     "INSERT INTO budget_ledger (scope, month, spent_usd)
                                      VALUES ($1, $2, $3)
@@ -763,7 +778,7 @@ macro_rules! ledger {
                                      SET spent_usd = budget_ledger.spent_usd + excluded.spent_usd",
                                 )
                                 .bind(scope)
-                                .bind(month)
+                                .bind(&e.month)
                                 .bind(u.cost_usd)
                                 .execute(&mut **tx)
                                 .await?;
@@ -996,6 +1011,40 @@ mod tests {
             assert_eq!(s.usage(None).await.unwrap().len(), 600);
             let (spent, _) = s.budget_state("persona:p", "2026-11").await.unwrap();
             assert!((spent - 0.6).abs() < 1e-9, "{spent}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_usage_rows_counts_each_spend_once() {
+        for s in crate::testing::stores().await {
+            crate::testing::on(&s);
+            let entry = |id: &str, cost: f64, scopes: &[&str]| UsageEntry {
+                usage: usage(id, cost),
+                month: "2026-11".into(),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            };
+            // Written before: its spend is not added again.
+            s.record_usage(&usage("r3", 0.001), "2026-11", &["persona:p".to_owned()])
+                .await
+                .unwrap();
+            // 1,200 rows (three statements' worth on SQLite), one of them twice, and one
+            // with a second budget.
+            let mut batch: Vec<UsageEntry> = (0..1200)
+                .map(|i| entry(&format!("r{i}"), 0.001, &["persona:p"]))
+                .collect();
+            batch.push(entry("r7", 0.001, &["persona:p"]));
+            batch.push(entry("k", 0.5, &["persona:p", "key:k"]));
+            s.record_usages(std::sync::Arc::new(batch)).await.unwrap();
+            s.record_usages(std::sync::Arc::new(Vec::new()))
+                .await
+                .unwrap();
+            assert_eq!(s.usage(None).await.unwrap().len(), 1201);
+            let (spent, _) = s.budget_state("persona:p", "2026-11").await.unwrap();
+            assert!((spent - 1.7).abs() < 1e-9, "{spent}");
+            assert_eq!(
+                s.budget_state("key:k", "2026-11").await.unwrap(),
+                (0.5, 0.0)
+            );
         }
     }
 
