@@ -16,6 +16,7 @@
 #   RATES="100 500" SECS=5 REPEATS=1 bench/gateway_vs_litellm.sh
 #   LITELLM_WORKERS=1 ...   BUILD=0 ...   TARGETS="direct proximity" ...
 #   TARGETS="direct nginx passthrough-hyper passthrough proximity litellm" ...
+#   TARGETS="direct passthrough-hyper passthrough-hyper+25 passthrough-hyper+50 proximity" ...
 #   CPUS_UPSTREAM=0-1 CPUS_LOAD=2-5 CPUS_TARGET=6-7 ...   NETNS=0 ...
 #
 # Three reference relays, not peers (none has keys, tiers, budgets or usage rows), set
@@ -23,7 +24,12 @@
 # reverse proxy with keep-alive to the upstream, one worker process per core),
 # `passthrough` (crates/gateway/examples/passthrough.rs: axum, reqwest and the runtime
 # `proximity gateway` runs on, and nothing else) and `passthrough-hyper` (the same with
-# hyper-util's client in place of reqwest).
+# hyper-util's client in place of reqwest). `passthrough-hyper+N` is that relay burning N µs
+# of CPU on each request's path (PASSTHROUGH_SPIN_US): how the tail on this machine grows
+# with a relay's CPU alone, to set the gateway's against.
+#
+# cpu_us is the CPU time (user + system) the target's processes took during a run, per
+# answered request; for `direct`, the upstream's.
 #
 # Cores: by default every process runs where the scheduler puts it, so on a small machine
 # the load generator, the upstream and the target take turns on the same cores, and the
@@ -169,14 +175,18 @@ if [[ " $TARGETS " == *" passthrough "* ]]; then
   url[passthrough]=http://$(sed -n 's/^listening on //p' "$work/passthrough.out")
   key[passthrough]=unused
 fi
-if [[ " $TARGETS " == *" passthrough-hyper "* ]]; then
-  (on target target/release/examples/passthrough_hyper "$upstream") >"$work/passthrough-hyper.out" &
+for t in $TARGETS; do
+  [[ $t == passthrough-hyper || $t == passthrough-hyper+* ]] || continue
+  spin_us=0
+  [[ $t == *+* ]] && spin_us=${t#*+}
+  (export PASSTHROUGH_SPIN_US=$spin_us
+    on target target/release/examples/passthrough_hyper "$upstream") >"$work/$t.out" &
   pids+=($!)
-  pid[passthrough-hyper]=$!
-  wait_for "$work/passthrough-hyper.out" listening
-  url[passthrough-hyper]=http://$(sed -n 's/^listening on //p' "$work/passthrough-hyper.out")
-  key[passthrough-hyper]=unused
-fi
+  pid[$t]=$!
+  wait_for "$work/$t.out" listening
+  url[$t]=http://$(sed -n 's/^listening on //p' "$work/$t.out")
+  key[$t]=unused
+done
 
 # --- LiteLLM proxy
 if [[ " $TARGETS " == *" litellm "* ]]; then
@@ -212,6 +222,14 @@ tree_rss() {
   done
   echo "$total"
 }
+# CPU time (user + system, in clock ticks) of a process and its children so far.
+tree_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 # One oha run: $1 target, $2 rate (0 = closed loop, as fast as it goes), $3 seconds.
 load() {
   local t=$1 rate=$2 secs=$3 args=()
@@ -241,9 +259,10 @@ print("%.1f\t%.3f\t%.3f\t%d" % (ok / secs, (p.get("p50") or float("nan")) * 1000
     "proximity=$("$prox" --version | tr ' ' '-')-$PROFILE litellm=$LITELLM_VERSION workers=$LITELLM_WORKERS" \
     "oha=$OHA_VERSION connections=$CONNECTIONS secs=$SECS (litellm without a database)" \
     "cpus=upstream:${CPUS_UPSTREAM:-any},load:${CPUS_LOAD:-any},target:${CPUS_TARGET:-any} netns=$NETNS"
-  printf 'target\trps\trepeat\tachieved_rps\tp50_ms\tp99_ms\terrors\trss_kb\tload1\n'
+  printf 'target\trps\trepeat\tachieved_rps\tp50_ms\tp99_ms\terrors\trss_kb\tload1\tcpu_us\n'
 } | tee "$OUT"
 
+hz=$(getconf CLK_TCK)
 # Warm up every target (connections, SQLite pages, Python imports).
 for t in $TARGETS; do load "$t" 50 2 >/dev/null; done
 
@@ -257,9 +276,12 @@ for rep in $(seq "$REPEATS"); do
     for t in "${order[@]}"; do
       [ -z "${gave_up[$t]:-}" ] || [ "$rate" = 0 ] || continue
       load1=$(cut -d' ' -f1 /proc/loadavg)
+      ticks=$(tree_ticks "${pid[$t]}")
       line=$(load "$t" "$rate" "$SECS" | fields)
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rate" "$rep" "$line" "$(tree_rss "${pid[$t]}")" "$load1" | tee -a "$OUT"
+      ticks=$(($(tree_ticks "${pid[$t]}") - ticks))
       achieved=$(echo "$line" | cut -f1)
+      cpu_us=$(python3 -c "print('%.1f' % ($ticks * 1e6 / $hz / max($achieved * $SECS, 1)))")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rate" "$rep" "$line" "$(tree_rss "${pid[$t]}")" "$load1" "$cpu_us" | tee -a "$OUT"
       errors=$(echo "$line" | cut -f4)
       if [ "$t" = litellm ] && [ "$rate" != 0 ] && python3 -c "import sys; sys.exit(not ($achieved < 0.95 * $rate or $errors > 0))"; then
         gave_up[$t]=1

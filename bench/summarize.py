@@ -81,16 +81,28 @@ def median_of(rs, k):
     return statistics.median(vals) if vals else float("nan")
 
 
+def order_of(target):
+    """Where a target sorts: the relays burning CPU (`passthrough-hyper+N`) after the bare
+    one, by N."""
+    if target.startswith("passthrough-hyper+"):
+        return 2 + num(target.split("+", 1)[1]) / 1e6
+    return ORDER.get(target, 9)
+
+
 def sorted_groups(by):
-    return sorted(by.items(), key=lambda kv: (ORDER.get(kv[0][0], 9), kv[0][1] or 10**9))
+    return sorted(by.items(), key=lambda kv: (order_of(kv[0][0]), kv[0][1] or 10**9))
 
 
 def gateway_summary(path):
     by = gateway_rows(path)
     print("rps asked 0 = closed loop, as fast as it goes (the target's maximum).")
     print()
-    print("| target | rps asked | runs | rps achieved | p50 ms | p99 ms | p50 added ms | p99 added ms | errors | RSS MiB | load1 |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    # CPU a request (the target's processes; the upstream's for `direct`), in TSVs that
+    # have it.
+    cpu = any("cpu_us" in r for rs in by.values() for r in rs)
+    print("| target | rps asked | runs | rps achieved | p50 ms | p99 ms | p50 added ms | p99 added ms | errors | RSS MiB | load1 |"
+          + (" CPU µs a request |" if cpu else ""))
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |" + (" ---: |" if cpu else ""))
     for (target, rps), rs in sorted_groups(by):
         def m(k):
             return median_of(rs, k)
@@ -100,6 +112,7 @@ def gateway_summary(path):
         print(
             f"| {target} | {rps:,} | {len(rs)} | {m('achieved_rps'):,.0f} | {m('p50_ms'):.3f} | {m('p99_ms'):.3f} "
             f"| {added} | {m('errors'):.0f} | {m('rss_kb') / 1024:.1f} | {loads} |"
+            + (f" {m('cpu_us'):.0f} |" if cpu else "")
         )
     top = {t: median_of(by[(t, 0)], "achieved_rps") for t in ORDER if (t, 0) in by}
     if "proximity" in top and "litellm" in top:
