@@ -17,6 +17,7 @@
 #   LITELLM_WORKERS=1 ...   BUILD=0 ...   TARGETS="direct proximity" ...
 #   TARGETS="direct nginx passthrough-hyper passthrough proximity litellm" ...
 #   TARGETS="direct passthrough-hyper passthrough-hyper+25 passthrough-hyper+50 proximity" ...
+#   PROXIMITY_BEFORE=/tmp/proximity-old TARGETS="direct proximity-before proximity" ...
 #   CPUS_UPSTREAM=0-1 CPUS_LOAD=2-5 CPUS_TARGET=6-7 ...   NETNS=0 ...
 #
 # Three reference relays, not peers (none has keys, tiers, budgets or usage rows), set
@@ -27,6 +28,9 @@
 # hyper-util's client in place of reqwest). `passthrough-hyper+N` is that relay burning N µs
 # of CPU on each request's path (PASSTHROUGH_SPIN_US): how the tail on this machine grows
 # with a relay's CPU alone, to set the gateway's against.
+#
+# `proximity-before` is a second gateway, the binary PROXIMITY_BEFORE (an earlier build,
+# say), on a store of its own: a change's before and after, alternated in one run.
 #
 # cpu_us is the CPU time (user + system) the target's processes took during a run, per
 # answered request; for `direct`, the upstream's.
@@ -124,23 +128,28 @@ pids+=("$upstream_pid")
 
 # --- Proximity gateway
 write_gateway_program "$work/program" gateway-bench "$upstream"
-px() { "$prox" --program "$work/program" --database-url "sqlite://$work/gw.db" "$@"; }
 declare -A url key pid
 url[direct]=http://$upstream
 key[direct]=unused
 pid[direct]=$upstream_pid
-if [[ " $TARGETS " == *" proximity "* ]]; then
-  key[proximity]=$(px keys create --persona bench 2>/dev/null)
-  # Started directly (not through `px`), so that `$!` is the gateway itself: its RSS is
-  # the one sampled, and the cleanup stops it.
-  (on target "$prox" --program "$work/program" --database-url "sqlite://$work/gw.db" \
-    gateway --listen 127.0.0.1:0) >"$work/gateway.out" 2>"$work/gateway.err" &
+for t in $TARGETS; do
+  case $t in
+    proximity) bin=$prox ;;
+    proximity-before) bin=${PROXIMITY_BEFORE:?TARGETS has proximity-before: set PROXIMITY_BEFORE to the binary to compare} ;;
+    *) continue ;;
+  esac
+  db=sqlite://$work/$t.db
+  key[$t]=$("$bin" --program "$work/program" --database-url "$db" keys create --persona bench 2>/dev/null)
+  # Started directly (not through a function), so that `$!` is the gateway itself: its
+  # RSS is the one sampled, and the cleanup stops it.
+  (on target "$bin" --program "$work/program" --database-url "$db" \
+    gateway --listen 127.0.0.1:0) >"$work/$t.out" 2>"$work/$t.err" &
   pids+=($!)
-  pid[proximity]=$!
-  wait_for "$work/gateway.out" listening
-  url[proximity]=$(sed -n 's/^listening on //p' "$work/gateway.out")
-  [[ ${url[proximity]} == http://* ]] || url[proximity]=http://${url[proximity]}
-fi
+  pid[$t]=$!
+  wait_for "$work/$t.out" listening
+  url[$t]=$(sed -n 's/^listening on //p' "$work/$t.out")
+  [[ ${url[$t]} == http://* ]] || url[$t]=http://${url[$t]}
+done
 
 # --- Reference relays
 if [[ " $TARGETS " == *" nginx "* ]]; then

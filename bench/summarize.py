@@ -58,7 +58,7 @@ def eval_summary(path):
             print(f"| {n:,} | {p[1] / f[1]:,.0f}x | {f[2] / p[2]:.1f}x |")
 
 
-ORDER = {"direct": 0, "nginx": 1, "passthrough-hyper": 2, "passthrough": 3, "proximity": 4, "litellm": 5}
+ORDER = {"direct": 0, "nginx": 1, "passthrough-hyper": 2, "passthrough": 3, "proximity-before": 3.5, "proximity": 4, "litellm": 5}
 
 
 def gateway_rows(path):
