@@ -223,22 +223,23 @@ YAML
 fi
 
 body='{"model":"instant","messages":[{"role":"user","content":"Say ok."}],"max_tokens":16}'
-# Resident memory of a process and its children, in KiB (LiteLLM runs worker processes).
-tree_rss() {
+# A process, its children and theirs (LiteLLM and nginx run worker processes).
+tree() {
+  echo "$1" $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done)
+}
+# `tree_sum PID FILE AWK`: the sum over a process tree of what AWK prints from
+# /proc/<pid>/FILE.
+tree_sum() {
   local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
-    total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  for p in $(tree "$1"); do
+    total=$((total + $(awk "$3" "/proc/$p/$2" 2>/dev/null || echo 0)))
   done
   echo "$total"
 }
-# CPU time (user + system, in clock ticks) of a process and its children so far.
-tree_ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+# Resident memory of a process tree, in KiB.
+tree_rss() { tree_sum "$1" status '/VmRSS/ {print $2}'; }
+# CPU time (user + system, in clock ticks) of a process tree so far.
+tree_ticks() { tree_sum "$1" stat '{print $14 + $15}'; }
 # One oha run: $1 target, $2 rate (0 = closed loop, as fast as it goes), $3 seconds.
 load() {
   local t=$1 rate=$2 secs=$3 args=()
