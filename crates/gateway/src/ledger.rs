@@ -430,26 +430,7 @@ mod tests {
     use super::*;
 
     fn record(id: &str, cost: f64, now: DateTime<Utc>) -> UsageRecord {
-        UsageRecord {
-            id: id.into(),
-            created_at: now,
-            key_id: Some("k".into()),
-            persona: Some("p".into()),
-            tier: Some("t".into()),
-            tool_id: "gpt".into(),
-            served_by: Some("gpt".into()),
-            tool_fingerprint: None,
-            workflow: "unknown".into(),
-            input_tokens: 1,
-            output_tokens: 1,
-            cost_usd: cost,
-            latency_ms: 1,
-            ttft_ms: None,
-            status: 200,
-            error_class: None,
-            stream: false,
-            attempts: 1,
-        }
+        proximity_store::testing::usage_record(id, cost, now)
     }
 
     fn line(scope: &str, limit_usd: f64) -> BudgetLine {

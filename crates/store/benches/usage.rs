@@ -14,35 +14,16 @@ use std::time::Duration;
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
-use proximity_store::{Store, UsageEntry, UsageRecord};
+use proximity_store::{testing, Store, UsageEntry};
 
 /// Rows a flush carries at 5,000 requests/s and a 50 ms linger.
 const ROWS: usize = 250;
 
 fn entry(id: usize) -> UsageEntry {
     UsageEntry {
-        usage: UsageRecord {
-            id: format!("{id:024x}"),
-            created_at: Utc::now(),
-            key_id: Some("key-1".into()),
-            persona: Some("bench".into()),
-            tier: Some("bench".into()),
-            tool_id: "instant".into(),
-            served_by: Some("instant".into()),
-            tool_fingerprint: Some("fp".into()),
-            workflow: "w".into(),
-            input_tokens: 12,
-            output_tokens: 1,
-            cost_usd: 0.000013,
-            latency_ms: 1,
-            ttft_ms: None,
-            status: 200,
-            error_class: None,
-            stream: false,
-            attempts: 1,
-        },
+        usage: testing::usage_record(&format!("{id:024x}"), 0.000013, Utc::now()),
         month: "2026-11".into(),
-        scopes: vec!["key:key-1".into(), "persona:bench".into()],
+        scopes: vec!["key:k".into(), "persona:p".into()],
     }
 }
 

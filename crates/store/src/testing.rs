@@ -1,5 +1,5 @@
-//! Test support for this crate and the ones above it: a fresh, empty store on each
-//! backend the machine offers. SQLite is always there; PostgreSQL when
+//! Test support for this crate and the ones above it (and their benchmarks): a fresh,
+//! empty store on each backend the machine offers, and a usage row to write to it. SQLite is always there; PostgreSQL when
 //! `PROXIMITY_TEST_DATABASE_URL` names a server (each store gets a database of its own,
 //! created on that server), and its absence is a failure when
 //! `PROXIMITY_REQUIRE_POSTGRES=1` (as in CI).
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions as _, Connection as _};
 
-use crate::{Backend, Store};
+use crate::{Backend, Store, UsageRecord};
 
 /// The server the PostgreSQL tests create their databases on.
 pub const POSTGRES_URL_ENV: &str = "PROXIMITY_TEST_DATABASE_URL";
@@ -130,4 +130,29 @@ pub fn on(store: &Store) -> Backend {
         eprintln!("--- on {}", b.as_str());
     }
     b
+}
+
+/// A usage row: a 200 answer of tool `gpt` to key `k` of persona `p` in tier `t`, 10
+/// tokens in and 5 out, costing `cost`.
+pub fn usage_record(id: &str, cost: f64, created_at: chrono::DateTime<chrono::Utc>) -> UsageRecord {
+    UsageRecord {
+        id: id.into(),
+        created_at,
+        key_id: Some("k".into()),
+        persona: Some("p".into()),
+        tier: Some("t".into()),
+        tool_id: "gpt".into(),
+        served_by: Some("gpt".into()),
+        tool_fingerprint: Some("f".into()),
+        workflow: "unknown".into(),
+        input_tokens: 10,
+        output_tokens: 5,
+        cost_usd: cost,
+        latency_ms: 3,
+        ttft_ms: Some(2),
+        status: 200,
+        error_class: None,
+        stream: false,
+        attempts: 1,
+    }
 }

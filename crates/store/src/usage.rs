@@ -892,26 +892,7 @@ mod tests {
     use super::*;
 
     fn usage(id: &str, cost: f64) -> UsageRecord {
-        UsageRecord {
-            id: id.into(),
-            created_at: Utc::now(),
-            key_id: Some("k".into()),
-            persona: Some("p".into()),
-            tier: Some("t".into()),
-            tool_id: "gpt".into(),
-            served_by: Some("gpt".into()),
-            tool_fingerprint: Some("f".into()),
-            workflow: "unknown".into(),
-            input_tokens: 10,
-            output_tokens: 5,
-            cost_usd: cost,
-            latency_ms: 3,
-            ttft_ms: Some(2),
-            status: 200,
-            error_class: None,
-            stream: false,
-            attempts: 1,
-        }
+        crate::testing::usage_record(id, cost, Utc::now())
     }
 
     #[tokio::test]
