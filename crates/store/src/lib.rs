@@ -514,6 +514,15 @@ fn sqlite_path(url: &str) -> Option<&str> {
 /// (bench/results/2026-11-26.md, sessions 8 and 9).
 pub(crate) const PAGE_CACHE: &str = "-512";
 
+/// Where SQLite keeps its temporary files (`temp_store`): in memory. A multi-row
+/// statement inside a transaction that may abort half-way (a foreign key, a `NOT NULL`)
+/// keeps a statement journal of the pages it changes, and past 64 KiB SQLite spilled it
+/// to a file it created, wrote and deleted in `/var/tmp`: at 5,000 rps a gateway's usage
+/// commit (~250 rows) did that 20 times a second, ~1,500 `pwrite64` a second, more than
+/// the write-ahead log itself (bench/results/2026-11-27.md, session 15). A statement
+/// journal holds one statement's pages, so memory stays small.
+pub(crate) const TEMP_STORE: &str = "memory";
+
 async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePool> {
     let Some(path) = sqlite_path(url) else {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
@@ -531,7 +540,8 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePoo
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
-        .pragma("cache_size", PAGE_CACHE);
+        .pragma("cache_size", PAGE_CACHE)
+        .pragma("temp_store", TEMP_STORE);
     let max = if path == ":memory:" {
         1
     } else {

@@ -141,25 +141,34 @@ impl WriterConn {
 mod tests {
     use super::*;
 
-    async fn cache_size(conn: &mut SqliteConnection) -> i64 {
-        sqlx::query_scalar("PRAGMA cache_size")
+    /// The connection's page cache and where its temporary files go (`2`: memory).
+    async fn cache_size(conn: &mut SqliteConnection) -> (i64, i64) {
+        let cache = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let temp = sqlx::query_scalar("PRAGMA temp_store")
             .fetch_one(conn)
             .await
-            .unwrap()
+            .unwrap();
+        (cache, temp)
     }
 
     /// The writer's own connection and every pool connection keep the store's small page
-    /// cache, not SQLite's 2 MiB default.
+    /// cache, not SQLite's 2 MiB default, and their statement journals in memory, not in
+    /// files created and deleted in `/var/tmp` each commit.
     #[tokio::test]
-    async fn every_connection_keeps_the_small_page_cache() {
+    async fn every_connection_keeps_the_small_page_cache_and_temp_files_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("p.db").display());
         let store = crate::Store::connect(&url).await.unwrap();
         let crate::Pool::Sqlite(pool) = &store.pool else {
             panic!("a file URL opens a SQLite store");
         };
-        let expected: i64 = crate::PAGE_CACHE.parse().unwrap();
-        assert_ne!(expected, -2000, "SQLite's default");
+        let cache: i64 = crate::PAGE_CACHE.parse().unwrap();
+        assert_ne!(cache, -2000, "SQLite's default");
+        assert_eq!(crate::TEMP_STORE, "memory");
+        let expected = (cache, 2);
         let mut pooled = vec![pool.acquire().await.unwrap(), pool.acquire().await.unwrap()];
         for conn in &mut pooled {
             assert_eq!(cache_size(conn).await, expected);
