@@ -11,6 +11,11 @@
 //! once every line of it is in the store. A gateway starting on the database first moves
 //! whatever a killed one left in the journal into the store, then serves.
 //!
+//! The flusher commits at background priority (on Linux, SQLite's thread for those
+//! commits is scheduled `SCHED_IDLE`), so a commit does not take a core from a request,
+//! and falls back to normal priority when the backlog grows or background commits are
+//! slow ([`Pacing`]).
+//!
 //! So the store lags the acknowledgements by one flush (the flusher lingers 50 ms for a
 //! batch, then commits it): `/healthz` reports `usage_pending`, and [`Journal::flush`]
 //! waits for it. Only the gateway that owns the file (it holds the exclusive lock beside it) has
@@ -21,9 +26,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use proximity_store::{Store, StoreError};
+use proximity_store::{Store, StoreError, WritePriority};
 use tokio::sync::Notify;
 
 /// A segment is sealed, and a new one started, once it holds this many bytes.
@@ -189,6 +194,16 @@ impl Journal {
     /// Move what is pending into the store: up to [`FLUSH_MAX`] entries, oldest first.
     /// Returns how many; on a store error they stay pending (and in the journal).
     pub async fn flush_some(&self, store: &Store) -> Result<usize, JournalError> {
+        self.flush_some_at(store, WritePriority::Normal).await
+    }
+
+    /// [`Journal::flush_some`], committed by a store connection whose thread is scheduled
+    /// at `priority`.
+    async fn flush_some_at(
+        &self,
+        store: &Store,
+        priority: WritePriority,
+    ) -> Result<usize, JournalError> {
         let _one = self.flushing.lock().await;
         // Cancellation-safe: should this future be dropped mid-write (the flusher task
         // aborted), the guard puts the batch back.
@@ -199,7 +214,7 @@ impl Journal {
         };
         let n = match &taken.batch {
             Some((batch, _)) if !batch.is_empty() => {
-                store.record_usages(batch.clone()).await?;
+                store.record_usages_at(batch.clone(), priority).await?;
                 self.commits.fetch_add(1, Ordering::SeqCst);
                 batch.len()
             }
@@ -233,16 +248,22 @@ impl Journal {
 
     /// Flush whenever something is appended, until the task is aborted. A store error is
     /// logged and retried with backoff (up to 5 s); the entries stay in the journal.
+    /// Commits go at background priority while that keeps up ([`Pacing`]).
     pub fn spawn_flusher(self: &Arc<Self>, store: Store) -> tokio::task::JoinHandle<()> {
         let journal = self.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(50);
+            let mut pacing = Pacing::default();
             loop {
                 journal.wake.notified().await;
                 // Let a few more requests join the batch: one commit for many rows.
                 tokio::time::sleep(LINGER).await;
                 loop {
-                    match journal.flush_some(&store).await {
+                    let priority = pacing.priority(journal.unflushed(), Instant::now());
+                    let started = Instant::now();
+                    let flushed = journal.flush_some_at(&store, priority).await;
+                    pacing.took(priority, started.elapsed(), Instant::now());
+                    match flushed {
                         // Only a full batch (a backlog) is followed at once. What came
                         // during the commit waits for the next linger: draining to zero
                         // here chained commits of a row or two each (at 5,000 rps a
@@ -318,6 +339,49 @@ impl Journal {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Appends leave `Inner` consistent at every step a panic could interrupt.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The most pending entries the flusher commits at background priority; a larger
+/// backlog goes at normal priority, so the store keeps up whatever the load.
+const BACKGROUND_MAX: usize = 4096;
+/// A background commit that took longer than this means the cores are busy: SQLite's
+/// idle-priority thread got little of them (a commit of 250 rows is ~1.5 ms of CPU).
+const BACKGROUND_SLOW: Duration = Duration::from_millis(100);
+/// How long the flusher then commits at normal priority before trying background again.
+const NORMAL_AFTER_SLOW: Duration = Duration::from_secs(2);
+
+/// When the flusher commits at background priority ([`WritePriority::Background`]: on
+/// Linux, SQLite's thread at `SCHED_IDLE`, so a commit never holds a core a request is
+/// waiting for). At background priority a commit runs only on a core nothing else
+/// wants, and on saturated cores it could wait for long while the backlog grows; so a
+/// large backlog, or a background commit that was slow, sends the next commits at
+/// normal priority for a while.
+#[derive(Debug, Default)]
+struct Pacing {
+    normal_until: Option<Instant>,
+}
+
+impl Pacing {
+    /// The priority of the next commit, with `pending` entries waiting.
+    fn priority(&self, pending: usize, now: Instant) -> WritePriority {
+        let slowed = self.normal_until.is_some_and(|until| now < until);
+        if pending <= BACKGROUND_MAX && !slowed {
+            WritePriority::Background
+        } else {
+            WritePriority::Normal
+        }
+    }
+
+    /// A commit at `priority` took `took`, ending `now`.
+    fn took(&mut self, priority: WritePriority, took: Duration, now: Instant) {
+        if priority == WritePriority::Background && took > BACKGROUND_SLOW {
+            tracing::debug!(
+                took_ms = took.as_millis() as u64,
+                "a background usage commit was slow; committing at normal priority for a while"
+            );
+            self.normal_until = Some(now + NORMAL_AFTER_SLOW);
+        }
     }
 }
 
@@ -510,6 +574,37 @@ mod tests {
             j.append(entry("c", 1.0)),
             Err(JournalError::Closed)
         ));
+    }
+
+    /// The flusher commits at background priority while the backlog is small and those
+    /// commits are quick; a large backlog, or a slow background commit (the cores are
+    /// busy), sends commits at normal priority for a while.
+    #[test]
+    fn commits_go_at_background_priority_while_that_keeps_up() {
+        let t0 = Instant::now();
+        let mut pacing = Pacing::default();
+        assert_eq!(pacing.priority(250, t0), WritePriority::Background);
+        assert_eq!(
+            pacing.priority(BACKGROUND_MAX, t0),
+            WritePriority::Background
+        );
+        assert_eq!(
+            pacing.priority(BACKGROUND_MAX + 1, t0),
+            WritePriority::Normal
+        );
+        // A quick background commit and a slow normal one change nothing.
+        pacing.took(WritePriority::Background, Duration::from_millis(2), t0);
+        pacing.took(WritePriority::Normal, Duration::from_secs(1), t0);
+        assert_eq!(pacing.priority(250, t0), WritePriority::Background);
+        // A slow background commit: normal priority until NORMAL_AFTER_SLOW has passed.
+        pacing.took(WritePriority::Background, BACKGROUND_SLOW * 2, t0);
+        assert_eq!(pacing.priority(1, t0), WritePriority::Normal);
+        let later = t0 + NORMAL_AFTER_SLOW - Duration::from_millis(1);
+        assert_eq!(pacing.priority(1, later), WritePriority::Normal);
+        assert_eq!(
+            pacing.priority(1, t0 + NORMAL_AFTER_SLOW),
+            WritePriority::Background
+        );
     }
 
     /// Requests arriving faster than a commit takes: the flusher commits once a linger,

@@ -36,6 +36,7 @@ pub mod testing;
 pub mod transfer;
 pub mod usage;
 mod writer_conn;
+pub use writer_conn::WritePriority;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

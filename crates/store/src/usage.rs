@@ -19,7 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::writer_conn::{Closing, WriterConn};
+use crate::writer_conn::{Closing, WritePriority, WriterConn};
 use crate::{Pool, Result, Store, StoreError};
 
 /// A timestamp as stored: RFC 3339 UTC with microseconds, so text order is time order.
@@ -277,10 +277,23 @@ impl Store {
     /// commit however the writer's queue is raced (one job a row made a flush of 250
     /// rows ~19 commits, each rewriting the same pages to the WAL).
     pub async fn record_usages(&self, entries: Arc<Vec<UsageEntry>>) -> Result<()> {
+        self.record_usages_at(entries, WritePriority::Normal).await
+    }
+
+    /// [`Store::record_usages`], committed on SQLite by a connection whose thread is
+    /// scheduled at `priority` (a batch with other work in it goes at normal priority).
+    /// PostgreSQL ignores it: the server does the work.
+    pub async fn record_usages_at(
+        &self,
+        entries: Arc<Vec<UsageEntry>>,
+        priority: WritePriority,
+    ) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        self.ledger(Work::Records(entries)).await.map(|_| ())
+        self.ledger(Work::Records(entries, priority))
+            .await
+            .map(|_| ())
     }
 
     /// Apply one ledger write: on SQLite through the group-commit writer task (one
@@ -405,8 +418,8 @@ pub(crate) enum Work {
         reservation: Option<String>,
     },
     /// Usage rows and their cost added to `spent` of their scopes in their month, with
-    /// no reservation in the store (the gateway held it in memory).
-    Records(Arc<Vec<UsageEntry>>),
+    /// no reservation in the store (the gateway held it in memory), at a priority.
+    Records(Arc<Vec<UsageEntry>>, WritePriority),
 }
 
 /// What a [`Work`] did.
@@ -462,10 +475,15 @@ impl Writer {
 /// Applies batches on the writer's own connection, kept between batches (see
 /// [`crate::writer_conn`]: at 2,000 requests/s, preads fell from 6,945 to 453 for 6,000
 /// requests, and the SQLite thread's CPU by ~17%).
+///
+/// A batch of nothing but [`WritePriority::Background`] usage rows goes through a second
+/// connection of the writer's own, whose SQLite thread runs at background priority.
 async fn write_loop(pool: SqlitePool, closing: Closing, mut rx: mpsc::Receiver<Job>) {
-    let mut writer = WriterConn::new(closing);
+    let mut normal = WriterConn::new(closing.clone());
+    let mut background = WriterConn::with_priority(closing, WritePriority::Background);
     loop {
-        let Some(first) = writer.wait(rx.recv()).await else {
+        // Either connection closes when the store does, whichever is waited on.
+        let Some(first) = normal.wait(background.wait(rx.recv())).await else {
             break;
         };
         let mut batch = vec![first];
@@ -475,6 +493,14 @@ async fn write_loop(pool: SqlitePool, closing: Closing, mut rx: mpsc::Receiver<J
                 Err(_) => break,
             }
         }
+        let writer = if batch
+            .iter()
+            .all(|j| matches!(j.work, Work::Records(_, WritePriority::Background)))
+        {
+            &mut background
+        } else {
+            &mut normal
+        };
         match writer.take(&pool).await {
             Ok(mut conn) => {
                 let ok = write_batch(&mut conn, batch).await;
@@ -506,7 +532,7 @@ async fn write_batch(conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) -> bool 
     let mut results: Vec<Option<Result<Done>>> = Vec::with_capacity(jobs.len());
     for job in &jobs {
         results.push(match &job.work {
-            Work::Records(_) => None,
+            Work::Records(..) => None,
             _ => Some(in_savepoint(&mut tx, &job.work).await),
         });
     }
@@ -516,7 +542,7 @@ async fn write_batch(conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) -> bool 
     let records: Vec<&UsageEntry> = jobs
         .iter()
         .filter_map(|j| match &j.work {
-            Work::Records(entries) => Some(entries.iter()),
+            Work::Records(entries, _) => Some(entries.iter()),
             _ => None,
         })
         .flatten()
@@ -771,7 +797,7 @@ macro_rules! ledger {
                         }
                         Ok(Done::Settle)
                     }
-                    Work::Records(entries) => {
+                    Work::Records(entries, _) => {
                         for e in entries.iter() {
                             let u = &e.usage;
                             if !Self::insert_usage(tx, u).await? || u.cost_usd <= 0.0 {
@@ -1034,6 +1060,76 @@ mod tests {
                 (0.5, 0.0)
             );
         }
+    }
+
+    /// The scheduling policy of each of this process's threads whose name starts with
+    /// `prefix` (Linux: field 41 of `/proc/self/task/*/stat`; 5 is `SCHED_IDLE`).
+    #[cfg(target_os = "linux")]
+    fn thread_policies(prefix: &str) -> Vec<u32> {
+        let mut policies = Vec::new();
+        for task in fs_err::read_dir("/proc/self/task").unwrap() {
+            let dir = task.unwrap().path();
+            let Ok(comm) = fs_err::read_to_string(dir.join("comm")) else {
+                continue; // the thread ended meanwhile
+            };
+            if !comm.starts_with(prefix) {
+                continue;
+            }
+            let Ok(stat) = fs_err::read_to_string(dir.join("stat")) else {
+                continue;
+            };
+            // Fields after the name, which ends at the last `)`, start with field 3.
+            let rest = &stat[stat.rfind(')').unwrap() + 1..];
+            let policy = rest.split_whitespace().nth(41 - 3).unwrap();
+            policies.push(policy.parse().unwrap());
+        }
+        policies
+    }
+
+    /// Usage rows at background priority are committed by a connection whose SQLite
+    /// thread is scheduled `SCHED_IDLE`, between rows at normal priority, each spend
+    /// counted once; closing the store closes that connection too.
+    #[tokio::test]
+    async fn background_usage_rows_are_committed_by_an_idle_priority_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let s = Store::connect(&url).await.unwrap();
+        let entries = |from: usize| {
+            std::sync::Arc::new(
+                (from..from + 100)
+                    .map(|i| UsageEntry {
+                        usage: usage(&format!("r{i}"), 0.01),
+                        month: "2026-11".into(),
+                        scopes: vec!["persona:p".into()],
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        s.record_usages_at(entries(0), WritePriority::Background)
+            .await
+            .unwrap();
+        s.record_usages_at(entries(100), WritePriority::Normal)
+            .await
+            .unwrap();
+        // Again, and overlapping: rows already written do not count twice.
+        s.record_usages_at(entries(150), WritePriority::Background)
+            .await
+            .unwrap();
+        assert_eq!(s.usage(None).await.unwrap().len(), 250);
+        let (spent, _) = s.budget_state("persona:p", "2026-11").await.unwrap();
+        assert!((spent - 2.5).abs() < 1e-9, "{spent}");
+        #[cfg(target_os = "linux")]
+        {
+            let policies = thread_policies(crate::writer_conn::BACKGROUND_THREAD);
+            assert!(!policies.is_empty(), "no background SQLite thread");
+            assert!(
+                policies.iter().all(|p| *p == 5),
+                "a background SQLite thread not at SCHED_IDLE: {policies:?}"
+            );
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.close())
+            .await
+            .expect("close waited on a writer connection");
     }
 
     /// The writer keeps a connection of its own between batches: the pool still serves

@@ -9,17 +9,40 @@
 //! starved a queue worker's other queries). An in-memory store, whose database another
 //! connection would not see, has no file: there the writer takes a pool connection for
 //! each batch, as before.
+//!
+//! A writer may also keep a connection at background priority ([`WritePriority`]): on
+//! Linux, SQLite's thread for that connection is scheduled `SCHED_IDLE`, so it runs on
+//! cores nothing else wants and yields the moment something else does. The gateway's
+//! usage journal commits through it while its backlog is small.
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions as _, Connection as _, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-/// Writer tasks a store may have (results, ledger), each with at most one connection.
-const WRITERS: u32 = 2;
+/// Connections the writer tasks may have open: the results writer's, and the ledger
+/// writer's at each [`WritePriority`].
+const WRITERS: u32 = 3;
+
+/// How the thread that runs a writer's SQLite statements is scheduled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WritePriority {
+    /// As the rest of the process.
+    #[default]
+    Normal,
+    /// On Linux, `SCHED_IDLE`: the kernel runs it only on a core no normal thread wants
+    /// and preempts it as soon as one does, so a commit does not hold a core a request
+    /// is waiting for (the gateway's p99 with SQLite's thread at `SCHED_IDLE`: half, on a
+    /// core of its own; bench/results/2026-11-27.md, session 15). A background write
+    /// can wait for long on saturated cores: it suits writes nothing waits for, and a
+    /// caller that can fall back to [`WritePriority::Normal`]. Elsewhere, or where the
+    /// kernel refuses the policy, the same as `Normal`.
+    Background,
+}
 
 /// What [`crate::Store::close`] uses to have the writers close their connections before
 /// the pool's: the last connection to close checkpoints the WAL into the database file,
@@ -58,6 +81,7 @@ impl Closing {
 pub(crate) struct WriterConn {
     conn: Option<(SqliteConnection, OwnedSemaphorePermit)>,
     closing: Closing,
+    priority: WritePriority,
 }
 
 /// A connection for one batch: the writer's own, or one of the pool's.
@@ -88,9 +112,15 @@ impl DerefMut for BatchConn {
 
 impl WriterConn {
     pub(crate) fn new(closing: Closing) -> Self {
+        Self::with_priority(closing, WritePriority::Normal)
+    }
+
+    /// A writer whose own connection's thread is scheduled at `priority`.
+    pub(crate) fn with_priority(closing: Closing, priority: WritePriority) -> Self {
         Self {
             conn: None,
             closing,
+            priority,
         }
     }
 
@@ -121,7 +151,11 @@ impl WriterConn {
         if self.closing.file && !self.closing.requested() {
             if let Ok(permit) = Arc::clone(&self.closing.open).try_acquire_owned() {
                 // The pool's options: the same file, pragmas and page cache.
-                let conn = pool.connect_options().connect().await?;
+                let options = pool.connect_options();
+                let conn = match self.priority {
+                    WritePriority::Normal => options.connect().await?,
+                    WritePriority::Background => connect_in_background(&options).await?,
+                };
                 return Ok(BatchConn::Own(conn, permit));
             }
         }
@@ -133,6 +167,52 @@ impl WriterConn {
     pub(crate) fn give_back(&mut self, conn: BatchConn, ok: bool) {
         if let (BatchConn::Own(conn, permit), true) = (conn, ok) {
             self.conn = Some((conn, permit));
+        }
+    }
+}
+
+/// Open a connection whose SQLite thread is scheduled `SCHED_IDLE`. sqlx starts that
+/// thread when it opens the connection, and a thread starts with its creator's policy:
+/// so the connection is opened from a short-lived thread of ours at `SCHED_IDLE`.
+async fn connect_in_background(
+    options: &SqliteConnectOptions,
+) -> Result<SqliteConnection, sqlx::Error> {
+    let options = options
+        .clone()
+        .thread_name(|id| format!("{BACKGROUND_THREAD}{id}"));
+    let runtime = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("sqlite-bg-open".into())
+        .spawn(move || {
+            lower_this_thread();
+            let _ = tx.send(runtime.block_on(options.connect()));
+        })?;
+    rx.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+}
+
+/// The name of a background connection's SQLite thread, before its number.
+pub(crate) const BACKGROUND_THREAD: &str = "sqlite-bg-";
+
+/// Schedule the calling thread `SCHED_IDLE` (Linux); where that is refused, say so once
+/// and go on at normal priority.
+fn lower_this_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadSchedulePolicy,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(e) = set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            idle,
+        ) {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                tracing::warn!(error = ?e, "cannot schedule SQLite's background writer SCHED_IDLE; it runs at normal priority");
+            });
         }
     }
 }
