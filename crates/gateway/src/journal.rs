@@ -343,13 +343,20 @@ impl Journal {
 }
 
 /// The most pending entries the flusher commits at background priority; a larger
-/// backlog goes at normal priority, so the store keeps up whatever the load.
-const BACKGROUND_MAX: usize = 4096;
+/// backlog goes at normal priority, so the store keeps up whatever the load. 512 rows a
+/// 50 ms linger is ~10,000 requests a second: past that, cores are likely busy enough to
+/// starve a background commit, and the backlog such a stall leaves is then committed in
+/// one burst (on one core at 20,000 rps, up to 4,096 rows a background commit stalled
+/// for 100-300 ms, and the next seconds' p99 paid for it).
+const BACKGROUND_MAX: usize = 512;
 /// A background commit that took longer than this means the cores are busy: SQLite's
 /// idle-priority thread got little of them (a commit of 250 rows is ~1.5 ms of CPU).
 const BACKGROUND_SLOW: Duration = Duration::from_millis(100);
-/// How long the flusher then commits at normal priority before trying background again.
+/// How long the flusher then commits at normal priority before trying background again;
+/// doubled, up to [`NORMAL_AFTER_SLOW_MAX`], each time the next try is slow too (cores
+/// that stay saturated would otherwise stall a commit every few seconds).
 const NORMAL_AFTER_SLOW: Duration = Duration::from_secs(2);
+const NORMAL_AFTER_SLOW_MAX: Duration = Duration::from_secs(64);
 
 /// When the flusher commits at background priority ([`WritePriority::Background`]: on
 /// Linux, SQLite's thread at `SCHED_IDLE`, so a commit never holds a core a request is
@@ -357,9 +364,20 @@ const NORMAL_AFTER_SLOW: Duration = Duration::from_secs(2);
 /// wants, and on saturated cores it could wait for long while the backlog grows; so a
 /// large backlog, or a background commit that was slow, sends the next commits at
 /// normal priority for a while.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Pacing {
     normal_until: Option<Instant>,
+    /// How long the next slow background commit sends commits to normal priority.
+    hold: Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self {
+            normal_until: None,
+            hold: NORMAL_AFTER_SLOW,
+        }
+    }
 }
 
 impl Pacing {
@@ -375,12 +393,19 @@ impl Pacing {
 
     /// A commit at `priority` took `took`, ending `now`.
     fn took(&mut self, priority: WritePriority, took: Duration, now: Instant) {
-        if priority == WritePriority::Background && took > BACKGROUND_SLOW {
+        if priority != WritePriority::Background {
+            return;
+        }
+        if took > BACKGROUND_SLOW {
             tracing::debug!(
                 took_ms = took.as_millis() as u64,
+                normal_for_s = self.hold.as_secs(),
                 "a background usage commit was slow; committing at normal priority for a while"
             );
-            self.normal_until = Some(now + NORMAL_AFTER_SLOW);
+            self.normal_until = Some(now + self.hold);
+            self.hold = (self.hold * 2).min(NORMAL_AFTER_SLOW_MAX);
+        } else {
+            self.hold = NORMAL_AFTER_SLOW;
         }
     }
 }
@@ -601,8 +626,30 @@ mod tests {
         assert_eq!(pacing.priority(1, t0), WritePriority::Normal);
         let later = t0 + NORMAL_AFTER_SLOW - Duration::from_millis(1);
         assert_eq!(pacing.priority(1, later), WritePriority::Normal);
+        let t1 = t0 + NORMAL_AFTER_SLOW;
+        assert_eq!(pacing.priority(1, t1), WritePriority::Background);
+        // Slow again: twice as long at normal priority, and so on up to the maximum.
+        pacing.took(WritePriority::Background, BACKGROUND_SLOW * 2, t1);
         assert_eq!(
-            pacing.priority(1, t0 + NORMAL_AFTER_SLOW),
+            pacing.priority(1, t1 + NORMAL_AFTER_SLOW * 2 - Duration::from_millis(1)),
+            WritePriority::Normal
+        );
+        let mut t = t1 + NORMAL_AFTER_SLOW * 2;
+        assert_eq!(pacing.priority(1, t), WritePriority::Background);
+        for _ in 0..10 {
+            pacing.took(WritePriority::Background, BACKGROUND_SLOW * 2, t);
+            t += NORMAL_AFTER_SLOW_MAX;
+        }
+        assert_eq!(
+            pacing.priority(1, t - Duration::from_millis(1)),
+            WritePriority::Normal
+        );
+        assert_eq!(pacing.priority(1, t), WritePriority::Background);
+        // A quick background commit starts over at NORMAL_AFTER_SLOW.
+        pacing.took(WritePriority::Background, Duration::from_millis(2), t);
+        pacing.took(WritePriority::Background, BACKGROUND_SLOW * 2, t);
+        assert_eq!(
+            pacing.priority(1, t + NORMAL_AFTER_SLOW),
             WritePriority::Background
         );
     }
