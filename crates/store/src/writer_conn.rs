@@ -200,15 +200,18 @@ fn lower_this_thread() {
     #[cfg(target_os = "linux")]
     {
         use thread_priority::unix::{
-            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-            ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy,
         };
         let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        if let Err(e) = set_thread_priority_and_policy(
+        let set = set_thread_priority_and_policy(
             thread_native_id(),
             thread_priority::ThreadPriority::Min,
             idle,
-        ) {
+        );
+        // The crate sets the policy, then the nice value (0): in a process started with a
+        // higher nice value the second step is refused though the first took effect.
+        if let (Err(e), false) = (set, matches!(thread_schedule_policy(), Ok(p) if p == idle)) {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
                 tracing::warn!(error = ?e, "cannot schedule SQLite's background writer SCHED_IDLE; it runs at normal priority");
