@@ -7,16 +7,19 @@ use proximity_program::{LoadError, Program, PROGRAM_FILE};
 use proximity_store::{ConnectOptions, Store};
 
 use crate::args::GlobalArgs;
+use crate::hint::hinted;
 
 /// The program directory: `--program`, or the nearest one upwards from here.
 pub fn program_root(g: &GlobalArgs) -> anyhow::Result<PathBuf> {
     if let Some(p) = &g.program {
         if !p.join(PROGRAM_FILE).is_file() {
-            anyhow::bail!(
-                "`{}` is not a program directory: it has no `{PROGRAM_FILE}`\n  hint: run `proximity init {}` to create one",
-                p.display(),
-                p.display()
-            );
+            return Err(hinted(
+                format!(
+                    "`{}` is not a program directory: it has no `{PROGRAM_FILE}`",
+                    p.display()
+                ),
+                format!("run `proximity init {}` to create one", p.display()),
+            ));
         }
         return Ok(p.clone());
     }
@@ -74,13 +77,17 @@ pub async fn open_url(g: &GlobalArgs, url: &str) -> anyhow::Result<Store> {
         migrate: !g.no_migrate,
         ..ConnectOptions::default()
     };
-    let store = Store::connect_with(url, &options)
+    Store::connect_with(url, &options)
         .await
-        .with_context(|| format!("cannot open the store at `{}`", redact_url(url)))?;
-    // Usage a killed gateway acknowledged and left in its journal: into the store before
-    // anything reads it (nothing to do while a gateway serves the file: it owns its
-    // journal).
-    match proximity_gateway::ledger::recover_journal(&store).await {
+        .with_context(|| format!("cannot open the store at `{}`", redact_url(url)))
+}
+
+/// Move the usage rows a killed gateway acknowledged and left in its journal into the
+/// store, before a command reads usage (`usage`, `serve`, `export`, `gateway`). Nothing
+/// to do while a gateway serves the file: it owns its journal. Commands that never read
+/// usage (`note list`, `eval`, …) do not call this.
+pub async fn recover_usage(store: &Store) {
+    match proximity_gateway::ledger::recover_journal(store).await {
         Ok(Some(r)) if r.entries > 0 => tracing::info!(
             rows = r.entries,
             "moved usage rows a stopped gateway left in its journal into the store"
@@ -90,7 +97,6 @@ pub async fn open_url(g: &GlobalArgs, url: &str) -> anyhow::Result<Store> {
             tracing::warn!(error = %e, "cannot move a stopped gateway's usage journal into the store")
         }
     }
-    Ok(store)
 }
 
 /// A database URL without its password.

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod commands;
 pub mod context;
+pub mod hint;
 pub mod memory;
 pub mod progress;
 
@@ -99,10 +100,7 @@ fn report_error(e: &anyhow::Error) {
         eprintln!("{diags}");
         return;
     }
-    eprintln!("error: {e}");
-    for cause in e.chain().skip(1) {
-        eprintln!("  Caused by: {cause}");
-    }
+    eprint!("{}", hint::render(e));
 }
 
 fn init_tracing(verbose: u8) {

@@ -1,7 +1,8 @@
 //! End-to-end: `proximity serve` on a copy of the example program with a real run in it,
 //! driven by headless Chromium (through `headless_chrome`, over the DevTools protocol):
 //! every page loads with its key figures and without a console error, a field note is
-//! submitted through the form and listed (promotion answers "not available yet"), and screenshots land in `target/test-artifacts/dashboard/`.
+//! submitted through the form and listed, then promoted to a case, and screenshots land
+//! in `target/test-artifacts/dashboard/`.
 //! Then `proximity report RUN --format html --out DIR` writes the static site.
 //!
 //! Without Chromium the browser part is skipped with a note, unless

@@ -1,10 +1,6 @@
-//! Virtual keys: creating them, hashing them, and authenticating a request by one.
-//!
-//! A key is `prx-` and 32 random bytes in hex (256 bits). Only its SHA-256 is stored.
-//! A slow password hash (argon2, bcrypt) would add nothing: it protects low-entropy
-//! secrets against guessing, and a 256-bit random key cannot be guessed. A plain hash
-//! also lets a request be authenticated by one indexed lookup instead of a salted
-//! comparison against every key, which keeps gateway overhead in microseconds.
+//! Authenticating a request by its virtual key: the key it presents, hashed as
+//! [`proximity_ops::keys`] stores keys (that module creates them and says why a plain
+//! SHA-256 is the right hash), looked up once and cached briefly.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,52 +9,10 @@ use std::time::{Duration, Instant};
 use axum::http::{header, HeaderMap};
 use chrono::{DateTime, Utc};
 use proximity_store::{KeyRecord, Store};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
-/// The prefix of every virtual key.
-pub const KEY_PREFIX: &str = "prx-";
-
-/// A freshly created key: the secret (shown once) and what is stored.
-pub struct NewKey {
-    pub key: String,
-    pub record: KeyRecord,
-}
-
-/// The hex SHA-256 of a key.
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-/// A new random key for `persona`.
-pub fn generate(
-    persona: &str,
-    name: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    budget_usd: Option<f64>,
-    now: DateTime<Utc>,
-) -> NewKey {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let key = format!("{KEY_PREFIX}{}", hex::encode(bytes));
-    let key_hash = hash_key(&key);
-    let id = format!("key_{}", &key_hash[..12]);
-    NewKey {
-        key,
-        record: KeyRecord {
-            id,
-            key_hash,
-            persona: persona.to_owned(),
-            name,
-            created_at: now,
-            expires_at,
-            revoked_at: None,
-            budget_usd,
-        },
-    }
-}
+pub use proximity_ops::keys::{generate, hash_key, NewKey, KEY_PREFIX};
 
 /// The key a request carries: `Authorization: Bearer <key>` (what OpenAI SDKs send) or
 /// `x-api-key: <key>`.

@@ -3,6 +3,21 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use proximity_ops::OpsError;
+
+/// `text` with its first letter upper-case, ending with a full stop: an operation's
+/// message as a sentence on a page.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with(['.', '?', '!']) {
+        out.push('.');
+    }
+    out
+}
 
 /// What went wrong serving a page or writing the report.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +34,9 @@ pub enum WebError {
     BadRequest(String),
     #[error("{0}")]
     Forbidden(String),
+    /// An operation refused the input or failed (the same error the CLI prints).
+    #[error(transparent)]
+    Op(#[from] proximity_ops::OpsError),
 }
 
 impl WebError {
@@ -29,7 +47,12 @@ impl WebError {
             }
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Store(_) | Self::Template(_) | Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Op(OpsError::Invalid { .. }) => StatusCode::BAD_REQUEST,
+            Self::Op(OpsError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            Self::Store(_)
+            | Self::Template(_)
+            | Self::Io(_)
+            | Self::Op(OpsError::Store(_) | OpsError::Io(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -40,9 +63,18 @@ impl WebError {
                 format!("No run `{id}` in the store.")
             }
             Self::NotFound(m) | Self::BadRequest(m) | Self::Forbidden(m) => m.clone(),
-            Self::Store(_) | Self::Template(_) | Self::Io(_) => {
+            Self::Op(e) if e.is_input() => capitalised(&e.to_string()),
+            Self::Store(_) | Self::Template(_) | Self::Io(_) | Self::Op(_) => {
                 "Something went wrong on the server; its log says what.".to_owned()
             }
+        }
+    }
+
+    /// What to do about it, when the operation said.
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Op(e) => e.hint().map(capitalised),
+            _ => None,
         }
     }
 }
@@ -63,6 +95,7 @@ impl IntoResponse for WebError {
                 title => status.canonical_reason().unwrap_or("Error"),
                 status => status.as_u16(),
                 message => self.public_message(),
+                hint => self.hint(),
                 links => crate::links::Links::Server.nav(),
             },
         )

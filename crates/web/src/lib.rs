@@ -18,9 +18,9 @@ pub mod pages;
 pub mod scores;
 pub mod security;
 pub mod site;
-pub mod sources;
 pub mod svg;
 pub mod templates;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -215,7 +215,11 @@ async fn field_note_post_needs_csrf_and_same_origin_then_is_listed_escaped() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.contains("No persona"));
+    assert!(body.contains("Unknown persona `nobody`."), "{body}");
+    assert!(
+        body.contains("One of: support-agent"),
+        "the hint names the personas: {body}"
+    );
 
     // Promotion needs a confirmed assertion; nothing is written without one.
     let (status, _, body) = post(
@@ -227,7 +231,7 @@ async fn field_note_post_needs_csrf_and_same_origin_then_is_listed_escaped() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.contains("needs an assertion"), "{body}");
+    assert!(body.contains("No assertion given"), "{body}");
 }
 
 #[tokio::test]
@@ -238,7 +242,7 @@ async fn admin_token_is_required_when_configured() {
     let (_, _, page) = get(&app, "/field-log").await;
     assert!(page.contains("name=\"admin_token\""));
     let form = format!(
-        "csrf={csrf}&author=a&role=leader&persona=support-agent&tool=local&task=x&outcome=worked"
+        "csrf={csrf}&author=a&role=leader&persona=support-agent&tool=local&task=x&what_happened=y&outcome=worked"
     );
     let (status, _, _) = post(&app, "/field-log", &form, origin, Some(&cookie)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -1,11 +1,10 @@
 //! `proximity baseline accept RUN --name NAME | list`: pin a finished run's results (quality
 //! and risk) under a unique, immutable name, per tool fingerprint; list the baselines.
 
-use anyhow::bail;
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use proximity_analysis::drift::baseline_tools;
-use proximity_store::{BaselineRecord, RunStatus, StoreError};
+use proximity_ops::baselines::{self, AcceptBaseline};
+use proximity_store::BaselineRecord;
 
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
@@ -45,42 +44,18 @@ pub async fn run(g: &GlobalArgs, command: &BaselineCommand) -> anyhow::Result<Ou
     let store = context::open_store(g, &program).await?;
     match command {
         BaselineCommand::Accept(a) => {
-            if a.name.trim().is_empty() {
-                bail!("`--name` must not be empty");
-            }
-            let run = match store.run(&a.run).await {
-                Ok(r) => r,
-                Err(StoreError::NoSuchRun(id)) => {
-                    bail!("no run `{id}` in the store\n  hint: `proximity report` lists the latest run")
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if run.status != RunStatus::Finished {
-                bail!(
-                    "run `{}` is {}: only a finished run can be a baseline\n  hint: finish it \
-                     first (`proximity eval --resume {}`)",
-                    run.id,
-                    run.status.as_str(),
-                    run.id
-                );
-            }
-            let results = store.results(&run.id).await?;
-            if results.is_empty() {
-                bail!("run `{}` has no results to pin", run.id);
-            }
-            let record = BaselineRecord {
-                name: a.name.clone(),
-                run_id: run.id.clone(),
-                accepted_at: Utc::now(),
-                accepted_by: a.by.clone().unwrap_or_else(who),
-                note: a.note.clone(),
-                tools: baseline_tools(&program, &results),
-            };
-            match store.insert_baseline(&record).await {
-                Ok(()) => {}
-                Err(e @ StoreError::BaselineExists(_)) => bail!("{e}"),
-                Err(e) => return Err(e.into()),
-            }
+            let record = baselines::accept(
+                &store,
+                &program,
+                &AcceptBaseline {
+                    run: a.run.clone(),
+                    name: a.name.clone(),
+                    note: a.note.clone(),
+                    by: a.by.clone().unwrap_or_else(who),
+                },
+                Utc::now(),
+            )
+            .await?;
             output::emit(&list_table(std::slice::from_ref(&record)), None)?;
             for t in record.tools.iter().filter(|t| t.config.is_none()) {
                 tracing::warn!(

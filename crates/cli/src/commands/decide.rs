@@ -1,15 +1,14 @@
 //! `proximity decide add|list|review`: decision records. `review` resolves each
 //! decision's evidence from the store and lists the stale ones; exit 1 when any is.
 
-use anyhow::{bail, Context as _};
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use proximity_analysis::staleness::{self, Review};
+use proximity_analysis::staleness::Review;
+use proximity_ops::decisions::{self, DecisionInput};
 use proximity_program::Program;
-use proximity_store::{DecisionRecord, Evidence, EvidenceKind, NewDecision, Store};
+use proximity_store::{DecisionRecord, Store};
 
 use crate::args::{GlobalArgs, ListFormat};
-use crate::commands::note::{check_persona, check_tier, check_tool};
 use crate::commands::output;
 use crate::{context, Outcome};
 
@@ -70,61 +69,24 @@ pub async fn run(g: &GlobalArgs, command: &DecideCommand) -> anyhow::Result<Outc
     outcome
 }
 
-fn parse_evidence(s: &str) -> anyhow::Result<Evidence> {
-    let (kind, reference) = s.split_once(':').with_context(|| {
-        format!("`--evidence {s}`: expected KIND:REF, e.g. `run:20261125-…` or `note:3`")
-    })?;
-    let kind = EvidenceKind::parse(kind).with_context(|| {
-        format!(
-            "`--evidence {s}`: unknown kind `{kind}`; one of: {}",
-            EvidenceKind::ALL.join(", ")
-        )
-    })?;
-    Ok(Evidence {
-        kind,
-        reference: reference.to_owned(),
-    })
-}
-
 async fn add(program: &Program, store: &Store, a: &AddArgs) -> anyhow::Result<Outcome> {
-    for p in &a.persona {
-        check_persona(program, p).map_err(|e| anyhow::anyhow!(e))?;
-    }
-    for t in &a.tool {
-        check_tool(program, t).map_err(|e| anyhow::anyhow!(e))?;
-    }
-    for t in &a.tier {
-        check_tier(program, t).map_err(|e| anyhow::anyhow!(e))?;
-    }
-    let mut evidence = Vec::new();
-    for e in &a.evidence {
-        let e = parse_evidence(e)?;
-        if staleness::evidence_time(store, &e).await?.is_none() {
-            bail!(
-                "evidence `{}:{}` is not in the store",
-                e.kind.as_str(),
-                e.reference
-            );
-        }
-        evidence.push(e);
-    }
-    let d = NewDecision {
+    let input = DecisionInput {
         title: a.title.clone(),
         statement: a.statement.clone(),
         author: a.author.clone(),
         personas: a.persona.clone(),
         tools: a.tool.clone(),
         tiers: a.tier.clone(),
-        evidence,
-        horizon_days: a.horizon_days.unwrap_or(program.horizon_days),
+        evidence: a.evidence.clone(),
+        horizon_days: a.horizon_days,
     };
-    let id = store.insert_decision(&d, Utc::now()).await?;
+    let id = decisions::add(store, program, &input, Utc::now()).await?;
     output::emit(&format!("recorded decision {id}"), None)?;
     Ok(Outcome::Ok)
 }
 
 async fn list(store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
-    let decisions = store.decisions().await?;
+    let decisions = decisions::list(store).await?;
     let text = match a.format {
         ListFormat::Json => {
             serde_json::to_string_pretty(&serde_json::json!({ "decisions": decisions }))?
@@ -175,11 +137,11 @@ fn scope(d: &DecisionRecord) -> String {
 }
 
 async fn review(program: &Program, store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
-    let reviews: Vec<Review> = staleness::review_all(program, store, Utc::now())
-        .await?
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect();
+    let mut reviews: Vec<(DecisionRecord, Review)> =
+        decisions::review(store, program, Utc::now()).await?;
+    // Oldest first, as recorded: the operation puts the stale ones first.
+    reviews.sort_by_key(|(d, _)| d.id);
+    let reviews: Vec<Review> = reviews.into_iter().map(|(_, r)| r).collect();
     let stale: Vec<&Review> = reviews.iter().filter(|r| r.stale).collect();
     let text = match a.format {
         ListFormat::Json => serde_json::to_string_pretty(&serde_json::json!({

@@ -24,6 +24,7 @@ pub struct ExportArgs {
 pub async fn run(g: &GlobalArgs, a: &ExportArgs) -> anyhow::Result<Outcome> {
     let url = target_url(g)?;
     let store = context::open_url(g, &url).await?;
+    context::recover_usage(&store).await;
     let result = match &a.out {
         Some(path) => to_file(g, &store, path).await,
         None => {

@@ -28,15 +28,17 @@ fn ci(x: Option<(f64, f64)>) -> String {
 pub async fn run(g: &GlobalArgs, a: &FrictionArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
     let store = context::open_store(g, &program).await?;
-    let notes = store
-        .notes(&NoteFilter {
+    let notes = proximity_ops::notes::list(
+        &store,
+        &NoteFilter {
             persona: a.persona.clone(),
             tool: a.tool.clone(),
             ..Default::default()
-        })
-        .await?;
+        },
+    )
+    .await?;
     // Monthly cost per persona × tool from measured tokens where there are results.
-    let (input, _) = crate::commands::plan::plan_input(&program, &store).await?;
+    let (input, _) = proximity_ops::plan::input(&store, &program, chrono::Utc::now()).await?;
     store.close().await;
     let mut cost = BTreeMap::new();
     for p in &input.personas {

@@ -16,6 +16,7 @@ use crate::{context, Outcome};
 pub async fn run(g: &GlobalArgs, a: &GatewayArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
     let store = context::open_store(g, &program).await?;
+    context::recover_usage(&store).await;
     let options = Options {
         log_content: a.log_content,
         deadline: Duration::from_secs(a.deadline_secs.max(1)),

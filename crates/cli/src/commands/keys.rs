@@ -1,9 +1,10 @@
 //! `proximity keys create|list|revoke`: the gateway's virtual keys. A key is printed once
 //! at creation; only its hash is stored.
 
-use anyhow::{bail, Context as _};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use clap::{Args, Subcommand};
+use proximity_ops::keys::{self, KeyRequest};
+use proximity_ops::when;
 use serde_json::json;
 
 use crate::args::{GlobalArgs, ListFormat};
@@ -51,57 +52,47 @@ pub struct RevokeArgs {
 pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
     let store = context::open_store(g, &program).await?;
+    let now = Utc::now();
     match command {
         KeysCommand::Create(a) => {
-            let Some(persona) = program.persona(&a.persona) else {
-                let known: Vec<&str> = program.personas.iter().map(|p| p.id.as_str()).collect();
-                bail!(
-                    "unknown persona `{}`\n  hint: one of: {}",
-                    a.persona,
-                    known.join(", ")
-                );
-            };
-            if a.budget.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
-                bail!("`--budget` must be a non-negative number of US dollars");
-            }
-            let expires = a.expires.as_deref().map(parse_when).transpose()?;
-            let now = Utc::now();
-            let new = proximity_gateway::auth::generate(
-                &persona.id,
-                a.name.clone(),
-                expires,
-                a.budget,
+            let expires_at = a
+                .expires
+                .as_deref()
+                .map(|t| when::parse_when(t, now))
+                .transpose()?;
+            let new = keys::create(
+                &store,
+                &program,
+                &KeyRequest {
+                    persona: a.persona.clone(),
+                    name: a.name.clone(),
+                    expires_at,
+                    budget_usd: a.budget,
+                },
                 now,
-            );
-            store.insert_key(&new.record).await?;
+            )
+            .await?;
+            let tier = program
+                .persona(&new.record.persona)
+                .map_or("", |p| p.tier.as_str());
             note(&format!(
-                "created key {} for persona `{}` (tier `{}`); it is shown only this once",
-                new.record.id, persona.id, persona.tier
+                "created key {} for persona `{}` (tier `{tier}`); it is shown only this once",
+                new.record.id, new.record.persona
             ));
             output::emit(&new.key, None)?;
         }
         KeysCommand::List(a) => {
-            let keys = store.keys().await?;
-            let now = Utc::now();
-            let status = |k: &proximity_store::KeyRecord| {
-                if k.revoked_at.is_some() {
-                    "revoked"
-                } else if k.expires_at.is_some_and(|t| t <= now) {
-                    "expired"
-                } else {
-                    "active"
-                }
-            };
+            let keys = keys::list(&store, now).await?;
             let text = match a.format {
                 ListFormat::Json => {
                     let rows: Vec<_> = keys
                         .iter()
-                        .map(|k| {
+                        .map(|(k, status)| {
                             json!({
                                 "id": k.id, "persona": k.persona, "name": k.name,
                                 "created_at": k.created_at, "expires_at": k.expires_at,
                                 "revoked_at": k.revoked_at, "budget_usd": k.budget_usd,
-                                "status": status(k),
+                                "status": status.as_str(),
                             })
                         })
                         .collect();
@@ -112,13 +103,13 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
                         "{:<18} {:<20} {:<16} {:<8} {:<11} {:<11}\n",
                         "ID", "PERSONA", "NAME", "STATUS", "CREATED", "EXPIRES"
                     );
-                    for k in &keys {
+                    for (k, status) in &keys {
                         out.push_str(&format!(
                             "{:<18} {:<20} {:<16} {:<8} {:<11} {:<11}\n",
                             k.id,
                             k.persona,
                             k.name.as_deref().unwrap_or("-"),
-                            status(k),
+                            status.as_str(),
                             k.created_at.format("%Y-%m-%d"),
                             k.expires_at
                                 .map_or("-".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
@@ -130,12 +121,7 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
             output::emit(&text, None)?;
         }
         KeysCommand::Revoke(a) => {
-            if !store.revoke_key(&a.id, Utc::now()).await? {
-                bail!(
-                    "no active key `{}`\n  hint: `proximity keys list` shows the ids",
-                    a.id
-                );
-            }
+            keys::revoke(&store, &a.id, now).await?;
             note(&format!("revoked {}", a.id));
         }
     }
@@ -145,28 +131,4 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
 #[allow(clippy::print_stderr)]
 fn note(text: &str) {
     eprintln!("{text}");
-}
-
-/// `YYYY-MM-DD` (midnight UTC), RFC 3339, or a relative `7d` / `12h` (ago for `--since`,
-/// from now for `--expires` is not needed: dates only).
-pub fn parse_when(text: &str) -> anyhow::Result<DateTime<Utc>> {
-    let t = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
-            return Ok(dt.and_utc());
-        }
-    }
-    let (n, unit) = t.split_at(t.len().saturating_sub(1));
-    let n: i64 = n
-        .parse()
-        .with_context(|| format!("`{t}` is not a date (`YYYY-MM-DD`, RFC 3339, `7d`, `12h`)"))?;
-    let ago = match unit {
-        "d" => chrono::Duration::days(n),
-        "h" => chrono::Duration::hours(n),
-        _ => bail!("`{t}` is not a date (`YYYY-MM-DD`, RFC 3339, `7d`, `12h`)"),
-    };
-    Ok(Utc::now() - ago)
 }

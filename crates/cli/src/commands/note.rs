@@ -9,14 +9,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use proximity_program::promote::{self, scalar, suite_for, Promotion};
-use proximity_program::suggest::did_you_mean;
+use proximity_ops::notes::{self, NoteInput, PromoteRequest};
+use proximity_ops::{ids, when, OpsError};
+use proximity_program::promote::scalar;
 use proximity_program::{CaseKind, Program};
-use proximity_store::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
-use serde::Deserialize;
+use proximity_store::{NoteFilter, NoteOutcome, NoteRecord, NoteRole};
 
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
+use crate::hint::{hinted, HintContext as _};
 use crate::{context, Outcome};
 
 #[derive(Debug, Subcommand)]
@@ -159,197 +160,41 @@ fn interactive(no_input: bool) -> bool {
     !no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-// ------------------------------------------------------------------ validation
-
-/// `Ok` when `value` is one of `known`, else an error with a did-you-mean hint.
-fn one_of(what: &str, value: &str, known: &[&str]) -> Result<(), String> {
-    if known.contains(&value) {
-        return Ok(());
-    }
-    let hint = did_you_mean(value, known.iter().copied())
-        .map(|h| format!(" ({h})"))
-        .unwrap_or_default();
-    Err(format!(
-        "unknown {what} `{value}`{hint}; one of: {}",
-        known.join(", ")
-    ))
-}
-
-pub fn check_persona(program: &Program, id: &str) -> Result<(), String> {
-    let known: Vec<&str> = program.personas.iter().map(|p| p.id.as_str()).collect();
-    one_of("persona", id, &known)
-}
-
-pub fn check_tool(program: &Program, id: &str) -> Result<(), String> {
-    let known: Vec<&str> = program.tools.iter().map(|t| t.id.as_str()).collect();
-    one_of("tool", id, &known)
-}
-
-pub fn check_tier(program: &Program, id: &str) -> Result<(), String> {
-    let known: Vec<&str> = program.tiers.iter().map(|t| t.id.as_str()).collect();
-    one_of("tier", id, &known)
-}
-
-fn check_workflow(program: &Program, persona: &str, id: &str) -> Result<(), String> {
-    let known: Vec<&str> = program
-        .persona(persona)
-        .map(|p| p.workflows.iter().map(|w| w.id.as_str()).collect())
-        .unwrap_or_default();
-    one_of(&format!("workflow of `{persona}`"), id, &known)
-}
-
-fn parse_role(s: &str) -> Result<NoteRole, String> {
-    NoteRole::parse(s).ok_or_else(|| one_of("role", s, &NoteRole::ALL).unwrap_err_or_default())
-}
-
-fn parse_outcome(s: &str) -> Result<NoteOutcome, String> {
-    NoteOutcome::parse(s)
-        .ok_or_else(|| one_of("outcome", s, &NoteOutcome::ALL).unwrap_err_or_default())
-}
-
-fn parse_mode(s: &str) -> Result<FailureMode, String> {
-    FailureMode::parse(s)
-        .ok_or_else(|| one_of("failure mode", s, &FailureMode::ALL).unwrap_err_or_default())
-}
-
-trait ErrOrDefault {
-    fn unwrap_err_or_default(self) -> String;
-}
-
-impl ErrOrDefault for Result<(), String> {
-    fn unwrap_err_or_default(self) -> String {
-        self.err().unwrap_or_default()
-    }
-}
-
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a date: expected YYYY-MM-DD"))
-}
-
-fn check_minutes(what: &str, m: f64) -> Result<f64, String> {
-    if m.is_finite() && m >= 0.0 {
-        Ok(m)
-    } else {
-        Err(format!("{what} must be a number of minutes, 0 or more"))
-    }
-}
-
-fn empty_to_none(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.trim().is_empty())
+/// An operation's verdict on one typed answer, as the terminal prompt shows it.
+fn shown(r: Result<impl Sized, OpsError>) -> Result<(), String> {
+    r.map(|_| ()).map_err(|e| match e.hint() {
+        Some(h) => format!("{e} ({h})"),
+        None => e.to_string(),
+    })
 }
 
 // ------------------------------------------------------------------ note add
 
-/// One note of `--from-json`: the fields of `note add`, by their flag names.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoteInput {
-    author: String,
-    #[serde(default)]
-    role: Option<String>,
-    persona: String,
-    tool: String,
-    #[serde(default)]
-    workflow: Option<String>,
-    task: String,
-    what_happened: String,
-    outcome: String,
-    #[serde(default)]
-    failure_mode: Option<String>,
-    #[serde(default)]
-    minutes_saved: f64,
-    #[serde(default)]
-    minutes_lost: f64,
-    #[serde(default)]
-    prompt: Option<String>,
-    #[serde(default)]
-    output: Option<String>,
-    #[serde(default)]
-    date: Option<String>,
-}
-
-fn validate(program: &Program, i: NoteInput, today: NaiveDate) -> Result<NewNote, String> {
-    check_persona(program, &i.persona)?;
-    check_tool(program, &i.tool)?;
-    let workflow = empty_to_none(i.workflow);
-    if let Some(w) = &workflow {
-        check_workflow(program, &i.persona, w)?;
-    }
-    let outcome = parse_outcome(&i.outcome)?;
-    let failure_mode = empty_to_none(i.failure_mode)
-        .filter(|m| m != "none")
-        .map(|m| parse_mode(&m))
-        .transpose()?;
-    if i.author.trim().is_empty() || i.task.trim().is_empty() || i.what_happened.trim().is_empty() {
-        return Err("`author`, `task` and `what_happened` must not be empty".into());
-    }
-    Ok(NewNote {
-        date: match i.date {
-            Some(d) => parse_date(&d)?,
-            None => today,
-        },
-        author: i.author.trim().to_owned(),
-        role: i
-            .role
-            .as_deref()
-            .map_or(Ok(NoteRole::Practitioner), parse_role)?,
-        persona: i.persona,
-        tool: i.tool,
-        workflow,
-        task: i.task,
-        what_happened: i.what_happened,
-        outcome,
-        failure_mode,
-        minutes_saved: check_minutes("`minutes_saved`", i.minutes_saved)?,
-        minutes_lost: check_minutes("`minutes_lost`", i.minutes_lost)?,
-        prompt: empty_to_none(i.prompt),
-        output: empty_to_none(i.output),
-    })
-}
-
-fn read_bulk(program: &Program, path: &Path, today: NaiveDate) -> anyhow::Result<Vec<NewNote>> {
+/// `--from-json FILE`: a JSON array or JSON Lines, each note named by where it is.
+fn read_bulk(path: &Path) -> anyhow::Result<Vec<(String, Result<NoteInput, String>)>> {
     let text = fs_err::read_to_string(path)?;
-    let items: Vec<(String, serde_json::Value)> = if text.trim_start().starts_with('[') {
+    let at = |what: String| format!("{}: {what}", path.display());
+    let parse =
+        |v: serde_json::Value| serde_json::from_value::<NoteInput>(v).map_err(|e| e.to_string());
+    if text.trim_start().starts_with('[') {
         let values: Vec<serde_json::Value> = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a JSON array", path.display()))?;
-        values
+        return Ok(values
             .into_iter()
             .enumerate()
-            .map(|(i, v)| (format!("item {}", i + 1), v))
-            .collect()
-    } else {
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let v = serde_json::from_str(line)
-                .with_context(|| format!("{}:{}: not a JSON object", path.display(), i + 1))?;
-            out.push((format!("line {}", i + 1), v));
-        }
-        out
-    };
-    let mut notes = Vec::new();
-    let mut errors = Vec::new();
-    for (at, value) in items {
-        let parsed = serde_json::from_value::<NoteInput>(value)
-            .map_err(|e| e.to_string())
-            .and_then(|i| validate(program, i, today));
-        match parsed {
-            Ok(n) => notes.push(n),
-            Err(e) => errors.push(format!("{}: {at}: {e}", path.display())),
-        }
+            .map(|(i, v)| (at(format!("item {}", i + 1)), parse(v)))
+            .collect());
     }
-    if !errors.is_empty() {
-        bail!(
-            "{} of the notes in {} are invalid; none was recorded:\n  {}",
-            errors.len(),
-            path.display(),
-            errors.join("\n  ")
-        );
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a JSON object", path.display(), i + 1))?;
+        out.push((at(format!("line {}", i + 1)), parse(v)));
     }
-    Ok(notes)
+    Ok(out)
 }
 
 async fn add(
@@ -357,10 +202,11 @@ async fn add(
     store: &proximity_store::Store,
     a: &AddArgs,
 ) -> anyhow::Result<Outcome> {
-    let today = Utc::now().date_naive();
+    let now = Utc::now();
     if let Some(path) = &a.from_json {
-        let notes = read_bulk(program, path, today)?;
-        let ids = store.insert_notes(&notes, Utc::now()).await?;
+        let ids = notes::add_all(store, program, read_bulk(path)?, now)
+            .await
+            .with_context(|| format!("cannot record the notes of {}", path.display()))?;
         output::emit(
             &format!(
                 "recorded {} notes ({}..{})",
@@ -372,8 +218,8 @@ async fn add(
         )?;
         return Ok(Outcome::Ok);
     }
-    let note = if interactive(a.no_input) {
-        ask(program, a, today)?
+    let input = if interactive(a.no_input) {
+        ask(program, a, now.date_naive())?
     } else {
         let missing: Vec<&str> = [
             ("--author", a.author.is_none()),
@@ -388,36 +234,41 @@ async fn add(
         .map(|(f, _)| f)
         .collect();
         if !missing.is_empty() {
-            bail!(
-                "missing {}\n  hint: run `proximity note add` in a terminal to be asked, or use `--from-json FILE`",
-                missing.join(", ")
-            );
+            return Err(hinted(
+                format!("missing {}", missing.join(", ")),
+                "run `proximity note add` in a terminal to be asked, or use `--from-json FILE`",
+            ));
         }
-        let input = NoteInput {
-            author: a.author.clone().unwrap_or_default(),
-            role: a.role.clone(),
-            persona: a.persona.clone().unwrap_or_default(),
-            tool: a.tool.clone().unwrap_or_default(),
-            workflow: a.workflow.clone(),
-            task: a.task.clone().unwrap_or_default(),
-            what_happened: a.what_happened.clone().unwrap_or_default(),
-            outcome: a.outcome.clone().unwrap_or_default(),
-            failure_mode: a.failure_mode.clone(),
-            minutes_saved: a.minutes_saved.unwrap_or(0.0),
-            minutes_lost: a.minutes_lost.unwrap_or(0.0),
-            prompt: a.prompt.clone(),
-            output: a.output.clone(),
-            date: a.date.clone(),
-        };
-        validate(program, input, today).map_err(|e| anyhow::anyhow!(e))?
+        flags(a)
     };
-    let id = store.insert_note(&note, Utc::now()).await?;
+    let id = notes::add(store, program, input, now).await?;
     output::emit(&format!("recorded note {id}"), None)?;
     Ok(Outcome::Ok)
 }
 
-/// Ask in the terminal for every field the flags left out; flags are checked too.
-fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNote> {
+/// The note the flags give.
+fn flags(a: &AddArgs) -> NoteInput {
+    NoteInput {
+        author: a.author.clone().unwrap_or_default(),
+        role: a.role.clone(),
+        persona: a.persona.clone().unwrap_or_default(),
+        tool: a.tool.clone().unwrap_or_default(),
+        workflow: a.workflow.clone(),
+        task: a.task.clone().unwrap_or_default(),
+        what_happened: a.what_happened.clone().unwrap_or_default(),
+        outcome: a.outcome.clone().unwrap_or_default(),
+        failure_mode: a.failure_mode.clone(),
+        minutes_saved: a.minutes_saved.unwrap_or(0.0),
+        minutes_lost: a.minutes_lost.unwrap_or(0.0),
+        prompt: a.prompt.clone(),
+        output: a.output.clone(),
+        date: a.date.clone(),
+    }
+}
+
+/// Ask in the terminal for every field the flags left out; each answer is checked by
+/// the same operation that records the note.
+fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NoteInput> {
     use dialoguer::Input;
 
     fn text(
@@ -438,22 +289,22 @@ fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNo
     }
     fn optional(prompt: &str, preset: &Option<String>) -> anyhow::Result<Option<String>> {
         if preset.is_some() {
-            return Ok(empty_to_none(preset.clone()));
+            return Ok(preset.clone());
         }
         let v: String = Input::new()
             .with_prompt(prompt)
             .allow_empty(true)
             .interact_text()?;
-        Ok(empty_to_none(Some(v)))
+        Ok(Some(v))
     }
     fn minutes(prompt: &str, preset: Option<f64>) -> anyhow::Result<f64> {
         if let Some(m) = preset {
-            return check_minutes(prompt, m).map_err(|e| anyhow::anyhow!(e));
+            return Ok(m);
         }
         Ok(Input::<f64>::new()
             .with_prompt(prompt)
             .default(0.0)
-            .validate_with(|m: &f64| check_minutes("minutes", *m).map(|_| ()))
+            .validate_with(|m: &f64| shown(notes::minutes("minutes", *m)))
             .interact_text()?)
     }
     let nonempty = |s: &str| {
@@ -466,13 +317,13 @@ fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNo
 
     let author = text("Author", &a.author, nonempty)?;
     let role = text("Role (leader, practitioner)", &a.role, |s| {
-        parse_role(s).map(|_| ())
+        shown(notes::role(s))
     })?;
     let personas: Vec<&str> = program.personas.iter().map(|p| p.id.as_str()).collect();
     let persona = text(
         &format!("Persona ({})", personas.join(", ")),
         &a.persona,
-        |s| check_persona(program, s),
+        |s| shown(ids::persona(program, s)),
     )?;
     let tier_tools: Vec<String> = program
         .tools_for_persona(&persona)
@@ -480,7 +331,7 @@ fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNo
         .map(|t| t.id.clone())
         .collect();
     let tool = text(&format!("Tool ({})", tier_tools.join(", ")), &a.tool, |s| {
-        check_tool(program, s)
+        shown(ids::tool(program, s))
     })?;
     let workflows: Vec<&str> = program
         .persona(&persona)
@@ -489,17 +340,17 @@ fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNo
     let workflow = text(
         &format!("Workflow ({})", workflows.join(", ")),
         &a.workflow,
-        |s| check_workflow(program, &persona, s),
+        |s| shown(ids::workflow(program, &persona, s)),
     )?;
     let task = text("Task", &a.task, nonempty)?;
     let what_happened = text("What happened", &a.what_happened, nonempty)?;
     let outcome = text(
         "Outcome (worked, failed_visibly, failed_silently, worked_with_fixes)",
         &a.outcome,
-        |s| parse_outcome(s).map(|_| ()),
+        |s| shown(notes::outcome(s)),
     )?;
     let failure_mode =
-        if parse_outcome(&outcome) == Ok(NoteOutcome::Worked) && a.failure_mode.is_none() {
+        if notes::outcome(&outcome).ok() == Some(NoteOutcome::Worked) && a.failure_mode.is_none() {
             None
         } else {
             let m = text(
@@ -509,7 +360,7 @@ fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNo
                     if s == "none" {
                         Ok(())
                     } else {
-                        parse_mode(s).map(|_| ())
+                        shown(notes::failure_mode(s))
                     }
                 },
             )?;
@@ -524,10 +375,10 @@ fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNo
         None => Input::<String>::new()
             .with_prompt("Date")
             .default(today.format("%Y-%m-%d").to_string())
-            .validate_with(|s: &String| parse_date(s).map(|_| ()))
+            .validate_with(|s: &String| shown(when::parse_day(s)))
             .interact_text()?,
     };
-    let input = NoteInput {
+    Ok(NoteInput {
         author,
         role: Some(role),
         persona,
@@ -542,8 +393,7 @@ fn ask(program: &Program, a: &AddArgs, today: NaiveDate) -> anyhow::Result<NewNo
         prompt,
         output,
         date: Some(date),
-    };
-    validate(program, input, today).map_err(|e| anyhow::anyhow!(e))
+    })
 }
 
 // ------------------------------------------------------------------ note list
@@ -552,16 +402,18 @@ async fn list(store: &proximity_store::Store, a: &ListArgs) -> anyhow::Result<Ou
     let since = a
         .since
         .as_deref()
-        .map(|s| crate::commands::keys::parse_when(s).map(|t| t.date_naive()))
+        .map(|s| when::parse_when(s, Utc::now()).map(|t| t.date_naive()))
         .transpose()?;
-    let notes = store
-        .notes(&NoteFilter {
+    let notes = notes::list(
+        store,
+        &NoteFilter {
             persona: a.persona.clone(),
             tool: a.tool.clone(),
             author: a.author.clone(),
             since,
-        })
-        .await?;
+        },
+    )
+    .await?;
     let text = match a.format {
         ListFormat::Json => serde_json::to_string_pretty(&serde_json::json!({ "notes": notes }))?,
         ListFormat::Table => table(&notes),
@@ -681,85 +533,44 @@ async fn promote(
     store: &proximity_store::Store,
     a: &PromoteArgs,
 ) -> anyhow::Result<Outcome> {
-    let note = store.note(a.id).await?.with_context(|| {
-        format!(
-            "no note {} in the store\n  hint: `proximity note list` shows the notes",
-            a.id
-        )
-    })?;
-    let n = &note.note;
-    if let Some(case) = &note.promoted_case {
-        bail!("note {} was already promoted to case `{case}`", note.id);
-    }
-    let suite = match &a.suite {
-        Some(s) if s.is_absolute() || s.exists() => s.clone(),
-        Some(s) => program.root.join(s),
-        None => suite_for(program, &n.persona).with_context(|| {
-            format!(
-                "no suite file has cases of persona `{}`\n  hint: pass `--suite FILE`",
-                n.persona
-            )
-        })?,
-    };
-    let case_id = a
-        .case_id
-        .clone()
-        .unwrap_or_else(|| format!("field-note-{}", note.id));
-    if program.cases.iter().any(|c| c.id == case_id) {
-        bail!("a case `{case_id}` already exists\n  hint: pass `--case-id`");
-    }
-    let workflow = a
-        .workflow
-        .clone()
-        .or_else(|| n.workflow.clone())
-        .context("the note names no workflow\n  hint: pass `--workflow`")?;
-    check_workflow(program, &n.persona, &workflow).map_err(|e| anyhow::anyhow!(e))?;
-    let prompt =
-        a.prompt.clone().or_else(|| n.prompt.clone()).context(
-            "the note has no prompt\n  hint: pass `--prompt` with the prompt that was used",
-        )?;
-    let kind = match &a.kind {
-        Some(k) => CaseKind::parse(k)
-            .with_context(|| format!("unknown kind `{k}`: `routine` or `edge`"))?,
-        None if n.outcome.is_failure() => CaseKind::Edge,
-        None => CaseKind::Routine,
-    };
+    let kind = a
+        .kind
+        .as_deref()
+        .map(|k| {
+            CaseKind::parse(k).hint_context(format!("unknown kind `{k}`"), "`routine` or `edge`")
+        })
+        .transpose()?;
     let mut assertions = assertions_from_flags(a);
     if assertions.is_empty() {
         if !interactive(a.no_input) {
-            bail!("no assertion given\n  hint: `--assert-contains TEXT`, `--assert-regex RE`, `--assert-equals TEXT`, `--must-abstain` …, or run in a terminal to be asked");
+            return Err(hinted(
+                "no assertion given",
+                "`--assert-contains TEXT`, `--assert-regex RE`, `--assert-equals TEXT`, `--must-abstain` …, or run in a terminal to be asked",
+            ));
         }
-        assertions = ask_assertions(&note)?;
+        assertions = ask_assertions(&notes::get(store, a.id).await?)?;
     }
-
-    let promotion = Promotion {
-        note_id: note.id,
-        author: n.author.clone(),
-        date: n.date.format("%Y-%m-%d").to_string(),
-        outcome: n.outcome.as_str().to_owned(),
-        persona: n.persona.clone(),
-        workflow,
-        kind,
-        case_id: case_id.clone(),
-        task: n.task.clone(),
-        what_happened: n.what_happened.clone(),
-        prompt,
-        assertions,
-    };
-    let rel = promote::append_case(program, &suite, &promotion).map_err(|e| match e {
-        promote::PromoteError::NoFinalCases(p) => anyhow::anyhow!(
-            "cannot append to {}: its last top-level key is not `cases:`\n  hint: move `cases:` to the end of the file, or pass another `--suite`",
-            p.display()
-        ),
-        e => e.into(),
-    })?;
-    store.mark_note_promoted(note.id, &case_id, &rel).await?;
+    let done = notes::promote(
+        store,
+        program,
+        &PromoteRequest {
+            note_id: a.id,
+            suite: a.suite.clone(),
+            case_id: a.case_id.clone(),
+            workflow: a.workflow.clone(),
+            kind,
+            prompt: a.prompt.clone(),
+            assertions,
+        },
+    )
+    .await?;
     output::emit(
         &format!(
-            "promoted note {} to case `{case_id}` in {}\n  hint: `proximity eval --persona {}` runs it",
-            note.id,
-            suite.display(),
-            n.persona
+            "promoted note {} to case `{}` in {}\n  hint: `proximity eval --persona {}` runs it",
+            done.note_id,
+            done.case_id,
+            done.suite.display(),
+            done.persona
         ),
         None,
     )?;

@@ -3,13 +3,11 @@
 //! PERSONA=TOOL` what standardising a persona on one tool would do. Reads, per tool, the
 //! latest run with results for it.
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use chrono::Utc;
 use clap::Args;
-use proximity_analysis::plan::evidence::{self, Loaded};
-use proximity_analysis::plan::{self, Plan, PlanInput, WhatIf};
-use proximity_program::Program;
-use proximity_store::Store;
+use proximity_analysis::plan::{self, Plan, WhatIf};
+use proximity_ops::plan as ops_plan;
 
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
@@ -34,19 +32,10 @@ pub struct PlanArgs {
     pub format: ListFormat,
 }
 
-pub async fn plan_input(program: &Program, store: &Store) -> anyhow::Result<(PlanInput, Loaded)> {
-    let loaded = evidence::load(program, store).await?;
-    let input = plan::inputs(program, &loaded.evidence(), Utc::now());
-    Ok((input, loaded))
-}
-
 pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
     let store = context::open_store(g, &program).await?;
-    let (input, loaded) = plan_input(&program, &store).await?;
-    if loaded.runs.is_empty() {
-        bail!("no results yet: run `proximity eval` first");
-    }
+    let (input, loaded) = ops_plan::require_input(&store, &program, Utc::now()).await?;
     let outcome = if a.standardize.is_empty() {
         let plan = plan::plan(&input, a.per_workflow)?;
         let finding = !plan.feasible;
@@ -74,13 +63,9 @@ pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
     } else {
         let mut answers = Vec::new();
         for s in &a.standardize {
-            let (persona, tool) = s
-                .split_once('=')
-                .with_context(|| format!("`--standardize {s}`: expected PERSONA=TOOL"))?;
-            crate::commands::note::check_persona(&program, persona)
-                .map_err(|e| anyhow::anyhow!(e))?;
-            crate::commands::note::check_tool(&program, tool).map_err(|e| anyhow::anyhow!(e))?;
-            answers.push(plan::what_if(&input, persona, tool)?);
+            let (persona, tool) = ops_plan::standardise_pair(&program, s)
+                .with_context(|| format!("`--standardize {s}`"))?;
+            answers.push(ops_plan::what_if(&program, &input, persona, tool)?);
         }
         let finding = answers.iter().any(|w| !w.below_floor.is_empty());
         let text = match a.format {

@@ -11,13 +11,15 @@ use proximity_store::{ResultRecord, RunRecord, Store};
 use crate::args::{FailuresArg, Format, GlobalArgs, ReportArgs};
 use crate::commands::output::{emit, render};
 use crate::context::{load_program, open_store};
+use crate::hint::hinted;
 use crate::Outcome;
 
 pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
     if args.failures.is_some() && args.format == Format::Junit {
-        anyhow::bail!(
-            "`--failures` prints a table, json or markdown, not junit\n  hint: drop `--failures` for the JUnit report of every result"
-        );
+        return Err(hinted(
+            "`--failures` prints a table, json or markdown, not junit",
+            "drop `--failures` for the JUnit report of every result",
+        ));
     }
     let program = load_program(g)?;
     let store = open_store(g, &program).await?;
@@ -123,12 +125,16 @@ async fn html(
     args: &ReportArgs,
 ) -> anyhow::Result<Outcome> {
     if args.failures.is_some() {
-        anyhow::bail!(
-            "`--failures` prints a table, json or markdown, not html\n  hint: the html report's run page lists every failure"
-        );
+        return Err(hinted(
+            "`--failures` prints a table, json or markdown, not html",
+            "the html report's run page lists every failure",
+        ));
     }
     let Some(dir) = args.out.as_deref() else {
-        anyhow::bail!("`--format html` writes a directory of pages\n  hint: add `--out DIR`");
+        return Err(hinted(
+            "`--format html` writes a directory of pages",
+            "add `--out DIR`",
+        ));
     };
     let files = proximity_web::render_static_site(program, store, run_id, dir)
         .await

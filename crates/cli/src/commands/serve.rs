@@ -14,6 +14,7 @@ use crate::{context, Outcome};
 pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
     let store = context::open_store(g, &program).await?;
+    context::recover_usage(&store).await;
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on `{}`", a.listen))?;

@@ -5,14 +5,18 @@ use proximity_store::UsageGroup;
 use serde_json::json;
 
 use crate::args::{GlobalArgs, ListFormat, UsageArgs, UsageBy};
-use crate::commands::keys::parse_when;
 use crate::commands::output;
 use crate::{context, Outcome};
 
 pub async fn run(g: &GlobalArgs, a: &UsageArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
     let store = context::open_store(g, &program).await?;
-    let since = a.since.as_deref().map(parse_when).transpose()?;
+    context::recover_usage(&store).await;
+    let since = a
+        .since
+        .as_deref()
+        .map(|t| proximity_ops::when::parse_when(t, chrono::Utc::now()))
+        .transpose()?;
     let by = match a.by {
         UsageBy::Persona => UsageGroup::Persona,
         UsageBy::Tool => UsageGroup::Tool,

@@ -1,6 +1,6 @@
 //! Decisions: the recorded calls and, for each, why it is stale (evidence older than its
 //! horizon, a tool whose fingerprint changed since, drift, contradicting field notes),
-//! from [`crate::sources::decisions`] — the same review as `proximity decide review`.
+//! from [`proximity_ops::decisions::review`] — the same review as `proximity decide review`.
 
 use std::sync::Arc;
 
@@ -10,14 +10,22 @@ use minijinja::{context, Value};
 
 use super::{html, page, Chrome, PageCtx};
 use crate::links::Links;
-use crate::{sources, AppState, WebError};
+use crate::views::DecisionView;
+use crate::{AppState, WebError};
+
+/// Every decision, those due for review (stale) first.
+pub async fn views(ctx: &PageCtx<'_>) -> Result<Vec<DecisionView>, WebError> {
+    Ok(
+        proximity_ops::decisions::review(ctx.store, ctx.program, chrono::Utc::now())
+            .await?
+            .iter()
+            .map(|(d, r)| DecisionView::new(d, r))
+            .collect(),
+    )
+}
 
 pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
-    let decisions = sources::decisions(ctx.store, ctx.program).await?;
-    Ok(context! {
-        available => decisions.is_some(),
-        decisions => decisions.unwrap_or_default(),
-    })
+    Ok(context! { decisions => views(ctx).await? })
 }
 
 pub async fn handler(State(state): State<Arc<AppState>>) -> Result<Html<String>, WebError> {

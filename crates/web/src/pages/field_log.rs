@@ -1,6 +1,6 @@
 //! Field log: the notes people wrote from real work, a form to add one and a button to
-//! promote one to a case. Writes go through [`crate::sources`] and redirect back with a
-//! notice. Promotion asks for the assertion the case must meet (text the answer must
+//! promote one to a case. Writes go through the same operations as `proximity note`
+//! ([`proximity_ops::notes`]) and redirect back with a notice. Promotion asks for the assertion the case must meet (text the answer must
 //! contain, or that it must abstain) and appends the case through
 //! [`proximity_program::promote`], as `proximity note promote` does.
 
@@ -10,15 +10,146 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{context, Value};
-use serde::Deserialize;
+use proximity_ops::notes::{self, NoteInput, PromoteRequest};
+use proximity_program::promote;
+use proximity_store::{NoteFilter, NoteRecord};
+use serde::{Deserialize, Serialize};
 
 use super::{html, notice_text, page, Chrome, NoticeParam, PageCtx};
 use crate::links::Links;
-use crate::sources::{self, NoteForm as NoteFields, WriteOutcome};
 use crate::{AppState, WebError};
 
+/// A field note as the field log lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoteView {
+    pub id: String,
+    pub date: String,
+    pub author: String,
+    pub role: String,
+    pub persona: String,
+    pub tool: String,
+    pub workflow: Option<String>,
+    pub task: String,
+    pub what_happened: String,
+    pub outcome: String,
+    pub failure_mode: Option<String>,
+    pub minutes_saved: f64,
+    pub minutes_lost: f64,
+    /// The case it was promoted to, if it was.
+    pub promoted_to: Option<String>,
+}
+
+impl From<NoteRecord> for NoteView {
+    fn from(n: NoteRecord) -> Self {
+        Self {
+            id: n.id.to_string(),
+            date: n.note.date.format("%Y-%m-%d").to_string(),
+            author: n.note.author,
+            role: n.note.role.as_str().to_owned(),
+            persona: n.note.persona,
+            tool: n.note.tool,
+            workflow: n.note.workflow,
+            task: n.note.task,
+            what_happened: n.note.what_happened,
+            outcome: n.note.outcome.as_str().to_owned(),
+            failure_mode: n.note.failure_mode.map(|f| f.as_str().to_owned()),
+            minutes_saved: n.note.minutes_saved,
+            minutes_lost: n.note.minutes_lost,
+            promoted_to: n.promoted_case,
+        }
+    }
+}
+
+/// A note as the form submits it (every field is untrusted text).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct NoteFields {
+    #[serde(default)]
+    pub author: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub persona: String,
+    #[serde(default)]
+    pub tool: String,
+    #[serde(default)]
+    pub workflow: String,
+    #[serde(default)]
+    pub task: String,
+    #[serde(default)]
+    pub what_happened: String,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub failure_mode: String,
+    #[serde(default)]
+    pub minutes_saved: String,
+    #[serde(default)]
+    pub minutes_lost: String,
+    /// The prompt, pasted: what a promoted case will ask.
+    #[serde(default)]
+    pub prompt: String,
+    /// The tool's output, pasted.
+    #[serde(default)]
+    pub output: String,
+}
+
+impl NoteFields {
+    /// The note as the operation takes it; only the minutes are read here (a form sends
+    /// text), the rest is checked by [`notes::validate`].
+    fn input(self) -> Result<NoteInput, WebError> {
+        let optional = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+        Ok(NoteInput {
+            minutes_saved: notes::minutes_text("Minutes saved", &self.minutes_saved)?,
+            minutes_lost: notes::minutes_text("Minutes lost", &self.minutes_lost)?,
+            author: self.author,
+            role: optional(self.role),
+            persona: self.persona,
+            tool: self.tool,
+            workflow: optional(self.workflow),
+            task: self.task,
+            what_happened: self.what_happened,
+            outcome: self.outcome,
+            failure_mode: optional(self.failure_mode),
+            prompt: optional(self.prompt),
+            output: optional(self.output),
+            date: None,
+        })
+    }
+}
+
+/// What the promote form confirms: the assertions the case must meet (at least one).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct PromoteInput {
+    /// `correct: contains` this text.
+    #[serde(default)]
+    pub must_contain: String,
+    /// `correct: must_abstain` (any non-empty value, as a checkbox sends `on`).
+    #[serde(default)]
+    pub must_abstain: Option<String>,
+}
+
+impl PromoteInput {
+    fn assertions(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let text = self.must_contain.trim();
+        if !text.is_empty() {
+            out.push(promote::assertion("correct", "contains", text));
+        }
+        if self.must_abstain.as_deref().is_some_and(|v| !v.is_empty()) {
+            out.push(("correct", "must_abstain: true".to_owned()));
+        }
+        out
+    }
+}
+
 pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
-    let notes = sources::field_notes(ctx.store).await?;
+    let mut notes: Vec<NoteView> = notes::list(ctx.store, &NoteFilter::default())
+        .await?
+        .into_iter()
+        .map(NoteView::from)
+        .collect();
+    // Newest encounter first.
+    notes.reverse();
     let personas: Vec<String> = ctx.program.personas.iter().map(|p| p.id.clone()).collect();
     let tools: Vec<String> = ctx.program.tools.iter().map(|t| t.id.clone()).collect();
     let workflows: Vec<String> = ctx
@@ -32,8 +163,7 @@ pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
         roles => proximity_store::NoteRole::ALL,
         outcomes => proximity_store::NoteOutcome::ALL,
         failure_modes => proximity_store::FailureMode::ALL,
-        available => notes.is_some(),
-        notes => notes.unwrap_or_default(),
+        notes => notes,
         personas => personas,
         tools => tools,
     })
@@ -66,11 +196,7 @@ pub struct NoteForm {
     pub note: NoteFields,
 }
 
-fn back(outcome: WriteOutcome, done: &str) -> Response {
-    let notice = match outcome {
-        WriteOutcome::Done => done,
-        WriteOutcome::Unavailable => "unavailable",
-    };
+fn back(notice: &str) -> Response {
     Redirect::to(&format!("/field-log?notice={notice}")).into_response()
 }
 
@@ -83,11 +209,14 @@ pub async fn add(
     state
         .security
         .check_write(&headers, &form.csrf, form.admin_token.as_deref())?;
-    let note = form
-        .note
-        .to_note(&state.program, chrono::Utc::now().date_naive())?;
-    let outcome = sources::add_field_note(&state.store, &note).await?;
-    Ok(back(outcome, "added"))
+    notes::add(
+        &state.store,
+        &state.program,
+        form.note.input()?,
+        chrono::Utc::now(),
+    )
+    .await?;
+    Ok(back("added"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,7 +226,7 @@ pub struct PromoteForm {
     #[serde(default)]
     pub admin_token: Option<String>,
     #[serde(flatten)]
-    pub assertions: sources::PromoteInput,
+    pub assertions: PromoteInput,
 }
 
 /// `POST /field-log/{id}/promote`: turn a note into a case.
@@ -110,7 +239,14 @@ pub async fn promote(
     state
         .security
         .check_write(&headers, &form.csrf, form.admin_token.as_deref())?;
-    let outcome =
-        sources::promote_field_note(&state.store, &state.program, &id, &form.assertions).await?;
-    Ok(back(outcome, "promoted"))
+    let note_id = id
+        .parse::<i64>()
+        .map_err(|_| WebError::NotFound(format!("No field note `{id}`.")))?;
+    let request = PromoteRequest {
+        note_id,
+        assertions: form.assertions.assertions(),
+        ..PromoteRequest::default()
+    };
+    notes::promote(&state.store, &state.program, &request).await?;
+    Ok(back("promoted"))
 }

@@ -146,9 +146,6 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "added" => Some("The note was added to the field log."),
         "promoted" => Some("The note was promoted to a case."),
         "accepted" => Some("The baseline was accepted."),
-        "unavailable" => Some(
-            "Not available yet: this part of Proximity has not landed in this build. Nothing was written.",
-        ),
         _ => None,
     }
 }

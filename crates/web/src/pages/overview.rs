@@ -16,7 +16,36 @@ use crate::links::Links;
 use crate::scores::{pairs, PairEst};
 use crate::svg::{heatmap, HeatCell};
 use crate::templates::trusted_markup;
-use crate::{sources, AppState, WebError};
+use crate::views::{DecisionView, DriftAlert};
+use crate::{AppState, WebError};
+
+/// A persona no leader has used a tool for first-hand within the program's horizon.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DistantPersona {
+    pub persona: String,
+    /// The last leader note on the persona, if any.
+    pub last_leader_note: Option<String>,
+}
+
+/// Proximity coverage (what `proximity coverage` reports): the horizon, and the personas
+/// whose decisions are made at a distance, from leaders' field notes.
+async fn distant_personas(
+    ctx: &PageCtx<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(u32, Vec<DistantPersona>), WebError> {
+    let notes = proximity_ops::notes::list(ctx.store, &Default::default()).await?;
+    let cov = proximity_analysis::coverage::coverage(ctx.program, &notes, now.date_naive());
+    let distant = cov
+        .personas
+        .into_iter()
+        .filter(|p| p.flagged)
+        .map(|p| DistantPersona {
+            persona: p.persona,
+            last_leader_note: p.last_leader_note.map(|d| d.format("%Y-%m-%d").to_string()),
+        })
+        .collect();
+    Ok((cov.horizon_days, distant))
+}
 
 #[derive(Debug, Deserialize)]
 pub struct RunParam {
@@ -110,18 +139,18 @@ pub fn heatmap_svg(ctx: &PageCtx<'_>, run: &str, pairs: &[PairEst]) -> String {
 
 /// The overview of `run`.
 pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, WebError> {
-    let decisions = sources::decisions(ctx.store, ctx.program).await?;
-    let due: Option<Vec<sources::DecisionView>> = decisions.map(|d| {
-        d.into_iter()
-            .filter(|d| !d.stale_reasons.is_empty())
-            .collect()
-    });
-    let drift = sources::drift_alerts(ctx.store, ctx.program).await?;
-    let distant = sources::distant_personas(ctx.store, ctx.program).await?;
-    let (horizon_days, distant) = match distant {
-        Some((h, d)) => (Some(h), Some(d)),
-        None => (None, None),
-    };
+    let now = chrono::Utc::now();
+    let due: Vec<DecisionView> = super::decisions::views(ctx)
+        .await?
+        .into_iter()
+        .filter(|d| !d.stale_reasons.is_empty())
+        .collect();
+    let drift: Vec<DriftAlert> = proximity_ops::drift::alerts(ctx.store, ctx.program, now)
+        .await?
+        .into_iter()
+        .map(DriftAlert::from)
+        .collect();
+    let (horizon_days, distant) = distant_personas(ctx, now).await?;
     let Some(run) = run else {
         return Ok(context! {
             run => Value::UNDEFINED, decisions_due => due, drift => drift,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use minijinja::{context, Value};
+use proximity_analysis::plan::{what_if, PlanInput};
 use proximity_store::RunRecord;
 use serde::Serialize;
 
@@ -14,7 +15,58 @@ use super::overview::{RunHead, RunParam};
 use super::{html, page, pick_run, usd, Chrome, PageCtx};
 use crate::links::Links;
 use crate::scores::{pairs, pct};
-use crate::{sources, AppState, WebError};
+use crate::{AppState, WebError};
+
+/// What standardising a persona on a tool breaks, from the planner.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanView {
+    pub breaks: Vec<String>,
+    pub summary: String,
+}
+
+/// The planner's what-if of standardising `persona` on `tool` ([`plan::what_if`], as
+/// `proximity plan --standardize` answers it): the workflows whose lower bound would
+/// fall below their floor, and the cost and silent-rate change.
+pub fn standardise_plan(input: &PlanInput, persona: &str, tool: &str) -> Option<PlanView> {
+    let w = what_if(input, persona, tool).ok()?;
+    let pct = |v: f64| format!("{:.0}%", v * 100.0);
+    let breaks = w
+        .below_floor
+        .iter()
+        .map(|b| match (b.score, b.ci_low) {
+            (Some(s), Some(lo)) => format!(
+                "{} (score {}, lower bound {} vs floor {}, n={})",
+                b.workflow,
+                pct(s),
+                pct(lo),
+                pct(b.floor),
+                b.n
+            ),
+            _ => format!("{} (no results, floor {})", b.workflow, pct(b.floor)),
+        })
+        .collect();
+    let mut summary = format!(
+        "${:.2}/month, silent-failure rate {} over {} results",
+        w.monthly_cost_usd,
+        pct(w.silent_rate),
+        w.results
+    );
+    if let Some(c) = &w.compared_with {
+        summary.push_str(&format!(
+            "; vs the planner's choice `{}`: {:+.2} $/month, silent rate {:+.1} points",
+            c.tool,
+            c.cost_change_usd,
+            c.silent_rate_change * 100.0
+        ));
+    }
+    if let Some(st) = &w.stale {
+        summary.push_str(&format!(
+            "; evidence from run {} is {} days old",
+            st.run_id, st.age_days
+        ));
+    }
+    Some(PlanView { breaks, summary })
+}
 
 #[derive(Debug, Serialize)]
 struct Cell {
@@ -95,13 +147,15 @@ pub async fn build(
                 .collect(),
         })
         .collect();
-    let plan_input = sources::plan_input(ctx.store, ctx.program).await?;
+    let (input, loaded) =
+        proximity_ops::plan::input(ctx.store, ctx.program, chrono::Utc::now()).await?;
+    let plan_input = (!loaded.runs.is_empty()).then_some(input);
     let standardise: Vec<Standardise> = mine
         .iter()
         .map(|p| {
             let plan = plan_input
                 .as_ref()
-                .and_then(|i| sources::standardise_plan(i, &persona.id, &p.tool));
+                .and_then(|i| standardise_plan(i, &persona.id, &p.tool));
             let at_risk: Vec<_> = p.workflows.iter().filter(|w| w.at_risk()).collect();
             let share: f64 = at_risk.iter().map(|w| w.share).sum();
             Standardise {

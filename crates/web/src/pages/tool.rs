@@ -2,6 +2,7 @@
 //! context-fill curve of its latest probe run, and its risk baseline vs now with the
 //! drift timeline (empty states until a baseline is accepted or drift found). Also the accept-baseline write.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
@@ -9,6 +10,8 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{context, Value};
 use proximity_analysis::context_fill::{curve, latest_context_run};
+use proximity_ops::baselines::AcceptBaseline;
+use proximity_store::{ResultRecord, Store, Verdict};
 use serde::{Deserialize, Serialize};
 
 use super::{html, notice_text, page, usd_small, Chrome, NoticeParam, PageCtx};
@@ -16,7 +19,78 @@ use crate::links::Links;
 use crate::scores::pct;
 use crate::svg::{line_chart, Axes, Series};
 use crate::templates::trusted_markup;
-use crate::{sources, AppState, WebError};
+use crate::views::DriftAlert;
+use crate::{AppState, WebError};
+
+/// A tool's accepted risk baseline beside its latest risk probe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskView {
+    pub baseline: String,
+    /// The latest run with risk-probe results of the tool.
+    pub latest_run: Option<String>,
+    /// Per family: (family, pass rate in the baseline, pass rate now), rates as
+    /// `P of N passed`, `—` when the run has none of the family.
+    pub rows: Vec<(String, String, String)>,
+}
+
+/// Workflow prefix of the built-in risk probes (`risk-<family>`, `proximity probe risk`).
+const RISK_PREFIX: &str = "risk-";
+
+/// Per family: (results, passed) of `tool`'s risk-probe results.
+fn risk_families(results: &[ResultRecord], tool: &str) -> BTreeMap<String, (u64, u64)> {
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.tool_id == tool) {
+        if let Some(f) = r.workflow.strip_prefix(RISK_PREFIX) {
+            let e = out.entry(f.to_owned()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(r.verdict == Verdict::Pass);
+        }
+    }
+    out
+}
+
+/// A tool's risk baseline vs its latest risk probe: the newest accepted baseline that
+/// covers the tool, its run's per-family pass rates beside those of the newest run with
+/// risk-probe results of the tool. `None` when no baseline covers the tool.
+pub async fn risk_baseline(store: &Store, tool: &str) -> Result<Option<RiskView>, WebError> {
+    let Some(baseline) = store
+        .baselines()
+        .await?
+        .into_iter()
+        .filter(|b| b.tools.iter().any(|t| t.tool_id == tool))
+        .max_by_key(|b| b.accepted_at)
+    else {
+        return Ok(None);
+    };
+    let then = risk_families(&store.results(&baseline.run_id).await?, tool);
+    let mut runs = store.runs().await?;
+    runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
+    let mut latest = None;
+    for run in &runs {
+        let now = risk_families(&store.results(&run.id).await?, tool);
+        if !now.is_empty() {
+            latest = Some((run.id.clone(), now));
+            break;
+        }
+    }
+    let rate = |m: &BTreeMap<String, (u64, u64)>, f: &str| {
+        m.get(f)
+            .map_or("—".to_owned(), |(n, p)| format!("{p} of {n} passed"))
+    };
+    let empty = BTreeMap::new();
+    let now = latest.as_ref().map_or(&empty, |(_, m)| m);
+    let mut families: Vec<&String> = then.keys().chain(now.keys()).collect();
+    families.sort();
+    families.dedup();
+    Ok(Some(RiskView {
+        baseline: baseline.name.clone(),
+        latest_run: latest.as_ref().map(|(id, _)| id.clone()),
+        rows: families
+            .into_iter()
+            .map(|f| (f.clone(), rate(&then, f), rate(now, f)))
+            .collect(),
+    }))
+}
 
 #[derive(Debug, Serialize)]
 struct FingerprintLine {
@@ -129,8 +203,12 @@ pub async fn build(ctx: &PageCtx<'_>, tool_id: &str) -> Result<Value, WebError> 
         }
         None => None,
     };
-    let risk = sources::risk_baseline(ctx.store, tool_id).await?;
-    let drift = sources::drift_timeline(ctx.store, tool_id).await?;
+    let risk = risk_baseline(ctx.store, tool_id).await?;
+    let drift: Vec<DriftAlert> = proximity_ops::drift::timeline(ctx.store, tool_id)
+        .await?
+        .into_iter()
+        .map(DriftAlert::from)
+        .collect();
     Ok(context! {
         tool => context! {
             id => tool.id.clone(),
@@ -191,12 +269,18 @@ pub async fn accept_baseline(
     state
         .security
         .check_write(&headers, &form.csrf, form.admin_token.as_deref())?;
-    let outcome =
-        sources::accept_baseline(&state.store, &state.program, &form.run, &form.name).await?;
-    let notice = match outcome {
-        sources::WriteOutcome::Done => "accepted",
-        sources::WriteOutcome::Unavailable => "unavailable",
-    };
-    let to = format!("{}?notice={notice}", Links::Server.tool(&form.tool));
+    proximity_ops::baselines::accept(
+        &state.store,
+        &state.program,
+        &AcceptBaseline {
+            run: form.run.clone(),
+            name: form.name.clone(),
+            note: None,
+            by: "dashboard".into(),
+        },
+        chrono::Utc::now(),
+    )
+    .await?;
+    let to = format!("{}?notice=accepted", Links::Server.tool(&form.tool));
     Ok(Redirect::to(&to).into_response())
 }

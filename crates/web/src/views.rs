@@ -1,0 +1,55 @@
+//! What more than one page shows of a decision and of a drift finding, as the templates
+//! read them. The data comes from the operations ([`proximity_ops`]); this is only its
+//! rendering into words and dates.
+
+use chrono::Duration;
+use proximity_analysis::staleness::Review;
+use proximity_store::{DecisionRecord, DriftFinding};
+use serde::Serialize;
+
+/// A recorded decision and why it may be stale.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionView {
+    pub id: String,
+    pub title: String,
+    pub decided_at: String,
+    pub review_by: Option<String>,
+    /// Why it is stale (evidence older than its horizon, a tool's fingerprint changed);
+    /// empty when it is current.
+    pub stale_reasons: Vec<String>,
+}
+
+impl DecisionView {
+    pub fn new(d: &DecisionRecord, r: &Review) -> Self {
+        Self {
+            id: d.id.to_string(),
+            title: d.decision.title.clone(),
+            decided_at: d.created_at.format("%Y-%m-%d").to_string(),
+            review_by: d
+                .created_at
+                .checked_add_signed(Duration::days(i64::from(d.decision.horizon_days)))
+                .map(|t| t.format("%Y-%m-%d").to_string()),
+            stale_reasons: r.reasons.iter().map(|s| s.describe()).collect(),
+        }
+    }
+}
+
+/// A drift finding against a baseline (`proximity drift` records them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftAlert {
+    pub tool: String,
+    /// When it was found, `YYYY-MM-DD HH:MM`.
+    pub found_at: String,
+    /// What drifted (`quality: …`, `vendor_update: …`, `config_change: …`).
+    pub summary: String,
+}
+
+impl From<DriftFinding> for DriftAlert {
+    fn from(f: DriftFinding) -> Self {
+        Self {
+            tool: f.tool,
+            found_at: f.found_at.format("%Y-%m-%d %H:%M").to_string(),
+            summary: f.summary,
+        }
+    }
+}
