@@ -10,8 +10,9 @@
 //! versions. Only this crate knows SQL.
 
 /// Run `$body` with `$pool` bound to the store's concrete pool (`&SqlitePool` or
-/// `&PgPool`): the body is written once and compiled for each backend, so every query is
-/// type-checked against both.
+/// `&PgPool`): the body is written once and compiled for each backend, so what a query
+/// binds and decodes must have an encoding on both; the SQL itself is checked by the
+/// store's tests, on SQLite and (in CI) PostgreSQL.
 macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
