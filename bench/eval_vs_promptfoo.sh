@@ -48,7 +48,7 @@ if [ -z "${BENCH_IN_NETNS:-}" ]; then
     cargo build --release -p proximity-gateway --example instant_upstream >&2
     cargo build --profile "$PROFILE" --bin proximity >&2
   fi
-  out=${OUT:-$root/bench/results/eval_vs_promptfoo-$(date -u +%Y%m%dT%H%M%SZ).tsv}
+  out=${OUT:-$root/bench/results/data/eval-vs-promptfoo-$(date -u +%Y-%m-%d-%H%M%S).tsv}
   mkdir -p "$(dirname "$out")"
   export BENCH_IN_NETNS=1 OUT="$out"
   exec unshare -n bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "${sizes[@]}"

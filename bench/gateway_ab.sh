@@ -21,7 +21,7 @@ RATE=${RATE:-5000}
 SECS=${SECS:-6}
 ROUNDS=${ROUNDS:-6}
 CONNECTIONS=${CONNECTIONS:-64}
-OUT=${OUT:-bench/results/gateway_ab-$(date -u +%Y-%m-%dT%H%M%S).tsv}
+OUT=${OUT:-bench/results/data/gateway-ab-$(date -u +%Y-%m-%d-%H%M%S).tsv}
 OHA=bench/.deps/oha/bin/oha
 EX=target/release/examples
 [ -x "$OHA" ] || { echo "no $OHA: run bench/gateway_vs_litellm.sh once to install it" >&2; exit 1; }

@@ -9,7 +9,7 @@
 #
 # The target has two cores either way, so the gateway runs the same two tokio workers as
 # on the 2-core machine the other results come from. Rows go to
-# bench/results/gateway_cores-<time>-{separate,shared}.tsv unless OUT_PREFIX says
+# bench/results/data/gateway-cores-<date>-<time>-{separate,shared}.tsv unless OUT_PREFIX says
 # otherwise; every variable of gateway_vs_litellm.sh except the CPUS_* ones applies
 # (defaults here: RATES=5000, REPEATS=3, SECS=6, no LiteLLM).
 #
@@ -25,7 +25,7 @@ if [ "$cores" -lt 8 ]; then
 fi
 export RATES=${RATES:-5000} REPEATS=${REPEATS:-3} SECS=${SECS:-6}
 export TARGETS=${TARGETS:-"direct passthrough-hyper passthrough proximity"}
-prefix=${OUT_PREFIX:-$root/bench/results/gateway_cores-$(date -u +%Y%m%dT%H%M%SZ)}
+prefix=${OUT_PREFIX:-$root/bench/results/data/gateway-cores-$(date -u +%Y-%m-%d-%H%M%S)}
 
 echo "== separate cores: upstream 0-1, load 2-5, target 6-7" >&2
 CPUS_UPSTREAM=0-1 CPUS_LOAD=2-5 CPUS_TARGET=6-7 OUT=$prefix-separate.tsv \

@@ -100,7 +100,7 @@ if [ -z "${BENCH_IN_NETNS:-}" ]; then
       --example passthrough_hyper >&2
     cargo build --profile "$PROFILE" --bin proximity >&2
   fi
-  out=${OUT:-$root/bench/results/gateway_vs_litellm-$(date -u +%Y%m%dT%H%M%SZ).tsv}
+  out=${OUT:-$root/bench/results/data/gateway-vs-litellm-$(date -u +%Y-%m-%d-%H%M%S).tsv}
   mkdir -p "$(dirname "$out")"
   export BENCH_IN_NETNS=1 OUT="$out"
   if [ "$NETNS" = 1 ]; then

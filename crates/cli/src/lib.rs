@@ -26,7 +26,7 @@ pub enum Outcome {
 /// (tokio#4941); a request relayed through the gateway wakes several tasks in turn. With
 /// the slot off, the gateway served 20,600-21,100 requests/s against 14,000-16,600 with
 /// it, at 61-65 µs of CPU a request against 79-93 (closed loop, 64 connections, two
-/// cores; bench/results/2026-11-26.md, session 10). The option needs
+/// cores; measured 2026-11-26, `b3cab22`). The option needs
 /// `--cfg tokio_unstable` (`.cargo/config.toml`); a build without it keeps the slot.
 fn multi_thread() -> tokio::runtime::Builder {
     #[allow(unused_mut)]
@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_tracing(cli.global.verbose);
     // An eval is a fan-out of requests with a little work between waits: on one thread,
     // with no wake-ups across threads, it ran ~10% faster with a third less system time
-    // (bench/results/2026-11-26.md). What is slow runs on threads of its own anyway
+    // (measured 2026-11-26, `02fa70c`). What is slow runs on threads of its own anyway
     // (SQLite's writer, the local model). The servers and everything else get a worker
     // thread per core.
     let mut builder = match cli.command {

@@ -2,7 +2,7 @@
 
 /// jemalloc, not glibc's malloc: a long `proximity eval` (100,000 cases) peaks at the
 /// footprint of a 10,000-case one instead of growing with its length (glibc's per-thread
-/// arenas fragment), and the gateway is no slower. See `bench/results/2026-11-26.md`.
+/// arenas fragment), and the gateway is no slower (measured 2026-11-26, `a7d7854`).
 /// Declared here, in the library, so that its tests run on the allocator the binary has.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
@@ -12,7 +12,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// reuse (jemalloc keeps a freed page for up to 10 s). Called between phases whose
 /// allocations differ in kind (an eval's run, then its report): pages the first phase
 /// freed would sit beside the ones the next one faults in, and add to the process's peak
-/// memory (2.3 MiB of a 1,000-case eval's 33.6; bench/results/2026-11-26.md, session 9).
+/// memory (2.3 MiB of a 1,000-case eval's 33.6; measured 2026-11-26, `99f8db5`).
 pub fn release_freed() {
     #[cfg(not(target_env = "msvc"))]
     #[allow(unsafe_code)]

@@ -706,7 +706,7 @@ pub(crate) async fn execute(
     // be waiting for their results' commit meanwhile (a commit need not hold up the next
     // request). When the writer is the slower side (an instant upstream), its batches
     // fill up, and each row costs less: with only `concurrency` more waiting, a
-    // 10,000-case run took 30% longer (bench/results/2026-11-26.md, session 7). With real
+    // 10,000-case run took 30% longer (measured 2026-11-26, `f5faf5d`). With real
     // providers the writer keeps up and few wait. Without the cache (`--no-cache`) an
     // answer waiting for its commit is lost to a kill, and asked again on resume.
     let in_flight = options.concurrency.max(1) + proximity_store::RESULTS_PER_BATCH;

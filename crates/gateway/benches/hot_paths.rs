@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the gateway's per-request hot paths found by profiling it
-//! (bench/results/2026-11-26.md): the usage journal append that makes a request's usage
+//! (2026-11-26; bench/results/criterion.md): the usage journal append that makes a request's usage
 //! durable before it is answered, parsing an OpenAI request body, and encoding a
 //! streamed chunk as a server-sent event (once per token of a relayed stream).
 //! `cargo bench -p proximity-gateway --bench hot_paths`.

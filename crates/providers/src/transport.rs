@@ -6,7 +6,7 @@
 //! timeout and its per-request timeout over the whole exchange, body included. That is the
 //! gateway's hot path: reqwest on top of the same client parsed the URL twice a request
 //! and ran a redirect and a retry layer that a POST to a model never uses (~20% of a bare
-//! relay's CPU, measured in `bench/results/2026-11-26.md`).
+//! relay's CPU, measured 2026-11-26; `bench/results/gateway-vs-litellm.md`).
 //!
 //! When the environment names a proxy for the endpoint (`HTTPS_PROXY`, `HTTP_PROXY`,
 //! `ALL_PROXY`, minus `NO_PROXY`, read once when the provider is built, as reqwest did)

@@ -1,7 +1,7 @@
 //! Criterion benchmark of the gateway's usage write path on SQLite: what the usage
 //! journal's flusher hands the store after each 50 ms linger at 5,000 requests/s, 250
 //! usage rows with their spend, as one `record_usages` batch (one job, one transaction,
-//! 32-row statements prepared once: what it does since session 14) and as 250
+//! 32-row statements prepared once: what it does since 2026-11-27) and as 250
 //! `record_usage` calls joined (a job, a oneshot and a future a row, group-committed as the
 //! writer task happens to find them: what it did before). The store keeps growing across
 //! iterations, as a gateway's does. `cargo bench -p proximity-store --bench usage`.

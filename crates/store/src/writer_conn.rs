@@ -37,7 +37,7 @@ pub enum WritePriority {
     /// On Linux, `SCHED_IDLE`: the kernel runs it only on a core no normal thread wants
     /// and preempts it as soon as one does, so a commit does not hold a core a request
     /// is waiting for (the gateway's p99 with SQLite's thread at `SCHED_IDLE`: half, on a
-    /// core of its own; bench/results/2026-11-27.md, session 15). A background write
+    /// core of its own; bench/results/gateway-ab.md, 2026-11-27). A background write
     /// can wait for long on saturated cores: it suits writes nothing waits for, and a
     /// caller that can fall back to [`WritePriority::Normal`]. Elsewhere, or where the
     /// kernel refuses the policy, the same as `Normal`.
