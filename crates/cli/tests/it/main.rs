@@ -1,6 +1,11 @@
 //! The end-to-end tests of the `proximity` binary, as one test binary: each test binary
 //! links the whole program (llama.cpp included), so one binary of modules links once
 //! where a file per binary linked sixteen times (the layout of uv's `tests/it`).
+//!
+//! Every module here shares one process and runs in parallel with the others: a test
+//! that needs a process of its own (the allocator's resident memory, in [`memory`])
+//! runs its body in a child process of this binary, and environment variables go to
+//! the `proximity` command a test starts, never to this process.
 
 mod common;
 mod gateway_support;
