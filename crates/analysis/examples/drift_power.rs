@@ -1,7 +1,7 @@
 //! The numbers in `docs/drift.md`: the exact power of drift's overall test (two-sided exact
 //! McNemar at α = 0.05) to detect a 10-point drop at the case counts of the example
 //! program, and the simulated false-alarm rate of re-running an unchanged tool with
-//! sampling noise (the setting of `crates/cli/tests/drift.rs`).
+//! sampling noise (the setting of `crates/cli/tests/it/drift.rs`).
 //!
 //! `cargo run -p proximity-analysis --example drift_power`
 #![allow(clippy::print_stdout)]

@@ -32,7 +32,7 @@ pub mod queue;
 pub mod ratelimits;
 pub mod records;
 mod rows;
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transfer;
 pub mod usage;

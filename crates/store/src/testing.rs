@@ -1,7 +1,8 @@
-//! Test support for this crate and the ones above it (and their benchmarks): a fresh,
-//! empty store on each backend the machine offers, and a usage row to write to it. SQLite is always there; PostgreSQL when
-//! `PROXIMITY_TEST_DATABASE_URL` names a server (each store gets a database of its own,
-//! created on that server), and its absence is a failure when
+//! Test support for this crate and the ones above it (and their benchmarks), behind the
+//! `testing` feature that only their `[dev-dependencies]` enable: a fresh, empty store on
+//! each backend the machine offers, and a usage row to write to it. SQLite is always
+//! there; PostgreSQL when `PROXIMITY_TEST_DATABASE_URL` names a server (each store gets a
+//! database of its own, created on that server), and its absence is a failure when
 //! `PROXIMITY_REQUIRE_POSTGRES=1` (as in CI).
 
 use std::ops::Deref;

@@ -2,13 +2,12 @@
 //! local HTTP server that answers, rate-limits, fails, stalls and sends malformed JSON.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use common::*;
 use proximity_store::{ResultRecord, Store};
+
+use crate::common::*;
 
 fn results(program: &std::path::Path) -> Vec<ResultRecord> {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -1,9 +1,7 @@
 //! End-to-end: a deterministic run on a `scripted` tool, reported in every format.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const PROGRAM: &str = r#"version: 1
 name: snapshot

@@ -6,13 +6,11 @@
 //! Skipped (with a line saying so) when `PROXIMITY_TEST_DATABASE_URL` names no server.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-mod gateway_support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway_support::*;
+use crate::gateway_support::*;
 
 const REPLICAS: usize = 3;
 

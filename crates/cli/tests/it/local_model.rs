@@ -7,11 +7,9 @@
 //! passes, unless `PROXIMITY_REQUIRE_MODEL=1` (as in CI), where its absence fails.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 
 fn model_available() -> bool {
     let found =

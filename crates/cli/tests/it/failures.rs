@@ -4,9 +4,7 @@
 //! structural verdicts, with model output that tries to inject shell commands.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const PROGRAM: &str = r#"version: 1
 name: anatomy

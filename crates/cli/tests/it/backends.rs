@@ -6,13 +6,12 @@
 //! equal once run ids, timestamps, latencies and secrets are masked.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
 use regex::Regex;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// Drop what differs between two runs of the same thing: times, latencies, secrets.
 fn mask_json(v: &mut Value) {

@@ -2,9 +2,7 @@
 //! reads are snapshot-tested.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const BROKEN: &str = r#"version: 1
 name: broken

@@ -2,14 +2,13 @@
 //! OpenAI upstream, spoken to with the request shapes the OpenAI SDKs send.
 #![allow(clippy::unwrap_used)]
 
-mod gateway_support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway_support::*;
 use serde_json::Value;
+
+use crate::gateway_support::*;
 
 fn program(base: &str, budget_per_seat: f64, rpm: u32) -> String {
     format!(

@@ -8,10 +8,9 @@
 //! passes, unless `PROXIMITY_REQUIRE_MODEL=1` (as in CI), where its absence fails.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-mod common;
-
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 fn model_available() -> bool {
     let found =

@@ -5,8 +5,6 @@
 //! capability newly enabled in the program.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use common::{proximity, run, stderr, stdout, TempProgram};
 use serde_json::{json, Value};
+
+use crate::common::{proximity, run, stderr, stdout, TempProgram};
 
 /// Cases in the test program: two workflows of 30.
 const CASES: u32 = 60;

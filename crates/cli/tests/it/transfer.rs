@@ -5,13 +5,12 @@
 //! idempotent; `import` names malformed lines and refuses a store with rows.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 fn ok(cmd: &mut Command) -> Output {
     let out = run(cmd);

@@ -8,8 +8,6 @@
 //! note and passes, unless `PROXIMITY_REQUIRE_MODEL=1` (as in CI).
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,8 +15,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use common::*;
 use serde_json::{json, Value};
+
+use crate::common::*;
 
 /// The server answers with the planted number only while the prompt is shorter than this
 /// many tokens (o200k_base, as the probe counts for `gpt-4o-mini`).

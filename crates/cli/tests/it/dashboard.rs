@@ -9,18 +9,17 @@
 //! `PROXIMITY_REQUIRE_BROWSER=1` (as in CI), where it fails.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-mod common;
-
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
 use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions};
+
+use crate::common::*;
 
 fn chromium() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("CHROME") {

@@ -5,13 +5,12 @@
 //! decision review and coverage.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 fn ok(cmd: &mut std::process::Command) -> String {
     let out = run(cmd);

@@ -5,16 +5,15 @@
 //! once per result.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::*;
 use proximity_store::{RunStatus, Store};
+
+use crate::common::*;
 
 const CASES: usize = 24;
 

@@ -1,0 +1,28 @@
+//! The end-to-end tests of the `proximity` binary, as one test binary: each test binary
+//! links the whole program (llama.cpp included), so one binary of modules links once
+//! where a file per binary linked sixteen times (the layout of uv's `tests/it`).
+//!
+//! Every module here shares one process and runs in parallel with the others: a test
+//! that needs a process of its own (the allocator's resident memory, in [`memory`])
+//! runs its body in a child process of this binary, and environment variables go to
+//! the `proximity` command a test starts, never to this process.
+
+mod common;
+mod gateway_support;
+
+mod backends;
+mod check;
+mod dashboard;
+mod decisions;
+mod drift;
+mod eval_openai;
+mod failures;
+mod gateway;
+mod gateway_replicas;
+mod local_model;
+mod memory;
+mod probe_context;
+mod probe_risk;
+mod report;
+mod transfer;
+mod worker;
