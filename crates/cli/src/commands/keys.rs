@@ -28,7 +28,8 @@ pub struct CreateArgs {
     /// A name to recognise the key by (a person, a service).
     #[arg(long)]
     pub name: Option<String>,
-    /// When the key stops working (`YYYY-MM-DD`, midnight UTC, or RFC 3339).
+    /// When the key stops working: `YYYY-MM-DD` (it works through that day, UTC) or an
+    /// RFC 3339 time.
     #[arg(long, value_name = "DATE")]
     pub expires: Option<String>,
     /// A monthly budget of this key in US dollars, on top of the persona's.
@@ -64,8 +65,15 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
             if a.budget.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
                 bail!("`--budget` must be a non-negative number of US dollars");
             }
-            let expires = a.expires.as_deref().map(parse_when).transpose()?;
             let now = Utc::now();
+            let expires = a.expires.as_deref().map(parse_expiry).transpose()?;
+            if let Some(t) = expires.filter(|t| *t <= now) {
+                note(&format!(
+                    "warning: `--expires {}` is {}, already past: this key is expired from the start",
+                    a.expires.as_deref().unwrap_or_default().trim(),
+                    t.to_rfc3339()
+                ));
+            }
             let new = proximity_gateway::auth::generate(
                 &persona.id,
                 a.name.clone(),
@@ -145,6 +153,22 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
 #[allow(clippy::print_stderr)]
 fn note(text: &str) {
     eprintln!("{text}");
+}
+
+/// When a key created with `--expires TEXT` stops working: a `YYYY-MM-DD` date works
+/// through that day (until the next midnight UTC), so `--expires` today gives a key for
+/// the rest of the day, not one expired already; an RFC 3339 time is taken as it is.
+pub fn parse_expiry(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc())
+        .with_context(|| format!("`{t}` is not a date (`YYYY-MM-DD` or RFC 3339)"))
 }
 
 /// `YYYY-MM-DD` (midnight UTC), RFC 3339, or a relative `7d` / `12h` (ago for `--since`,
