@@ -195,6 +195,9 @@ async fn connection(
         .header_read_timeout(header_timeout);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
+    // `run` waits for every receiver to be dropped: this one lives as long as the
+    // connection, the other only until the shutdown is seen.
+    let _open = closing.clone();
     let closed = async move {
         let _ = closing.wait_for(|c| *c).await;
     };

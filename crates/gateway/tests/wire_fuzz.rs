@@ -50,7 +50,13 @@ proptest! {
 
     #[test]
     fn accepted_requests_hold_their_checks(
-        role in prop_oneof![Just("user"), Just("system"), Just("assistant"), Just("tool"), ".{0,6}"],
+        role in prop_oneof![
+            Just("user".to_owned()),
+            Just("system".to_owned()),
+            Just("assistant".to_owned()),
+            Just("tool".to_owned()),
+            ".{0,6}",
+        ],
         content in any_json(),
         picks in prop::collection::vec((0..FIELDS.len(), any_json()), 0..5),
     ) {
