@@ -99,9 +99,13 @@ tools:
   - id: canned
     provider: scripted
     params: {{ default_reply: "hi" }}
+  - id: claude
+    provider: anthropic
+    model: claude-x
+    base_url: http://127.0.0.1:9
 tiers:
   - id: t
-    tools: [gpt, canned]
+    tools: [gpt, canned, claude]
 personas:
   - id: p
     headcount: 1
@@ -311,4 +315,28 @@ async fn a_tool_that_cannot_forward_refuses_by_name_and_the_typed_path_is_unchan
     let up = f.last_upstream_body();
     assert_eq!(up["max_tokens"], 100);
     assert_eq!(up["model"], "up-model");
+}
+
+#[tokio::test]
+async fn anthropic_refuses_what_it_cannot_honour_by_name() {
+    let f = fixture().await;
+    let user = json!([{"role": "user", "content": "hi"}]);
+    for (extra, param) in [
+        (json!({"seed": 3}), "seed"),
+        (json!({"tools": tools()}), "tools"),
+        (
+            json!({"response_format": {"type": "json_object"}}),
+            "response_format",
+        ),
+    ] {
+        let mut body = json!({"model": "claude", "messages": user});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, b) = f.send(&body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        let e: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(e["error"]["param"], param, "{e}");
+    }
+    assert!(f.seen.bodies.lock().unwrap().is_empty());
 }
