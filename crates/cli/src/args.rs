@@ -346,6 +346,20 @@ pub struct GatewayArgs {
     /// file and keeps them in memory; give it to every gateway sharing one file.
     #[arg(long)]
     pub shared_limits: bool,
+    /// The largest request body accepted; larger ones get a JSON 413.
+    #[arg(long, default_value_t = proximity_gateway::DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// How long a client may take to send a request head, and how long a keep-alive
+    /// connection may stay idle (a half-sent head then gets a 408).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub header_timeout_secs: u64,
+    /// How long a client may take to send a request body (408 past it).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub body_timeout_secs: u64,
+    /// Open client connections at most, lowered to fit the open-file limit; past it a
+    /// connection gets a JSON 503.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_connections: usize,
 }
 
 /// How to group `proximity usage`.

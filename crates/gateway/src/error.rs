@@ -21,8 +21,13 @@ pub enum ApiError {
     RevokedKey,
     #[error("this API key expired")]
     ExpiredKey,
-    #[error("{0}")]
-    BadRequest(String),
+    /// A request the gateway will not serve as sent; `param` names the offending
+    /// field (OpenAI's `param`), as a JSON path such as `messages[2].content`.
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        param: Option<String>,
+    },
     #[error("the model `{0}` does not exist: `model` must name a tool of the program")]
     UnknownTool(String),
     #[error("{}", not_in_tier(.tool, .persona, .tier, .allowed))]
@@ -47,6 +52,8 @@ pub enum ApiError {
         spent_usd: f64,
         reserved_usd: f64,
     },
+    #[error("the budget of `{scope}` is near its edge: its requests are admitted one at a time, and this one's turn did not come within its deadline; retry shortly")]
+    BudgetBusy { scope: String },
     #[error("upstream `{tool}` failed ({class}): {message}")]
     Upstream {
         tool: String,
@@ -56,6 +63,16 @@ pub enum ApiError {
     },
     #[error("no such endpoint")]
     NotFound,
+    #[error("method not allowed: {allowed} only")]
+    MethodNotAllowed { allowed: &'static str },
+    #[error("the client did not send the request within {0}s")]
+    RequestTimeout(u64),
+    #[error("the request body is larger than the gateway's limit of {limit} bytes (`proximity gateway --max-body-bytes`)")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request's headers are larger than the gateway's limit")]
+    HeadersTooLarge,
+    #[error("the gateway is at its connection limit; retry shortly")]
+    Overloaded,
     #[error("internal error")]
     Internal,
 }
@@ -80,6 +97,31 @@ fn retry_after_secs(d: Duration) -> u64 {
 }
 
 impl ApiError {
+    /// A 400 about the request field `param`.
+    pub fn bad_param(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            param: Some(param.into()),
+        }
+    }
+
+    /// A 400 about the request as a whole.
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    /// The OpenAI error `param`: the request field at fault, where one is.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Self::BadRequest { param, .. } => param.as_deref(),
+            Self::UnknownTool(_) | Self::ToolNotInTier { .. } => Some("model"),
+            _ => None,
+        }
+    }
+
     /// A provider's final fault, as the client sees it.
     pub fn upstream(tool: &str, e: &ProviderError) -> Self {
         Self::Upstream {
@@ -95,10 +137,15 @@ impl ApiError {
             Self::MissingKey | Self::InvalidKey | Self::RevokedKey | Self::ExpiredKey => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::UnknownTool(_) | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::ToolNotInTier { .. } | Self::UnknownPersona(_) => StatusCode::FORBIDDEN,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::BudgetBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BudgetExhausted { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Upstream { class, .. } => match class {
@@ -120,12 +167,18 @@ impl ApiError {
             Self::MissingKey | Self::InvalidKey | Self::RevokedKey | Self::ExpiredKey => {
                 "authentication_error"
             }
-            Self::BadRequest(_) | Self::UnknownTool(_) | Self::NotFound => "invalid_request_error",
+            Self::BadRequest { .. }
+            | Self::UnknownTool(_)
+            | Self::NotFound
+            | Self::MethodNotAllowed { .. }
+            | Self::RequestTimeout(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::HeadersTooLarge => "invalid_request_error",
             Self::ToolNotInTier { .. } | Self::UnknownPersona(_) => "permission_error",
-            Self::RateLimited { .. } => "rate_limit_error",
+            Self::RateLimited { .. } | Self::BudgetBusy { .. } => "rate_limit_error",
             Self::BudgetExhausted { .. } => "insufficient_quota",
             Self::Upstream { .. } => "upstream_error",
-            Self::Internal => "server_error",
+            Self::Internal | Self::Overloaded => "server_error",
         }
     }
 
@@ -136,13 +189,19 @@ impl ApiError {
             Self::InvalidKey => "invalid_api_key",
             Self::RevokedKey => "revoked_api_key",
             Self::ExpiredKey => "expired_api_key",
-            Self::BadRequest(_) => "invalid_request",
+            Self::BadRequest { .. } => "invalid_request",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::PayloadTooLarge { .. } => "request_too_large",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::Overloaded => "overloaded",
             Self::UnknownTool(_) => "model_not_found",
             Self::NotFound => "not_found",
             Self::ToolNotInTier { .. } => "tool_not_in_tier",
             Self::UnknownPersona(_) => "unknown_persona",
             Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::BudgetExhausted { .. } => "budget_exhausted",
+            Self::BudgetBusy { .. } => "budget_edge",
             Self::Upstream { class, .. } => match class {
                 ErrorClass::ContextOverflow => "context_length_exceeded",
                 other => other.as_str(),
@@ -162,6 +221,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::Overloaded | Self::BudgetBusy { .. } => Some(Duration::from_secs(1)),
             Self::Upstream {
                 class: ErrorClass::RateLimited,
                 retry_after,
@@ -177,7 +237,7 @@ impl ApiError {
             "error": {
                 "message": self.to_string(),
                 "type": self.kind(),
-                "param": null,
+                "param": self.param(),
                 "code": self.code(),
             }
         })
@@ -187,6 +247,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::MethodNotAllowed { allowed } = self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
+        }
         if let Some(after) = self.retry_after() {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs(after).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

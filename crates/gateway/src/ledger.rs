@@ -185,6 +185,48 @@ impl Ledger {
         }
     }
 
+    /// Spent and reserved US dollars of each budget of `lines` this month, in order.
+    pub async fn balances(
+        &self,
+        lines: &[BudgetLine],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(f64, f64)>, ApiError> {
+        let month = month(now);
+        let mut out = Vec::with_capacity(lines.len());
+        match self {
+            Self::Shared(s) => {
+                for line in lines {
+                    let state = s.store.budget_state(&line.scope, &month).await;
+                    out.push(state.map_err(|e| {
+                        tracing::error!(error = %e, "budget store failed");
+                        ApiError::Internal
+                    })?);
+                }
+            }
+            Self::Local(l) => {
+                l.load(lines, &month).await?;
+                let state = l.lock_state();
+                for line in lines {
+                    let a = state
+                        .accounts
+                        .get(&(line.scope.clone(), month.clone()))
+                        .copied()
+                        .unwrap_or_default();
+                    out.push((a.spent, a.reserved));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The store, where reservations live in the shared ledger.
+    pub fn shared_store(&self) -> Option<&Store> {
+        match self {
+            Self::Shared(s) => Some(&s.store),
+            Self::Local(_) => None,
+        }
+    }
+
     /// Write the usage row of a request and settle its reservation at the real cost,
     /// durably, before returning.
     pub async fn settle(

@@ -3,11 +3,13 @@
 //! A virtual key ([`auth`]) maps to a persona and so to a tier; the tier decides which
 //! tools the key reaches ([`tiers`]), how fast ([`ratelimit`]) and how much it may spend
 //! ([`budget`], reserved atomically before the upstream call by the [`ledger`], in the
-//! store or in the process that owns its SQLite file). Every request
+//! store or in the process that owns its SQLite file; [`spend_guard`] keeps it honest
+//! against greedy upstreams and keeps live reservations renewed). Every request
 //! leaves a usage row ([`usage`]) before it is acknowledged. [`relay`] serves chat
 //! completions, streamed or not; [`metrics`] exposes Prometheus metrics; [`error`] is the
-//! one API error type. The loaded program and its providers sit behind an [`ArcSwap`] so
-//! a reload never drops a request.
+//! one API error type; [`server`] is the bounded HTTP/1.1 server (timeouts, connection
+//! cap, JSON answers to malformed requests). The loaded program and its providers sit
+//! behind an [`ArcSwap`] so a reload never drops a request.
 
 pub mod auth;
 pub mod budget;
@@ -17,6 +19,8 @@ pub mod ledger;
 pub mod metrics;
 pub mod ratelimit;
 pub mod relay;
+pub mod server;
+pub mod spend_guard;
 pub mod tiers;
 pub mod usage;
 pub mod wire;
@@ -27,8 +31,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -123,6 +127,19 @@ pub struct Options {
     /// serve one database file). Otherwise one gateway owns its SQLite file and keeps
     /// both in memory.
     pub shared_limits: bool,
+    /// The largest request body accepted, in bytes; larger ones get a 413.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send a request body; slower ones get a 408.
+    pub body_timeout: Duration,
+    /// How long a client may take to send a request head, and how long a keep-alive
+    /// connection may stay idle.
+    pub header_timeout: Duration,
+    /// Open client connections at most (lowered to fit the open-file limit); past it a
+    /// connection gets a 503.
+    pub max_connections: usize,
+    /// How often live budget reservations in the store are renewed (see
+    /// [`spend_guard`]); well under the stale-reservation sweeper's cutoff.
+    pub renew_every: Duration,
 }
 
 impl Default for Options {
@@ -131,15 +148,25 @@ impl Default for Options {
             log_content: false,
             deadline: Duration::from_secs(120),
             shared_limits: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            renew_every: Duration::from_secs(20),
         }
     }
 }
+
+/// The default request body limit: 2 MiB, OpenAI's own is larger, but a chat request of
+/// text is far smaller.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Everything a request handler needs.
 pub struct AppState {
     pub loaded: ArcSwap<Loaded>,
     pub store: Store,
     pub ledger: ledger::Ledger,
+    pub guard: spend_guard::SpendGuard,
     pub keys: auth::KeyCache,
     pub limiter: ratelimit::RateLimiter,
     pub metrics: metrics::Metrics,
@@ -157,8 +184,10 @@ impl AppState {
                 ratelimit::RateLimiter::default()
             };
         let ledger = ledger::Ledger::open(store.clone(), options.shared_limits).await?;
+        let guard = spend_guard::SpendGuard::new(&ledger, options.renew_every);
         Ok(Self {
             loaded: ArcSwap::from_pointee(loaded),
+            guard,
             ledger,
             store,
             keys: auth::KeyCache::default(),
@@ -176,34 +205,45 @@ impl AppState {
 
 /// The gateway's routes.
 pub fn app(state: Arc<AppState>) -> Router {
+    let only_post = || async { ApiError::MethodNotAllowed { allowed: "POST" } };
+    let only_get = || async {
+        ApiError::MethodNotAllowed {
+            allowed: "GET, HEAD",
+        }
+    };
     Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/models", get(models))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        .route(
+            "/v1/chat/completions",
+            post(chat_completions).fallback(only_post),
+        )
+        .route("/v1/models", get(models).fallback(only_get))
+        .route("/v1/models/{id}", get(model).fallback(only_get))
+        .route("/healthz", get(healthz).fallback(only_get))
+        .route("/metrics", get(metrics_text).fallback(only_get))
         .fallback(not_found)
         .with_state(state)
 }
 
 /// Serve `app(state)` on `listener` until `shutdown` resolves, then finish the requests
 /// in flight (streams included) and move the usage journal into the store before
-/// returning.
+/// returning. The soft open-file limit is raised to the hard one first, and the
+/// connection cap lowered to fit it ([`server`]).
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    use axum::serve::ListenerExt;
-    // TCP_NODELAY on every client connection: a streamed answer is many small writes, and
-    // Nagle's algorithm would hold each one back until the client acknowledged the last.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a client connection");
-        }
-    });
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let files = server::raise_open_file_limit();
+    let limits = server::Limits {
+        max_connections: server::effective_cap(state.options.max_connections, files),
+        header_timeout: state.options.header_timeout,
+    };
+    tracing::info!(
+        open_file_limit = files.unwrap_or(u64::MAX),
+        max_connections = limits.max_connections,
+        "serving"
+    );
+    server::run(listener, app(state.clone()), limits, shutdown).await;
     state
         .ledger
         .close()
@@ -212,12 +252,45 @@ pub async fn serve(
     Ok(())
 }
 
+/// A request body, at most `--max-body-bytes` (413 past it) and sent within the body
+/// timeout (408 past it).
+pub async fn read_body(
+    options: &Options,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let limit = options.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let read = http_body_util::Limited::new(body, limit).collect();
+    match tokio::time::timeout(options.body_timeout, read).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "cannot read a request body");
+            Err(ApiError::bad("the request body could not be read"))
+        }
+        Err(_) => Err(ApiError::RequestTimeout(options.body_timeout.as_secs())),
+    }
+}
+
 async fn chat_completions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    relay::chat(state, headers, body).await
+    match read_body(&state.options, &headers, body).await {
+        Ok(body) => relay::chat(state, headers, body).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn models(
@@ -231,6 +304,21 @@ async fn models(
         &loaded.program,
         tier,
     ))))
+}
+
+async fn model(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = auth::authenticate(&state.store, &state.keys, &headers, chrono::Utc::now()).await?;
+    let loaded = state.loaded.load();
+    let (_, tier) = tiers::persona_tier(&loaded.program, &key.persona)?;
+    tiers::visible_tools(&loaded.program, tier)
+        .into_iter()
+        .find(|t| t.id == id)
+        .map(|t| Json(wire::model(t)))
+        .ok_or(ApiError::UnknownTool(id))
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {

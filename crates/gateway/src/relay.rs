@@ -18,9 +18,10 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::StreamExt;
-use proximity_program::{Tier, Tool};
+use proximity_program::{ProviderKind, Tier, Tool};
+use proximity_providers::forward::{ChunkStream, Forward, ForwardRequest};
 use proximity_providers::{
-    ChatRequest, ChatStream, ErrorClass, ProviderError, RetryPolicy, StreamEvent, Usage,
+    ChatRequest, ChatStream, ErrorClass, Provider, ProviderError, RetryPolicy, StreamEvent, Usage,
 };
 use serde_json::json;
 
@@ -90,10 +91,48 @@ async fn serve(
     let program = &loaded.program;
     let access = tiers::authorize(program, &key.persona, &incoming.model)?;
     draft.tier = Some(access.tier.id.clone());
-    let fallback = tiers::fallback_for(program, access.tier, access.tool);
+    let mut fallback = tiers::fallback_for(program, access.tier, access.tool);
+
+    // A request with fields the typed path does not carry goes to a forwarding provider
+    // as the client sent it; any other provider refuses what it cannot honour.
+    // (Only `openai` tools can: asking others would build them, a `local` model included.)
+    let forwards = |t: &Tool| {
+        t.provider == ProviderKind::Openai
+            && loaded.provider(t).is_ok_and(|p| p.forwarder().is_some())
+    };
+    let forwarding = incoming.forward.is_some() && forwards(access.tool);
+    if forwarding {
+        fallback = fallback.filter(|f| forwards(f));
+    } else if let Some(param) = &incoming.passthrough {
+        return Err(ApiError::bad_param(
+            param,
+            format!(
+                "`{param}` is not supported by tool `{}` (provider `{}`): the gateway does not drop what a tool cannot honour",
+                access.tool.id, access.tool.provider
+            ),
+        ));
+    }
+
+    if !forwarding && incoming.seed.is_some() {
+        // Anthropic's API has no seed: refused rather than dropped.
+        if let Some(t) = std::iter::once(access.tool)
+            .chain(fallback)
+            .find(|t| t.provider == ProviderKind::Anthropic)
+        {
+            return Err(ApiError::bad_param(
+                "seed",
+                format!("`seed` is not supported by tool `{}` (provider `anthropic`): the gateway does not drop what a tool cannot honour", t.id),
+            ));
+        }
+    }
 
     let request = incoming.to_chat_request(access.tool);
-    let input_bound = budget::input_token_bound(&request.messages);
+    let input_bound = if forwarding {
+        // Tools, schemas and every message count: the body's bytes bound them all.
+        body.len() as u64 + 8
+    } else {
+        budget::input_token_bound(&request.messages)
+    };
     let mut bound = budget::cost_bound(
         [access.tool],
         input_bound,
@@ -101,31 +140,80 @@ async fn serve(
     );
     let fallback_request = fallback.map(|f| {
         let r = incoming.to_chat_request(f);
+        let input = if forwarding {
+            input_bound
+        } else {
+            budget::input_token_bound(&r.messages)
+        };
         let b = budget::cost_bound(
             [f],
-            budget::input_token_bound(&r.messages),
+            input,
             r.max_tokens.unwrap_or(budget::DEFAULT_MAX_TOKENS),
         );
         bound = bound.max(b);
         (f, r)
     });
 
-    let estimate = estimate_tokens_of(&request);
+    let estimate = if forwarding {
+        estimate_text_tokens_bytes(body.len())
+    } else {
+        estimate_tokens_of(&request)
+    };
     draft.input_estimate = estimate;
     state
         .limiter
         .admit(access.tier, &key.persona, estimate)
         .await?;
     let lines = budget::lines(access.persona, access.tier, &key);
+    let deadline = started_deadline(headers, state.options.deadline, draft.started);
     draft.reservation = state
-        .ledger
-        .reserve(&draft.id, &lines, bound, draft.created_at)
+        .guard
+        .reserve(
+            &state.ledger,
+            &draft.id,
+            &lines,
+            bound,
+            draft.created_at,
+            deadline,
+        )
         .await?;
     if state.options.log_content {
         tracing::info!(request_id = %draft.id, messages = ?request.messages, "request content");
     }
 
-    let deadline = started_deadline(headers, state.options.deadline, draft.started);
+    if forwarding {
+        let primary = incoming
+            .to_forward_request(access.tool)
+            .map(|r| (access.tool, r))
+            .ok_or(ApiError::Internal)?;
+        let fallback =
+            fallback_request.and_then(|(t, _)| incoming.to_forward_request(t).map(|r| (t, r)));
+        return if incoming.stream {
+            forward_stream(
+                state,
+                &loaded,
+                draft,
+                &incoming,
+                access.tier,
+                primary,
+                fallback,
+                deadline,
+            )
+            .await
+        } else {
+            forward_complete(
+                state,
+                &loaded,
+                draft,
+                access.tier,
+                primary,
+                fallback,
+                deadline,
+            )
+            .await
+        };
+    }
+
     let primary = (access.tool, request);
     if incoming.stream {
         stream(
@@ -151,6 +239,120 @@ async fn serve(
         )
         .await
     }
+}
+
+/// The forwarder of a provider (only called for providers that have one).
+fn forwarder_of(p: &dyn Provider) -> Result<&dyn Forward, ProviderError> {
+    p.forwarder().ok_or_else(|| {
+        ProviderError::new(ErrorClass::Config, "this provider cannot forward requests")
+    })
+}
+
+/// A non-streaming answer forwarded as the upstream gave it (rebranded).
+async fn forward_complete(
+    state: &Arc<AppState>,
+    loaded: &Loaded,
+    draft: &mut Draft,
+    tier: &Tier,
+    primary: (&Tool, ForwardRequest),
+    fallback: Option<(&Tool, ForwardRequest)>,
+    deadline: Instant,
+) -> Result<Response, ApiError> {
+    let t0 = Instant::now();
+    let (result, tool, attempts) = with_fallback(loaded, primary, fallback, deadline, |p, r| {
+        Box::pin(async move { forwarder_of(p.as_ref())?.forward(&r).await })
+    })
+    .await;
+    draft.upstream += t0.elapsed();
+    draft.attempts = attempts;
+    let mut answer = result.map_err(|e| ApiError::upstream(&tool.id, &e))?;
+    draft.ttft = Some(t0.elapsed());
+    draft.served_by = Some(tool.id.clone());
+    draft.fingerprint = Some(loaded.fingerprint(&tool.id).to_owned());
+    let mut text = String::new();
+    let usage = match wire::usage_of(&answer) {
+        Some(u) if u != Usage::default() => u,
+        _ => {
+            wire::text_of(&answer, &mut text);
+            Usage {
+                input_tokens: draft.input_estimate,
+                output_tokens: estimate_text_tokens(&text),
+            }
+        }
+    };
+    draft.input_tokens = usage.input_tokens;
+    draft.output_tokens = usage.output_tokens;
+    draft.cost_usd = tool.price.cost(usage.input_tokens, usage.output_tokens);
+    state.limiter.debit(
+        tier,
+        draft.persona.as_deref().unwrap_or_default(),
+        usage.output_tokens,
+    );
+    if state.options.log_content {
+        tracing::info!(request_id = %draft.id, answer = %answer, "response content");
+    }
+    finish(state, draft, 200, None).await?;
+    wire::rebrand(
+        &mut answer,
+        &draft.id,
+        draft.created_at.timestamp(),
+        &draft.tool_id,
+        draft.fingerprint.as_deref().unwrap_or_default(),
+    );
+    let response = (StatusCode::OK, axum::Json(answer)).into_response();
+    Ok(with_ids(response, draft))
+}
+
+/// A streamed answer forwarded chunk by chunk (rebranded).
+#[allow(clippy::too_many_arguments)]
+async fn forward_stream(
+    state: &Arc<AppState>,
+    loaded: &Loaded,
+    draft: &mut Draft,
+    incoming: &Incoming,
+    tier: &Tier,
+    primary: (&Tool, ForwardRequest),
+    fallback: Option<(&Tool, ForwardRequest)>,
+    deadline: Instant,
+) -> Result<Response, ApiError> {
+    let t0 = Instant::now();
+    let (result, tool, attempts) = with_fallback(loaded, primary, fallback, deadline, |p, r| {
+        Box::pin(async move { forwarder_of(p.as_ref())?.forward_stream(&r).await })
+    })
+    .await;
+    draft.upstream += t0.elapsed();
+    draft.attempts = attempts;
+    let upstream = result.map_err(|e| ApiError::upstream(&tool.id, &e))?;
+    draft.served_by = Some(tool.id.clone());
+    draft.fingerprint = Some(loaded.fingerprint(&tool.id).to_owned());
+    draft.overhead_fixed = Some(draft.started.elapsed().saturating_sub(draft.upstream));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+    let relay = Relay {
+        state: state.clone(),
+        draft: draft.clone(),
+        tool: tool.clone(),
+        tier: tier.clone(),
+        include_usage: incoming.include_usage,
+        t0,
+        deadline: tokio::time::Instant::from_std(deadline),
+    };
+    tokio::spawn(relay.run_forwarded(upstream, tx));
+    Ok(with_ids(sse_response(rx), draft))
+}
+
+/// A response whose body is the server-sent events received on `rx`.
+fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    }));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// A non-streaming answer.
@@ -241,17 +443,7 @@ async fn stream(
         deadline: tokio::time::Instant::from_std(deadline),
     };
     tokio::spawn(relay.run(upstream, tx));
-    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    }));
-    let mut response = Response::new(body);
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(with_ids(response, draft))
+    Ok(with_ids(sse_response(rx), draft))
 }
 
 /// The task relaying one upstream stream to the client.
@@ -388,6 +580,83 @@ impl Relay {
         }
     }
 
+    /// Relay a forwarded stream: each upstream chunk rebranded, the usage chunk only
+    /// when the client asked for it, `[DONE]` once the usage row is durable.
+    async fn run_forwarded(
+        mut self,
+        mut upstream: ChunkStream,
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+    ) {
+        let mut text = String::new();
+        let mut usage = None;
+        loop {
+            let waited = Instant::now();
+            let next = tokio::time::timeout_at(self.deadline, upstream.next()).await;
+            self.draft.upstream += waited.elapsed();
+            let Ok(next) = next else {
+                let e = ProviderError::new(
+                    ErrorClass::Timeout,
+                    "the request's deadline passed before the upstream finished the answer",
+                );
+                self.fail(&e, &text, &tx).await;
+                return;
+            };
+            match next {
+                Some(Ok(mut chunk)) => {
+                    if let Some(u) = wire::usage_of(&chunk) {
+                        usage = Some(u);
+                    }
+                    let choices = chunk
+                        .get("choices")
+                        .and_then(serde_json::Value::as_array)
+                        .map_or(0, Vec::len);
+                    if choices > 0 && self.draft.ttft.is_none() {
+                        self.draft.ttft = Some(self.t0.elapsed());
+                    }
+                    wire::text_of(&chunk, &mut text);
+                    if !self.include_usage {
+                        if choices == 0 {
+                            continue;
+                        }
+                        if let Some(o) = chunk.as_object_mut() {
+                            o.remove("usage");
+                        }
+                    }
+                    wire::rebrand(
+                        &mut chunk,
+                        &self.draft.id,
+                        self.draft.created_at.timestamp(),
+                        &self.draft.tool_id,
+                        self.draft.fingerprint.as_deref().unwrap_or_default(),
+                    );
+                    let sent = self.send(&tx, Bytes::from(wire::sse(&chunk))).await;
+                    if !matches!(sent, Sent::Delivered) {
+                        self.undelivered(sent, usage, &text).await;
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    self.fail(&e, &text, &tx).await;
+                    return;
+                }
+                None => {
+                    self.account(usage.filter(|u| *u != Usage::default()), &text);
+                    if self.state.options.log_content {
+                        tracing::info!(request_id = %self.draft.id, answer = %text, "response content");
+                    }
+                    // Durable before `[DONE]` acknowledges the answer.
+                    if let Err(e) = finish(&self.state, &self.draft, 200, None).await {
+                        self.send(&tx, Bytes::from(wire::sse(&e.body()))).await;
+                        return;
+                    }
+                    self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
+                        .await;
+                    return;
+                }
+            }
+        }
+    }
+
     /// Tokens and cost of what was streamed: the provider's usage, or counted.
     fn account(&mut self, usage: Option<Usage>, text: &str) {
         let usage = usage.unwrap_or_else(|| Usage {
@@ -428,17 +697,17 @@ impl Relay {
 }
 
 /// Call `tool`, then its fallback when the first fails with a retryable fault.
-async fn with_fallback<'a, T, F>(
+async fn with_fallback<'a, R: Clone, T, F>(
     loaded: &Loaded,
-    primary: (&'a Tool, ChatRequest),
-    fallback: Option<(&'a Tool, ChatRequest)>,
+    primary: (&'a Tool, R),
+    fallback: Option<(&'a Tool, R)>,
     deadline: Instant,
     call: F,
 ) -> (Result<T, ProviderError>, &'a Tool, u32)
 where
     F: Fn(
         Arc<dyn proximity_providers::Provider>,
-        ChatRequest,
+        R,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send>>,
 {
     let (tool, request) = primary;
@@ -455,17 +724,17 @@ where
 
 /// Attempts at one tool: the tool's per-attempt timeout and `max_attempts`, backoff and
 /// `Retry-After`, and never a wait or attempt past `deadline`.
-async fn with_retries<T, F>(
+async fn with_retries<R: Clone, T, F>(
     loaded: &Loaded,
     tool: &Tool,
-    request: &ChatRequest,
+    request: &R,
     deadline: Instant,
     call: &F,
 ) -> (Result<T, ProviderError>, u32)
 where
     F: Fn(
         Arc<dyn proximity_providers::Provider>,
-        ChatRequest,
+        R,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send>>,
 {
     let provider = match loaded.provider(tool) {
@@ -511,16 +780,17 @@ where
     }
 }
 
+/// When a request must be done: `x-proximity-deadline-ms` when the client sent a shorter
+/// one, else the gateway's `--deadline-secs`.
 fn started_deadline(headers: &HeaderMap, default: Duration, started: Instant) -> Instant {
     let asked = headers
         .get(DEADLINE_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_millis);
-    started
-        + asked
-            .unwrap_or(default)
-            .min(default.max(Duration::from_secs(1)) * 10)
+    // The header can only shorten `--deadline-secs`: the stale-reservation sweeper
+    // counts on no request living longer.
+    started + asked.map_or(default, |a| a.min(default))
 }
 
 fn workflow_of(headers: &HeaderMap) -> String {
@@ -546,6 +816,11 @@ fn new_request_id() -> String {
     bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
     rand::rng().fill_bytes(&mut bytes[6..]);
     hex::encode(bytes)
+}
+
+/// Tokens of a request body of `bytes` bytes when nobody counted them.
+fn estimate_text_tokens_bytes(bytes: usize) -> u64 {
+    (bytes as u64).div_ceil(4)
 }
 
 /// Tokens of a text when nobody counted them: one per four characters, rounded up.
@@ -578,6 +853,25 @@ fn with_ids(mut response: Response, draft: &Draft) -> Response {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deadline_header_can_only_shorten_the_deadline() {
+        let started = Instant::now();
+        let default = Duration::from_secs(120);
+        let with = |ms: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(DEADLINE_HEADER, HeaderValue::from_str(ms).unwrap());
+            started_deadline(&h, default, started) - started
+        };
+        assert_eq!(with("1200000"), default);
+        assert_eq!(with("120001"), default);
+        assert_eq!(with("1500"), Duration::from_millis(1500));
+        assert_eq!(with("soon"), default);
+        assert_eq!(
+            started_deadline(&HeaderMap::new(), default, started) - started,
+            default
+        );
+    }
 
     #[test]
     fn request_ids_are_unique_and_in_time_order() {

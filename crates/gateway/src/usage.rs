@@ -98,6 +98,9 @@ impl Draft {
     }
 }
 
+/// The metric label of a tool or persona the program does not have.
+pub const UNKNOWN_LABEL: &str = "unknown";
+
 /// Finish a request: write its usage row and settle its reservation (durably), then
 /// count it in the metrics and log it. Requests without a key (401) only count.
 pub async fn finish(
@@ -109,8 +112,8 @@ pub async fn finish(
     let record = draft.record(status, error_class);
     let written = if draft.key_id.is_some() {
         state
-            .ledger
-            .settle(&record, draft.reservation.as_deref())
+            .guard
+            .settle(&state.ledger, &record, draft.reservation.as_deref())
             .await
             .map_err(|e| {
                 tracing::error!(request_id = %draft.id, error = %e, "cannot write the usage row");
@@ -120,9 +123,25 @@ pub async fn finish(
         Ok(())
     };
     let overhead = draft.overhead();
+    // Labels only from the program's ids: a client's `model` string must not add series.
+    let loaded = state.loaded.load();
+    let program = &loaded.program;
+    let tool = program
+        .tools
+        .iter()
+        .find(|t| t.id == record.tool_id)
+        .map_or(UNKNOWN_LABEL, |t| t.id.as_str());
+    let persona = match record.persona.as_deref() {
+        None => "(none)",
+        Some(p) => program
+            .personas
+            .iter()
+            .find(|x| x.id == p)
+            .map_or(UNKNOWN_LABEL, |x| x.id.as_str()),
+    };
     state.metrics.observe(&Observation {
-        tool: &record.tool_id,
-        persona: record.persona.as_deref().unwrap_or("(none)"),
+        tool,
+        persona,
         status: record.status,
         error_class: record.error_class.as_deref(),
         input_tokens: record.input_tokens,

@@ -406,3 +406,263 @@ async fn a_reload_changes_what_the_next_request_sees() {
     let (s, _, _) = send(&f.app, chat(Some(&k), hi("b-tool"))).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+fn error_of(body: &[u8]) -> Value {
+    let v: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)));
+    let e = v["error"].clone();
+    assert!(e["message"].is_string() && e["type"].is_string() && e["code"].is_string());
+    e
+}
+
+#[tokio::test]
+async fn wrong_types_and_ranges_are_400s_naming_the_param() {
+    let f = fixture().await;
+    let k = key(&f.store, "pb").await;
+    let user = json!([{"role": "user", "content": "hi"}]);
+    let cases = [
+        (json!({"temperature": "hot"}), "temperature"),
+        (json!({"temperature": 99}), "temperature"),
+        (json!({"temperature": -0.1}), "temperature"),
+        (json!({"top_p": 1.5}), "top_p"),
+        (json!({"max_tokens": -5}), "max_tokens"),
+        (json!({"max_tokens": 0}), "max_tokens"),
+        (json!({"max_tokens": 1.5}), "max_tokens"),
+        (
+            json!({"max_completion_tokens": "7"}),
+            "max_completion_tokens",
+        ),
+        (json!({"stream": "yes"}), "stream"),
+        (
+            json!({"stream_options": {"include_usage": 1}}),
+            "stream_options.include_usage",
+        ),
+        (json!({"n": 2}), "n"),
+        (json!({"seed": "s"}), "seed"),
+        (json!({"stop": 5}), "stop"),
+        (json!({"stop": ["a", "b", "c", "d", "e"]}), "stop"),
+        (json!({"presence_penalty": 3}), "presence_penalty"),
+        (json!({"frequency_penalty": "x"}), "frequency_penalty"),
+        (json!({"logprobs": "yes"}), "logprobs"),
+        (json!({"top_logprobs": 21}), "top_logprobs"),
+        (json!({"user": 5}), "user"),
+        (json!({"tools": {}}), "tools"),
+        (
+            json!({"tools": [{"type": "function"}]}),
+            "tools[0].function.name",
+        ),
+        (json!({"tool_choice": "always"}), "tool_choice"),
+        (
+            json!({"response_format": {"type": "yaml"}}),
+            "response_format.type",
+        ),
+        (json!({"model": 5}), "model"),
+        (json!({"messages": []}), "messages"),
+        (
+            json!({"messages": [{"role": "robot", "content": "x"}]}),
+            "messages[0].role",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": 5}]}),
+            "messages[0].content",
+        ),
+    ];
+    for (patch, param) in cases {
+        let mut body = json!({"model": "b-tool", "messages": user});
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, _, b) = send(&f.app, chat(Some(&k), body.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        let e = error_of(&b);
+        assert_eq!(e["param"], param, "{body}: {e}");
+        assert_eq!(e["type"], "invalid_request_error");
+    }
+    // In range, and the boundaries themselves, pass.
+    let body = json!({"model": "b-tool", "messages": user, "temperature": 2, "top_p": 0,
+        "max_tokens": 1, "stream": false, "seed": -3, "n": 1, "presence_penalty": 0});
+    let (s, _, b) = send(&f.app, chat(Some(&k), body)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+}
+
+#[tokio::test]
+async fn what_a_tool_cannot_honour_is_a_400_never_dropped() {
+    let f = fixture().await;
+    let k = key(&f.store, "pb").await;
+    let user = json!([{"role": "user", "content": "hi"}]);
+    let tool = json!({"type": "function", "function": {"name": "f", "parameters": {}}});
+    let cases = [
+        (json!({"tools": [tool]}), "tools"),
+        (json!({"tool_choice": "required"}), "tool_choice"),
+        (
+            json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}),
+            "response_format",
+        ),
+        (json!({"logprobs": true}), "logprobs"),
+        (json!({"some_new_field": {"a": 1}}), "some_new_field"),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c", "content": "42"}]}),
+            "messages[1].tool_calls",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]}),
+            "messages[0].content[0]",
+        ),
+    ];
+    for (patch, param) in cases {
+        let mut body = json!({"model": "b-tool", "messages": user});
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, _, b) = send(&f.app, chat(Some(&k), body.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        let e = error_of(&b);
+        assert_eq!(e["param"], param, "{body}: {e}");
+        assert!(e["message"].as_str().unwrap().contains("b-tool"), "{e}");
+    }
+    // Defaults that change nothing are not refused.
+    let body = json!({"model": "b-tool", "messages": user, "tool_choice": "auto",
+        "response_format": {"type": "text"}, "logprobs": false, "user": "u1",
+        "parallel_tool_calls": true, "tools": []});
+    let (s, _, b) = send(&f.app, chat(Some(&k), body)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+}
+
+#[tokio::test]
+async fn wrong_methods_unknown_paths_and_big_bodies_get_openai_json() {
+    let f = fixture().await;
+    let k = key(&f.store, "pb").await;
+    let (s, h, b) = send(
+        &f.app,
+        Request::get("/v1/chat/completions")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h["allow"], "POST");
+    assert_eq!(error_of(&b)["code"], "method_not_allowed");
+    let (s, h, b) = send(
+        &f.app,
+        Request::post("/v1/models").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h["allow"], "GET, HEAD");
+    error_of(&b);
+    let (s, _, b) = send(&f.app, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    error_of(&b);
+
+    // Over the limit, declared or not: a JSON 413 naming the limit and the flag.
+    let limit = proximity_gateway::DEFAULT_MAX_BODY_BYTES;
+    let big =
+        json!({"model": "b-tool", "messages": [{"role": "user", "content": "x".repeat(limit)}]});
+    let (s, _, b) = send(&f.app, chat(Some(&k), big.clone())).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let e = error_of(&b);
+    assert_eq!(e["code"], "request_too_large");
+    assert!(e["message"].as_str().unwrap().contains("--max-body-bytes"));
+    let chunks = futures::stream::iter(
+        big.to_string()
+            .into_bytes()
+            .chunks(64 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    let req = Request::post("/v1/chat/completions")
+        .header("authorization", format!("Bearer {k}"))
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    let (s, _, b) = send(&f.app, req).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    error_of(&b);
+}
+
+#[tokio::test]
+async fn a_body_limit_is_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join("proximity.yaml"), PROGRAM).unwrap();
+    fs_err::create_dir_all(dir.path().join("suites")).unwrap();
+    let program = proximity_program::load(dir.path()).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let store = Store::connect(&url).await.unwrap();
+    let options = Options {
+        max_body_bytes: 100,
+        ..Options::default()
+    };
+    let state = Arc::new(
+        AppState::new(Loaded::new(program), store.clone(), options)
+            .await
+            .unwrap(),
+    );
+    let k = key(&store, "pb").await;
+    let app = app(state);
+    let (s, _, b) = send(&app, chat(Some(&k), hi("b-tool"))).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let long =
+        json!({"model": "b-tool", "messages": [{"role": "user", "content": "x".repeat(100)}]});
+    let (s, _, b) = send(&app, chat(Some(&k), long)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(error_of(&b)["message"]
+        .as_str()
+        .unwrap()
+        .contains("100 bytes"));
+}
+
+#[tokio::test]
+async fn a_model_is_retrieved_by_id_within_the_tier() {
+    let f = fixture().await;
+    let k = key(&f.store, "pa").await;
+    let get = |path: &str| {
+        Request::get(path)
+            .header("authorization", format!("Bearer {k}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, _, b) = send(&f.app, get("/v1/models/a-tool")).await;
+    assert_eq!(s, StatusCode::OK);
+    let m: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(m["id"], "a-tool");
+    assert_eq!(m["object"], "model");
+    for missing in ["/v1/models/b-tool", "/v1/models/nope"] {
+        let (s, _, b) = send(&f.app, get(missing)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{missing}");
+        let e = error_of(&b);
+        assert_eq!(e["code"], "model_not_found");
+        assert_eq!(e["param"], "model");
+    }
+    let (s, _, _) = send(
+        &f.app,
+        Request::get("/v1/models/a-tool")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn metric_labels_come_only_from_the_programs_ids() {
+    let f = fixture().await;
+    let k = key(&f.store, "pa").await;
+    for i in 0..50 {
+        send(&f.app, chat(Some(&k), hi(&format!("random-model-{i}")))).await;
+    }
+    send(&f.app, chat(Some(&k), hi("a-tool"))).await;
+    let (_, _, b) = send(
+        &f.app,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let text = String::from_utf8(b).unwrap();
+    assert!(!text.contains("random-model"), "{text}");
+    assert!(text.contains(
+        r#"proximity_gateway_requests_total{persona="pa",status="404",tool="unknown"} 50"#
+    ));
+    assert!(text.contains(
+        r#"proximity_gateway_requests_total{persona="pa",status="200",tool="a-tool"} 1"#
+    ));
+}

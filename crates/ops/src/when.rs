@@ -30,6 +30,25 @@ pub fn parse_when(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, OpsEr
     now.checked_sub_signed(ago).ok_or_else(bad)
 }
 
+/// Until when something lasts (a key's `--expires`): a `YYYY-MM-DD` day lasts through
+/// that day, until the next midnight UTC, so "today" gives the rest of the day, not
+/// something over already; an RFC 3339 time is taken as it is.
+pub fn parse_until(text: &str) -> Result<DateTime<Utc>, OpsError> {
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc())
+        .ok_or_else(|| {
+            OpsError::invalid(format!("`{t}` is not a date"))
+                .with_hint("use `YYYY-MM-DD` (through that day, UTC) or an RFC 3339 time")
+        })
+}
+
 /// A day, `YYYY-MM-DD`.
 pub fn parse_day(text: &str) -> Result<NaiveDate, OpsError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
@@ -64,5 +83,14 @@ mod tests {
             assert!(e.hint().is_some_and(|h| h.contains("YYYY-MM-DD")), "{bad}");
         }
         assert!(parse_day("2026-02-30").is_err());
+        assert_eq!(
+            parse_until("2026-12-07").unwrap().to_rfc3339(),
+            "2026-12-08T00:00:00+00:00",
+            "a day lasts through its end"
+        );
+        assert!(
+            parse_until("7d").is_err(),
+            "an expiry is a date, not a time ago"
+        );
     }
 }

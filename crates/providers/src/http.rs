@@ -14,7 +14,6 @@ use proximity_program::Tool;
 use serde_json::Value;
 
 use crate::error::{ErrorClass, ProviderError};
-use crate::request::ChatResponse;
 use crate::transport::{Fault, FaultKind, Response, Transport};
 
 /// Per-request timeout when a tool sets no `timeout_secs`.
@@ -450,50 +449,6 @@ pub fn classify_transport(
     }
 }
 
-/// An error and its causes, `: `-separated, without the URL (which may carry a query key).
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let text = match e.downcast_ref::<reqwest::Error>() {
-            Some(re) if re.url().is_some() => {
-                // Display the error without its URL.
-                let mut owned = reqwest_without_url(re);
-                if owned.is_empty() {
-                    owned = "request failed".to_owned();
-                }
-                owned
-            }
-            _ => e.to_string(),
-        };
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = e.source();
-    }
-    parts.join(": ")
-}
-
-/// The kind of a reqwest error in words, without the URL its `Display` would include.
-fn reqwest_without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "operation timed out"
-    } else if e.is_connect() {
-        "error connecting"
-    } else if e.is_body() {
-        "error reading the body"
-    } else if e.is_decode() {
-        "error decoding the body"
-    } else if e.is_redirect() {
-        "error following a redirect"
-    } else if e.is_request() {
-        "error sending the request"
-    } else {
-        "request failed"
-    };
-    kind.to_owned()
-}
-
 /// The outcome of one POST: the status, headers and body text, or a classified fault.
 pub struct Answer {
     pub status: u16,
@@ -629,13 +584,13 @@ pub fn error_in_success(
 /// Send a request and turn the answer into a response or a classified error: a non-2xx
 /// status by [`classify_status`], a 2xx carrying an error object by [`error_in_success`],
 /// and a 2xx that `parse` rejects as [`malformed`].
-pub async fn send_and_parse(
+pub async fn send_and_parse<T>(
     upstream: Upstream,
     post: Post<'_>,
     secret: Option<&str>,
     key_env: &str,
-    parse: impl FnOnce(&str) -> Result<ChatResponse, String>,
-) -> Result<ChatResponse, ProviderError> {
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ProviderError> {
     let answer = send(upstream, post, secret).await?;
     if !(200..300).contains(&answer.status) {
         return Err(answer.refused(upstream, secret, key_env));

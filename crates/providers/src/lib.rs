@@ -8,6 +8,8 @@
 
 pub mod anthropic;
 pub mod error;
+pub mod error_chain;
+pub mod forward;
 pub mod http;
 pub mod local;
 pub mod openai;
@@ -40,6 +42,12 @@ pub trait Provider: Send + Sync {
     async fn complete_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let response = self.complete(request).await?;
         Ok(stream::from_response(response))
+    }
+
+    /// This provider as a forwarder of clients' own requests, when it can be one
+    /// (`openai`); `None` otherwise.
+    fn forwarder(&self) -> Option<&dyn forward::Forward> {
+        None
     }
 }
 

@@ -16,6 +16,7 @@ use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 
 use crate::error::{ErrorClass, ProviderError};
+use crate::forward::{self, ChunkStream, Forward, ForwardRequest};
 use crate::http::{self, Upstream};
 use crate::request::{ChatRequest, ChatResponse, Usage};
 use crate::stream::{ChatStream, StreamEnd, StreamEvent};
@@ -268,6 +269,111 @@ impl Provider for OpenAi {
         let events = response.into_stream().eventsource();
         Ok(Box::pin(sse_events(events, key)))
     }
+
+    fn forwarder(&self) -> Option<&dyn Forward> {
+        Some(self)
+    }
+}
+
+impl OpenAi {
+    fn forward_post(
+        &self,
+        headers: HeaderMap,
+        request: &ForwardRequest,
+        stream: bool,
+    ) -> http::Post<'_> {
+        http::Post {
+            transport: &self.transport,
+            url: &self.url,
+            headers,
+            body: forward::body(&self.model, request, stream),
+        }
+    }
+}
+
+/// A forwarded answer: any JSON object with `choices` (an `error` object is the
+/// upstream's fault, classified by the caller).
+fn parse_forwarded(body: &str) -> Result<Value, String> {
+    let v: Value = serde_json::from_str(body).map_err(|e| format!("{e}"))?;
+    if v.get("choices").is_some_and(Value::is_array) {
+        Ok(v)
+    } else {
+        Err("no `choices`".to_owned())
+    }
+}
+
+#[async_trait]
+impl Forward for OpenAi {
+    async fn forward(&self, request: &ForwardRequest) -> Result<Value, ProviderError> {
+        let (headers, key) = self.headers()?;
+        let post = self.forward_post(headers, request, false);
+        http::send_and_parse(
+            Upstream::OpenAi,
+            post,
+            key.as_deref(),
+            &self.key_env,
+            parse_forwarded,
+        )
+        .await
+    }
+
+    async fn forward_stream(&self, request: &ForwardRequest) -> Result<ChunkStream, ProviderError> {
+        let (headers, key) = self.headers()?;
+        let post = self.forward_post(headers, request, true);
+        let response =
+            http::send_streaming(Upstream::OpenAi, post, key.as_deref(), &self.key_env).await?;
+        let events = response.into_stream().eventsource();
+        Ok(Box::pin(sse_chunks(events, key)))
+    }
+}
+
+/// The `chat.completion.chunk` objects of an SSE stream, up to `[DONE]`.
+pub fn sse_chunks<S, E>(
+    events: S,
+    secret: Option<String>,
+) -> impl Stream<Item = Result<Value, ProviderError>> + Send
+where
+    S: Stream<Item = Result<eventsource_stream::Event, E>> + Send + Unpin + 'static,
+    E: std::fmt::Display + Send,
+{
+    futures::stream::unfold(
+        (events, false, secret),
+        |(mut events, finished, secret)| async move {
+            if finished {
+                return None;
+            }
+            loop {
+                let fault = match events.next().await {
+                    None => "the stream ended before `[DONE]` (the answer was cut off)".to_owned(),
+                    Some(Err(e)) => format!(
+                        "the stream was cut off: {}",
+                        http::trim_message(&http::redact(&e.to_string(), secret.as_deref()))
+                    ),
+                    Some(Ok(event)) => {
+                        let data = event.data.trim();
+                        if data == "[DONE]" {
+                            return None;
+                        }
+                        if data.is_empty() {
+                            continue;
+                        }
+                        match serde_json::from_str::<Value>(data) {
+                            Ok(v) if v.get("error").is_some_and(|e| !e.is_null()) => {
+                                let what = format!("an error in the stream: {}", v["error"]);
+                                let what = http::redact(&what, secret.as_deref());
+                                let e = http::malformed(Upstream::OpenAi, 200, &what);
+                                return Some((Err(e), (events, true, secret)));
+                            }
+                            Ok(v) => return Some((Ok(v), (events, false, secret))),
+                            Err(e) => format!("a stream chunk: {e}"),
+                        }
+                    }
+                };
+                let e = ProviderError::new(ErrorClass::Malformed, format!("openai: {fault}"));
+                return Some((Err(e), (events, true, secret)));
+            }
+        },
+    )
 }
 
 /// What a stream has told so far.

@@ -81,7 +81,7 @@ impl Fault {
 
     /// A hyper-util client error: connecting, or sending and waiting for the head.
     fn of_client(e: &hyper_util::client::legacy::Error) -> Self {
-        Self::new(FaultKind::Connect, crate::http::error_chain(e))
+        Self::new(FaultKind::Connect, crate::error_chain::error_chain(e))
     }
 
     /// A reqwest error, by what reqwest says it was.
@@ -95,7 +95,7 @@ impl Fault {
         } else {
             FaultKind::Connect
         };
-        Self::new(kind, crate::http::error_chain(e))
+        Self::new(kind, crate::error_chain::error_chain(e))
     }
 }
 
@@ -234,7 +234,7 @@ fn proxied_client(
                 ErrorClass::Config,
                 format!(
                     "could not build an HTTP client: {}",
-                    crate::http::error_chain(&e)
+                    crate::error_chain::error_chain(&e)
                 ),
             )
         })
@@ -267,7 +267,7 @@ impl Response {
                 biased;
                 r = body.collect() => r
                     .map(http_body_util::Collected::to_bytes)
-                    .map_err(|e| Fault::new(FaultKind::Body, crate::http::error_chain(&e))),
+                    .map_err(|e| Fault::new(FaultKind::Body, crate::error_chain::error_chain(&e))),
                 () = &mut timer => Err(Fault::timeout()),
             },
             Body::Proxied(r) => r.bytes().await.map_err(|e| Fault::of_reqwest(&e)),
@@ -312,7 +312,7 @@ where
             Poll::Ready(Some(Ok(chunk))) => return Poll::Ready(Some(Ok(chunk))),
             Poll::Ready(Some(Err(e))) => {
                 self.over = true;
-                let detail = crate::http::error_chain(&e);
+                let detail = crate::error_chain::error_chain(&e);
                 return Poll::Ready(Some(Err(Fault::new(FaultKind::Body, detail))));
             }
             Poll::Ready(None) => return Poll::Ready(None),

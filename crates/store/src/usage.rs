@@ -342,6 +342,32 @@ impl Store {
         })
     }
 
+    /// Mark the reservations `ids` alive at `now`: their requests are still in flight, so
+    /// [`Store::release_reservations_before`] (which goes by this time) must not take
+    /// them for a dead gateway's. Returns how many were renewed.
+    pub async fn renew_reservations(&self, ids: &[String], now: DateTime<Utc>) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut n = 0;
+            for id in ids {
+                n += sqlx::query(
+                    "UPDATE budget_reservations SET created_at = $1
+                     WHERE id = $2 AND released = FALSE",
+                )
+                .bind(ts(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(n)
+        })
+    }
+
     /// Spent and reserved US dollars of a scope in a month.
     pub async fn budget_state(&self, scope: &str, month: &str) -> Result<(f64, f64)> {
         with_pool!(self, |pool| {

@@ -21,6 +21,11 @@ pub async fn run(g: &GlobalArgs, a: &GatewayArgs) -> anyhow::Result<Outcome> {
         log_content: a.log_content,
         deadline: Duration::from_secs(a.deadline_secs.max(1)),
         shared_limits: a.shared_limits,
+        max_body_bytes: a.max_body_bytes.max(1),
+        header_timeout: Duration::from_secs(a.header_timeout_secs.max(1)),
+        body_timeout: Duration::from_secs(a.body_timeout_secs.max(1)),
+        max_connections: a.max_connections.max(1),
+        ..Options::default()
     };
     // Reservations older than any request can live belong to a gateway that died.
     let stale_after = options.deadline + Duration::from_secs(60);

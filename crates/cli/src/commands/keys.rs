@@ -55,11 +55,7 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
     let now = Utc::now();
     match command {
         KeysCommand::Create(a) => {
-            let expires_at = a
-                .expires
-                .as_deref()
-                .map(|t| when::parse_when(t, now))
-                .transpose()?;
+            let expires_at = a.expires.as_deref().map(when::parse_until).transpose()?;
             let new = keys::create(
                 &store,
                 &program,

@@ -213,7 +213,11 @@ async fn keys_tiers_rate_limits_and_budgets_answer_401_403_429_402() {
     let up = start_upstream().await;
     let setup = Setup::new(&program(&up.base_url(), 100.0, 3));
     let key = setup.key("pa", &[]);
-    let expired = setup.key("pa", &["--expires", "2001-01-01"]);
+    // A key cannot be created expired: one that expires in four seconds stands in.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    setup.key("pa", &["--expires", &today]);
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc3339();
+    let expired = setup.key("pa", &["--expires", &soon]);
     let revoked = setup.key("pa", &[]);
     let tiny = setup.key("pb", &["--budget", "0.000001"]);
     let gw = setup.start_gateway();
@@ -225,9 +229,13 @@ async fn keys_tiers_rate_limits_and_budgets_answer_401_403_429_402() {
         .output()
         .unwrap();
     let keys: Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(keys.as_array().unwrap().len(), 4);
+    assert_eq!(keys.as_array().unwrap().len(), 5);
+    assert_eq!(
+        keys[1]["status"], "active",
+        "a key created to expire today works today"
+    );
     assert!(!String::from_utf8_lossy(&list.stdout).contains(&key));
-    let revoked_id = keys[2]["id"].as_str().unwrap().to_owned();
+    let revoked_id = keys[3]["id"].as_str().unwrap().to_owned();
     let out = setup
         .proximity()
         .args(["keys", "revoke", &revoked_id])
@@ -235,6 +243,9 @@ async fn keys_tiers_rate_limits_and_budgets_answer_401_403_429_402() {
         .unwrap();
     assert!(out.status.success());
 
+    while chrono::Utc::now() < chrono::DateTime::parse_from_rfc3339(&soon).unwrap() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for k in ["", "prx-0000", expired.as_str(), revoked.as_str()] {
         let r = post_chat(&c, &gw.url, k, &user("gpt", "hi"), None)
             .await

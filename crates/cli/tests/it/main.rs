@@ -18,6 +18,7 @@ mod drift;
 mod eval_openai;
 mod failures;
 mod gateway;
+mod gateway_proxy;
 mod gateway_replicas;
 mod local_model;
 mod memory;
