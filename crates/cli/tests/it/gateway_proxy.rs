@@ -2,6 +2,7 @@
 //! strict validation with `param`, OpenAI-shaped 405/408/413 answers and a configurable
 //! body limit, `GET /v1/models/{id}`, bounded metric labels, fields forwarded to an
 //! `openai` tool, and `keys create --expires` today giving a key that works today (and a past date refused).
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
