@@ -207,6 +207,27 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
 }
 
+impl EvalArgs {
+    /// What clap cannot refuse, checked before anything runs: a budget that is not a
+    /// number of dollars, and `--format html` (a site of several pages, which `report`
+    /// writes; `eval` prints one scorecard).
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(b) = self.budget {
+            if !(b.is_finite() && b >= 0.0) {
+                anyhow::bail!("`--budget` must be a non-negative number of US dollars, got {b}");
+            }
+        }
+        if self.format == Format::Html {
+            anyhow::bail!(
+                "`proximity eval` prints its scorecard as table, json, markdown or junit, not \
+                 html\n  hint: after the run, `proximity report RUN --format html --out DIR` \
+                 writes its pages (or `proximity serve` shows them)"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// The probes.
 #[derive(Debug, Subcommand)]
 pub enum ProbeCommand {
@@ -388,4 +409,45 @@ pub struct UsageArgs {
     pub by: UsageBy,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn eval_args(args: &[&str]) -> EvalArgs {
+        let cli = Cli::try_parse_from([&["proximity", "eval"], args].concat())
+            .unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            Command::Eval(a) => a,
+            other => panic!("not eval: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn eval_refuses_html_and_names_what_writes_it() {
+        let err = eval_args(&["--format", "html"]).check().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("not html"), "{text}");
+        assert!(
+            text.contains("proximity report RUN --format html --out DIR"),
+            "{text}"
+        );
+        for ok in ["table", "json", "markdown", "junit"] {
+            eval_args(&["--format", ok]).check().unwrap();
+        }
+    }
+
+    #[test]
+    fn eval_refuses_a_budget_that_is_not_dollars() {
+        for bad in ["-1", "NaN", "inf"] {
+            let err = eval_args(&[&format!("--budget={bad}")])
+                .check()
+                .unwrap_err();
+            assert!(err.to_string().contains("`--budget`"), "{bad}: {err}");
+        }
+        eval_args(&["--budget", "0.5"]).check().unwrap();
+    }
 }

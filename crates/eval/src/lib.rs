@@ -1,5 +1,6 @@
-//! Proximity's evaluation: the runner (tools × cases × samples, concurrency, retries,
-//! response cache, budget, resume), assertions and verdicts.
+//! Proximity's evaluation: the run API ([`runner`]: tools × cases × samples, concurrency,
+//! retries, response cache, budget, resume) over cases held in memory or read from the
+//! [`suites`] as it goes, the queue [`worker`], assertions, verdicts and the probes.
 
 pub mod assertions;
 pub mod detect;

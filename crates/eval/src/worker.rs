@@ -1,7 +1,7 @@
 //! Distributed evaluation: [`enqueue`] writes a run's (case, tool, sample) items to the
 //! store's work queue, and [`work`] — one `proximity worker` process — claims items under
-//! a lease, evaluates them exactly as a local run does (same request, cache key,
-//! assertions and verdict) and marks them done.
+//! a lease, evaluates them with the run API's item steps (`runner::item`), exactly as a
+//! local run does (same request, cache key, assertions and verdict), and marks them done.
 //!
 //! Invariants, on top of the runner's:
 //! - an item is leased to one worker at a time, until a time by the database's clock; the
@@ -26,9 +26,9 @@ use proximity_providers::RetryPolicy;
 use proximity_store::{ClaimedItem, NewWorkItem, ResultRecord, RunStatus, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
+use crate::runner::item::{evaluate_item, request_and_key, ItemCtx, ProviderJudge};
 use crate::runner::{
-    build_providers, evaluate_item, new_run, plan, request_and_key, used_tools, Budget, ItemCtx,
-    Progress, ProviderJudge, Providers, RunError, RunOptions,
+    build_providers, new_run, plan, used_tools, Budget, Progress, Providers, RunError, RunOptions,
 };
 
 /// A run put in the work queue.
@@ -413,13 +413,7 @@ impl Worker<'_> {
             .map_err(|e| StoreError::Corrupt(format!("run `{run_id}` options: {e}")))?;
         let spent = self.store.run_spend(run_id).await?;
         let state = Arc::new(RunState {
-            budget: Mutex::new(Budget {
-                limit: options.budget_usd,
-                spent,
-                reserved: 0.0,
-                exhausted: false,
-                calibration: HashMap::new(),
-            }),
+            budget: Mutex::new(Budget::new(options.budget_usd, spent)),
             options,
         });
         if let Ok(mut m) = self.runs.lock() {

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use proximity_eval::runner::{self, RunOptions};
+use proximity_eval::runner::{self, Cases, RunOptions, RunSpec};
 use proximity_program::{Program, ProviderKind, Role, PROGRAM_FILE};
 use tokio_util::sync::CancellationToken;
 
@@ -89,7 +89,8 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<Outcome> {
         use_cache: !args.fresh,
         ..RunOptions::default()
     };
-    let summary = runner::start(&program, &store, options, cancel, &bar).await?;
+    let spec = RunSpec::new(Cases::Held(&program), options);
+    let summary = runner::start(&store, spec, cancel, &bar).await?;
     bar.finish();
     let run = store.run(&summary.run_id).await?;
     let results = store.results(&run.id).await?;

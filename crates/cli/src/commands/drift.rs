@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use proximity_analysis::drift::{self, DriftInput, DriftReport, ToolConfig};
 use proximity_eval::detect;
 use proximity_eval::probe::risk;
-use proximity_eval::runner::{self, RunOptions};
+use proximity_eval::runner::{self, Cases, RunOptions, RunSpec};
 use proximity_program::Program;
 use proximity_store::{
     BaselineRecord, NewDriftFinding, ResultRecord, RunStatus, Store, StoreError,
@@ -323,23 +323,14 @@ async fn rerun(
             budget_usd: args.budget,
             use_cache: false,
         };
-        let mut extra = serde_json::Map::new();
         // Marked as a probe run so `eval --resume` does not try to re-plan it from the
         // program (the probe cases are generated).
-        extra.insert(
-            "probe".to_owned(),
+        let spec = RunSpec::new(Cases::Held(&synthetic), options).with_config(
+            "probe",
             json!({"kind": "drift", "baseline": baseline.name, "tool": tool}),
         );
         let bar = Bar::new(g.quiet);
-        let summary = runner::start_with_config(
-            &synthetic,
-            store,
-            options,
-            extra,
-            CancellationToken::new(),
-            &bar,
-        )
-        .await;
+        let summary = runner::start(store, spec, CancellationToken::new(), &bar).await;
         bar.finish();
         let summary = summary?;
         if summary.status != RunStatus::Finished {

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use proximity_eval::runner::RunOptions;
-use proximity_eval::suites;
+use proximity_eval::runner::{self, Cases, RunOptions, RunSpec};
 use proximity_store::RunStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -16,11 +15,7 @@ use crate::Outcome;
 
 #[allow(clippy::print_stderr)]
 pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
-    if let Some(b) = args.budget {
-        if !(b.is_finite() && b >= 0.0) {
-            anyhow::bail!("`--budget` must be a non-negative number of US dollars, got {b}");
-        }
-    }
+    args.check()?;
     if args.queue {
         let program = load_program(g)?;
         let store = open_store(g, &program).await?;
@@ -35,9 +30,9 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     let bar = Arc::new(Bar::new(g.quiet));
     let summary = match &args.resume {
         Some(run_id) => {
-            suites::resume(
-                &suites,
+            runner::resume(
                 &store,
+                Cases::Streamed(&suites),
                 run_id,
                 Some(args.concurrency as usize),
                 cancel,
@@ -46,15 +41,8 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
             .await?
         }
         None => {
-            let options = RunOptions {
-                tools: args.tool.clone(),
-                personas: args.persona.clone(),
-                samples: args.samples,
-                concurrency: args.concurrency as usize,
-                budget_usd: args.budget,
-                use_cache: !args.no_cache,
-            };
-            suites::start(&suites, &store, options, cancel, bar.as_ref()).await?
+            let spec = RunSpec::new(Cases::Streamed(&suites), run_options(args));
+            runner::start(&store, spec, cancel, bar.as_ref()).await?
         }
     };
     bar.finish();
@@ -100,15 +88,7 @@ async fn queue(
     program: &proximity_program::Program,
     store: &proximity_store::Store,
 ) -> anyhow::Result<Outcome> {
-    let options = RunOptions {
-        tools: args.tool.clone(),
-        personas: args.persona.clone(),
-        samples: args.samples,
-        concurrency: args.concurrency as usize,
-        budget_usd: args.budget,
-        use_cache: !args.no_cache,
-    };
-    let queued = proximity_eval::worker::enqueue(program, store, options).await?;
+    let queued = proximity_eval::worker::enqueue(program, store, run_options(args)).await?;
     if store.backend() == proximity_store::Backend::Sqlite && g.database_url.is_none() && !g.quiet {
         eprintln!(
             "note: the queue is in this program's SQLite store; workers on other machines \
@@ -127,7 +107,7 @@ async fn queue(
         return Ok(Outcome::Ok);
     }
     let bar = Bar::new(g.quiet);
-    proximity_eval::runner::Progress::start(&bar, &queued.run_id, queued.planned, 0);
+    runner::Progress::start(&bar, &queued.run_id, queued.planned, 0);
     let status = loop {
         let run = store.run(&queued.run_id).await?;
         let counts = store.queue_counts(&queued.run_id).await?;
@@ -161,6 +141,18 @@ async fn queue(
     } else {
         Outcome::Ok
     })
+}
+
+/// The run options of `eval`'s arguments (a local run and a queued one alike).
+fn run_options(args: &EvalArgs) -> RunOptions {
+    RunOptions {
+        tools: args.tool.clone(),
+        personas: args.persona.clone(),
+        samples: args.samples,
+        concurrency: args.concurrency as usize,
+        budget_usd: args.budget,
+        use_cache: !args.no_cache,
+    }
 }
 
 /// First Ctrl-C: stop dispatching, let requests in flight finish and be saved.

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::{ProbeError, PERSONA};
-use crate::runner::{self, Progress, RunOptions, RunSummary};
+use crate::runner::{self, Cases, Progress, RunOptions, RunSpec, RunSummary};
 
 /// The `kind` of the `probe` object in a run's config.
 pub const KIND: &str = "risk";
@@ -337,12 +337,11 @@ pub async fn run(
 ) -> Result<RunSummary, ProbeError> {
     let mut synthetic = program.clone();
     synthetic.cases = plan.cases;
-    let mut extra = serde_json::Map::new();
-    extra.insert(
-        "probe".to_owned(),
+    let spec = RunSpec::new(Cases::Held(&synthetic), options).with_config(
+        "probe",
         serde_json::to_value(&plan.config).unwrap_or_default(),
     );
-    Ok(runner::start_with_config(&synthetic, store, options, extra, cancel, progress).await?)
+    Ok(runner::start(store, spec, cancel, progress).await?)
 }
 
 #[cfg(test)]

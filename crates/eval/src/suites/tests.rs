@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use proximity_store::{ResultRecord, Store};
 
 use super::*;
-use crate::runner::{self, Silent};
+use proximity_store::RunStatus;
+use tokio_util::sync::CancellationToken;
+
+use crate::runner::{self, Cases, Progress, RunError, RunOptions, RunSpec, Silent};
 
 const PROGRAM: &str = r#"version: 1
 name: streamed
@@ -109,11 +112,13 @@ async fn same_results_as_loaded(loaded: &Program, suites: &Suites) {
         },
     ] {
         let s1 = store().await;
-        let a = runner::start(loaded, &s1, opts.clone(), CancellationToken::new(), &Silent)
+        let spec = RunSpec::new(Cases::Held(loaded), opts.clone());
+        let a = runner::start(&s1, spec, CancellationToken::new(), &Silent)
             .await
             .unwrap();
         let s2 = store().await;
-        let b = start(suites, &s2, opts.clone(), CancellationToken::new(), &Silent)
+        let spec = RunSpec::new(Cases::Streamed(suites), opts.clone());
+        let b = runner::start(&s2, spec, CancellationToken::new(), &Silent)
             .await
             .unwrap();
         assert_eq!(a.planned, b.planned, "{opts:?}");
@@ -170,16 +175,17 @@ async fn interrupt_and_resume(suites: &Suites) {
         seen: AtomicU64::new(0),
         cancel: cancel.clone(),
     };
-    let first = start(suites, &s, options(1), cancel, &stop).await.unwrap();
+    let spec = RunSpec::new(Cases::Streamed(suites), options(1));
+    let first = runner::start(&s, spec, cancel, &stop).await.unwrap();
     assert_eq!(first.status, RunStatus::Interrupted);
     assert!(
         first.completed >= 50 && first.completed < first.planned,
         "{first:?}"
     );
 
-    let done = resume(
-        suites,
+    let done = runner::resume(
         &s,
+        Cases::Streamed(suites),
         &first.run_id,
         None,
         CancellationToken::new(),
@@ -207,7 +213,8 @@ async fn an_unknown_persona_is_refused_before_a_run_exists() {
         personas: vec!["nobody".into()],
         ..options(1)
     };
-    let err = start(&suites, &s, opts, CancellationToken::new(), &Silent)
+    let spec = RunSpec::new(Cases::Streamed(&suites), opts);
+    let err = runner::start(&s, spec, CancellationToken::new(), &Silent)
         .await
         .unwrap_err();
     assert!(matches!(err, RunError::UnknownPersona(_)), "{err}");
