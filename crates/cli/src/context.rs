@@ -106,3 +106,18 @@ pub fn redact_url(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// The store of the store-wide commands: `--database-url` alone (no program needed),
+/// else the program's SQLite file.
+pub fn target_url(g: &GlobalArgs) -> anyhow::Result<String> {
+    match &g.database_url {
+        Some(url) => Ok(url.clone()),
+        None => {
+            let root = program_root(g).context(
+                "no store named: pass `--database-url URL`, or `--program DIR` for the \
+                 program's SQLite store",
+            )?;
+            Ok(proximity_store::default_url(&root))
+        }
+    }
+}

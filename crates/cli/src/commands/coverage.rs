@@ -3,18 +3,12 @@
 //! program's horizon.
 
 use chrono::Utc;
-use clap::Args;
 use proximity_store::NoteFilter;
 
+use crate::args::coverage::CoverageArgs;
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
 use crate::{context, Outcome};
-
-#[derive(Debug, Args)]
-pub struct CoverageArgs {
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
-}
 
 pub async fn run(g: &GlobalArgs, a: &CoverageArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;

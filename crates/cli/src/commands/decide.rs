@@ -2,60 +2,15 @@
 //! decision's evidence from the store and lists the stale ones; exit 1 when any is.
 
 use chrono::Utc;
-use clap::{Args, Subcommand};
 use proximity_analysis::staleness::Review;
 use proximity_ops::decisions::{self, DecisionInput};
 use proximity_program::Program;
 use proximity_store::{DecisionRecord, Store};
 
+use crate::args::decide::{AddArgs, DecideCommand, ListArgs};
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
 use crate::{context, Outcome};
-
-#[derive(Debug, Subcommand)]
-pub enum DecideCommand {
-    /// Record a decision and the evidence it rests on.
-    Add(AddArgs),
-    /// List decisions.
-    List(ListArgs),
-    /// List stale decisions (old evidence, changed tools, drift, contradicting notes);
-    /// exit 1 when any is stale.
-    Review(ListArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct AddArgs {
-    #[arg(long)]
-    pub title: String,
-    /// What was decided, in a sentence or two.
-    #[arg(long)]
-    pub statement: String,
-    #[arg(long)]
-    pub author: Option<String>,
-    /// A persona it covers (repeatable).
-    #[arg(long)]
-    pub persona: Vec<String>,
-    /// A tool it covers (repeatable).
-    #[arg(long)]
-    pub tool: Vec<String>,
-    /// A tier it covers (repeatable).
-    #[arg(long)]
-    pub tier: Vec<String>,
-    /// Evidence it rests on: `run:ID`, `baseline:NAME`, `note:ID` or `plan:ID`
-    /// (repeatable).
-    #[arg(long, value_name = "KIND:REF")]
-    pub evidence: Vec<String>,
-    /// Review when the evidence is older than this many days (default: the program's
-    /// `horizon_days`).
-    #[arg(long, value_name = "DAYS")]
-    pub horizon_days: Option<u32>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
-}
 
 pub async fn run(g: &GlobalArgs, command: &DecideCommand) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;

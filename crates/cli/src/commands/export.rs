@@ -6,23 +6,15 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::Args;
 use proximity_store::Store;
 
+use crate::args::export::ExportArgs;
 use crate::args::GlobalArgs;
-use crate::commands::migrate::target_url;
+use crate::commands::output;
 use crate::{context, Outcome};
 
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// Write the export to this file instead of standard output (written beside it and
-    /// renamed once complete: a failed export leaves no partial file).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-}
-
 pub async fn run(g: &GlobalArgs, a: &ExportArgs) -> anyhow::Result<Outcome> {
-    let url = target_url(g)?;
+    let url = context::target_url(g)?;
     let store = context::open_url(g, &url).await?;
     context::recover_usage(&store).await;
     let result = match &a.out {
@@ -36,7 +28,7 @@ pub async fn run(g: &GlobalArgs, a: &ExportArgs) -> anyhow::Result<Outcome> {
     let rows = result
         .with_context(|| format!("cannot export the store at `{}`", context::redact_url(&url)))?;
     if !g.quiet {
-        note(&format!(
+        output::note(&format!(
             "exported {rows} rows from {}{}",
             context::redact_url(&url),
             a.out
@@ -80,15 +72,10 @@ async fn export<W: std::io::Write>(
     let counts = store
         .export_jsonl(out, &mut |table, rows| {
             if !quiet {
-                note(&format!("  {table:<20} {rows:>10} rows"));
+                output::note(&format!("  {table:<20} {rows:>10} rows"));
             }
         })
         .await?;
     out.flush()?;
     Ok(counts.iter().map(|(_, n)| n).sum())
-}
-
-#[allow(clippy::print_stderr)]
-pub(crate) fn note(text: &str) {
-    eprintln!("{text}");
 }

@@ -4,22 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use clap::Args;
 use proximity_store::NoteFilter;
 
+use crate::args::friction::FrictionArgs;
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
 use crate::{context, Outcome};
-
-#[derive(Debug, Args)]
-pub struct FrictionArgs {
-    #[arg(long)]
-    pub persona: Option<String>,
-    #[arg(long)]
-    pub tool: Option<String>,
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
-}
 
 fn ci(x: Option<(f64, f64)>) -> String {
     x.map_or_else(|| "n<2".to_owned(), |(l, h)| format!("[{l:.0}, {h:.0}]"))

@@ -3,30 +3,17 @@
 //! table go to standard error.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Args;
 use proximity_store::transfer::ImportOptions;
 
+use crate::args::import::ImportArgs;
 use crate::args::GlobalArgs;
-use crate::commands::export::note;
-use crate::commands::migrate::target_url;
+use crate::commands::output;
 use crate::{context, Outcome};
 
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The export to read (`-`: standard input).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// Import into a store that already holds rows: rows whose key it has are skipped
-    /// (existing rows win). For resuming an interrupted import of the same file.
-    #[arg(long)]
-    pub merge: bool,
-}
-
 pub async fn run(g: &GlobalArgs, a: &ImportArgs) -> anyhow::Result<Outcome> {
-    let url = target_url(g)?;
+    let url = context::target_url(g)?;
     let stdin = a.file.as_os_str() == "-";
     let input: Box<dyn BufRead> = if stdin {
         Box::new(BufReader::new(std::io::stdin()))
@@ -42,7 +29,7 @@ pub async fn run(g: &GlobalArgs, a: &ImportArgs) -> anyhow::Result<Outcome> {
     let result = store
         .import_jsonl(input, &options, &mut |table, rows| {
             if !quiet {
-                note(&format!("  {table:<20} {rows:>10} rows"));
+                output::note(&format!("  {table:<20} {rows:>10} rows"));
             }
         })
         .await;
@@ -60,7 +47,7 @@ pub async fn run(g: &GlobalArgs, a: &ImportArgs) -> anyhow::Result<Outcome> {
     })?;
     if !quiet {
         let rows: u64 = counts.iter().map(|(_, n)| n).sum();
-        note(&format!(
+        output::note(&format!(
             "imported {rows} rows from {source} into {}",
             context::redact_url(&url)
         ));

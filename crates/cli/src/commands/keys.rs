@@ -2,52 +2,14 @@
 //! at creation; only its hash is stored.
 
 use chrono::Utc;
-use clap::{Args, Subcommand};
 use proximity_ops::keys::{self, KeyRequest};
 use proximity_ops::when;
 use serde_json::json;
 
+use crate::args::keys::KeysCommand;
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
 use crate::{context, Outcome};
-
-#[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Create a key for a persona; the key is printed once, on standard output.
-    Create(CreateArgs),
-    /// List keys (never the keys themselves).
-    List(ListArgs),
-    /// Revoke a key by its id: requests with it get 401 from then on.
-    Revoke(RevokeArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct CreateArgs {
-    /// The persona the key acts as (its tier decides tools, limits and budget).
-    #[arg(long)]
-    pub persona: String,
-    /// A name to recognise the key by (a person, a service).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// When the key stops working (`YYYY-MM-DD`, midnight UTC, or RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    pub expires: Option<String>,
-    /// A monthly budget of this key in US dollars, on top of the persona's.
-    #[arg(long, value_name = "USD")]
-    pub budget: Option<f64>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct RevokeArgs {
-    /// The key id (`key_...`, as `keys list` shows it).
-    pub id: String,
-}
 
 pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
@@ -71,7 +33,7 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
             let tier = program
                 .persona(&new.record.persona)
                 .map_or("", |p| p.tier.as_str());
-            note(&format!(
+            output::note(&format!(
                 "created key {} for persona `{}` (tier `{tier}`); it is shown only this once",
                 new.record.id, new.record.persona
             ));
@@ -118,13 +80,8 @@ pub async fn run(g: &GlobalArgs, command: &KeysCommand) -> anyhow::Result<Outcom
         }
         KeysCommand::Revoke(a) => {
             keys::revoke(&store, &a.id, now).await?;
-            note(&format!("revoked {}", a.id));
+            output::note(&format!("revoked {}", a.id));
         }
     }
     Ok(Outcome::Ok)
-}
-
-#[allow(clippy::print_stderr)]
-fn note(text: &str) {
-    eprintln!("{text}");
 }

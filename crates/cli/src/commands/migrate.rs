@@ -4,37 +4,15 @@
 //! store-wide commands (`migrate`, `export`, `import`) find their store.
 
 use anyhow::Context as _;
-use clap::Args;
 use proximity_store::{ConnectOptions, Store};
 
+use crate::args::migrate::MigrateArgs;
 use crate::args::GlobalArgs;
 use crate::commands::output;
 use crate::{context, Outcome};
 
-#[derive(Debug, Args)]
-pub struct MigrateArgs {
-    /// Only list the pending migrations, applying none: exit 1 when there are any.
-    #[arg(long)]
-    pub check: bool,
-}
-
-/// The store of the store-wide commands: `--database-url` alone (no program needed),
-/// else the program's SQLite file.
-pub fn target_url(g: &GlobalArgs) -> anyhow::Result<String> {
-    match &g.database_url {
-        Some(url) => Ok(url.clone()),
-        None => {
-            let root = context::program_root(g).context(
-                "no store named: pass `--database-url URL`, or `--program DIR` for the \
-                 program's SQLite store",
-            )?;
-            Ok(proximity_store::default_url(&root))
-        }
-    }
-}
-
 pub async fn run(g: &GlobalArgs, a: &MigrateArgs) -> anyhow::Result<Outcome> {
-    let url = target_url(g)?;
+    let url = context::target_url(g)?;
     let options = ConnectOptions {
         max_connections: g.database_pool_size,
         ..ConnectOptions::default()

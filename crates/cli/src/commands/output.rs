@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
+use proximity_analysis::context_fill::{self, Curve};
 use proximity_analysis::Report;
 use proximity_store::ResultRecord;
 
@@ -40,4 +41,24 @@ pub fn emit(text: &str, out: Option<&Path>) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The curve in the format asked for (`junit` has no meaning for a curve).
+pub fn render_curve(curve: &Curve, format: Format) -> anyhow::Result<String> {
+    match format {
+        Format::Table => Ok(context_fill::table(curve)),
+        Format::Json => Ok(context_fill::json(curve)),
+        Format::Markdown => Ok(context_fill::markdown(curve)),
+        #[allow(unreachable_patterns)]
+        _ => anyhow::bail!(
+            "a context-fill probe run prints as `table`, `json` or `markdown`, not {format:?}"
+        ),
+    }
+}
+
+/// A line for the person at the terminal, on standard error (standard output carries
+/// what a script reads).
+#[allow(clippy::print_stderr)]
+pub fn note(text: &str) {
+    eprintln!("{text}");
 }

@@ -5,32 +5,13 @@
 
 use anyhow::Context as _;
 use chrono::Utc;
-use clap::Args;
 use proximity_analysis::plan::{self, Plan, WhatIf};
 use proximity_ops::plan as ops_plan;
 
+use crate::args::plan::PlanArgs;
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
 use crate::{context, Outcome};
-
-#[derive(Debug, Args)]
-pub struct PlanArgs {
-    /// What if PERSONA were standardised on TOOL (repeatable): the workflows that would
-    /// fall below their floor, and the cost and silent-failure rate changes.
-    #[arg(long, value_name = "PERSONA=TOOL")]
-    pub standardize: Vec<String>,
-    /// Let each workflow of a persona use its own tool (seats are paid per tool used).
-    #[arg(long)]
-    pub per_workflow: bool,
-    /// Store the plan so a decision can cite it (`--evidence plan:ID`).
-    #[arg(long)]
-    pub record: bool,
-    /// At most this many frontier points in the table (all in JSON).
-    #[arg(long, default_value_t = 15)]
-    pub frontier_limit: usize,
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
-}
 
 pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;

@@ -3,7 +3,7 @@
 //! run (bisecting with `--refine`), and print the curve and the effective context.
 
 use anyhow::Context as _;
-use proximity_analysis::context_fill::{self, Curve};
+use proximity_analysis::context_fill;
 use proximity_eval::probe::context::{self as probe, ContextProbe, Depth, Filler, Settings};
 use proximity_eval::runner::RunOptions;
 use proximity_program::Program;
@@ -12,7 +12,7 @@ use proximity_store::{ResultRecord, RunStatus, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{DepthArg, Format, GlobalArgs, ProbeCommand, ProbeContextArgs};
-use crate::commands::output::emit;
+use crate::commands::output::{self, emit};
 use crate::context::{load_program, open_store};
 use crate::progress::Bar;
 use crate::Outcome;
@@ -43,19 +43,6 @@ fn depth(d: DepthArg) -> Depth {
         DepthArg::Start => Depth::Start,
         DepthArg::Middle => Depth::Middle,
         DepthArg::End => Depth::End,
-    }
-}
-
-/// The curve in the format asked for (`junit` has no meaning for a curve).
-pub fn render_curve(curve: &Curve, format: Format) -> anyhow::Result<String> {
-    match format {
-        Format::Table => Ok(context_fill::table(curve)),
-        Format::Json => Ok(context_fill::json(curve)),
-        Format::Markdown => Ok(context_fill::markdown(curve)),
-        #[allow(unreachable_patterns)]
-        _ => anyhow::bail!(
-            "a context-fill probe run prints as `table`, `json` or `markdown`, not {format:?}"
-        ),
     }
 }
 
@@ -162,7 +149,10 @@ async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outc
     let results = store.results(&run.id).await?;
     let curve = context_fill::curve(&run, &results)
         .with_context(|| format!("run {} holds no context-fill probe", run.id))?;
-    emit(&render_curve(&curve, args.format)?, args.out.as_deref())?;
+    emit(
+        &output::render_curve(&curve, args.format)?,
+        args.out.as_deref(),
+    )?;
     store.close().await;
     let summary = &outcome.summary;
     if !g.quiet {

@@ -3,10 +3,8 @@
 //! outcome per family. Exit 1 when a probe failed (a finding), 0 when all passed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Args;
 use proximity_eval::probe::risk::{self, Settings};
 use proximity_eval::runner::RunOptions;
 use proximity_program::Program;
@@ -14,32 +12,11 @@ use proximity_store::{ResultRecord, RunStatus, Verdict};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::args::probe_risk::ProbeRiskArgs;
 use crate::args::{GlobalArgs, ListFormat};
 use crate::commands::output;
 use crate::progress::Bar;
 use crate::{context, Outcome};
-
-#[derive(Debug, Args)]
-pub struct ProbeRiskArgs {
-    /// The tool to probe (default: the program's only tool).
-    #[arg(long, value_name = "TOOL")]
-    pub tool: Option<String>,
-    /// Only these families (repeatable): injection, canary, pii, unsafe, tool_overreach,
-    /// or a family of the program's `risk:<family>` cases.
-    #[arg(long, value_name = "FAMILY")]
-    pub family: Vec<String>,
-    /// Samples per probe.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub samples: u32,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub concurrency: u32,
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
-    /// Write the summary to this file instead of standard output.
-    #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
-}
 
 fn pick_tool(program: &Program, named: Option<&str>) -> anyhow::Result<String> {
     let ids: Vec<&str> = program.tools.iter().map(|t| t.id.as_str()).collect();

@@ -48,7 +48,7 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
         args.failures,
         proximity_analysis::context_fill::curve(&run, &results),
     ) {
-        let text = crate::commands::probe::render_curve(&curve, args.format)?;
+        let text = crate::commands::output::render_curve(&curve, args.format)?;
         emit(&text, args.out.as_deref())?;
         store.close().await;
         return Ok(Outcome::Ok);

@@ -1,14 +1,28 @@
 //! Command-line arguments (clap). Only argument structs live here.
 
+pub mod baseline;
+pub mod coverage;
+pub mod decide;
+pub mod drift;
+pub mod export;
+pub mod friction;
+pub mod import;
+pub mod keys;
+pub mod migrate;
+pub mod models;
+pub mod note;
+pub mod plan;
+pub mod probe_risk;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands::baseline::BaselineCommand;
-use crate::commands::drift::DriftArgs;
-use crate::commands::keys::KeysCommand;
-use crate::commands::models::ModelsCommand;
-use crate::commands::probe_risk::ProbeRiskArgs;
+use baseline::BaselineCommand;
+use drift::DriftArgs;
+use keys::KeysCommand;
+use models::ModelsCommand;
+use probe_risk::ProbeRiskArgs;
 
 /// Keep an organisation's AI decisions close to how its AI tools actually behave.
 #[derive(Debug, Parser)]
@@ -90,23 +104,23 @@ pub enum Command {
     Drift(DriftArgs),
     /// The field log: record, list and promote first-hand notes from real work.
     #[command(subcommand)]
-    Note(crate::commands::note::NoteCommand),
+    Note(note::NoteCommand),
     /// The cheapest tool assignment meeting every floor, the cost/quality frontier, and
     /// `--standardize PERSONA=TOOL` what-ifs.
-    Plan(crate::commands::plan::PlanArgs),
+    Plan(plan::PlanArgs),
     /// Friction vs benefit per persona × tool, from the field log.
-    Friction(crate::commands::friction::FrictionArgs),
+    Friction(friction::FrictionArgs),
     /// Decision records: add, list, review (exit 1 when any is stale).
     #[command(subcommand)]
-    Decide(crate::commands::decide::DecideCommand),
+    Decide(decide::DecideCommand),
     /// When leaders last used each persona's tools first-hand.
-    Coverage(crate::commands::coverage::CoverageArgs),
+    Coverage(coverage::CoverageArgs),
     /// Apply the store's pending schema migrations (`--check`: list them, exit 1 if any).
-    Migrate(crate::commands::migrate::MigrateArgs),
+    Migrate(migrate::MigrateArgs),
     /// Write the whole store as JSON Lines, to move it to another backend.
-    Export(crate::commands::export::ExportArgs),
+    Export(export::ExportArgs),
     /// Load a `proximity export` file into the store (empty, unless `--merge`).
-    Import(crate::commands::import::ImportArgs),
+    Import(import::ImportArgs),
     /// Evaluate queued runs' items (`proximity eval --queue`) from a shared store, with
     /// other workers on any number of machines.
     Worker(WorkerArgs),

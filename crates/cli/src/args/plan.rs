@@ -1,0 +1,24 @@
+//! The arguments of `proximity plan`.
+
+use clap::Args;
+
+use super::ListFormat;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// What if PERSONA were standardised on TOOL (repeatable): the workflows that would
+    /// fall below their floor, and the cost and silent-failure rate changes.
+    #[arg(long, value_name = "PERSONA=TOOL")]
+    pub standardize: Vec<String>,
+    /// Let each workflow of a persona use its own tool (seats are paid per tool used).
+    #[arg(long)]
+    pub per_workflow: bool,
+    /// Store the plan so a decision can cite it (`--evidence plan:ID`).
+    #[arg(long)]
+    pub record: bool,
+    /// At most this many frontier points in the table (all in JSON).
+    #[arg(long, default_value_t = 15)]
+    pub frontier_limit: usize,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
