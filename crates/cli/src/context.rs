@@ -121,3 +121,28 @@ pub fn target_url(g: &GlobalArgs) -> anyhow::Result<String> {
         }
     }
 }
+
+/// The tool a probe runs on: the one named (it must be in the program), or the
+/// program's only tool.
+pub fn tool_to_probe(program: &Program, named: Option<&str>) -> anyhow::Result<String> {
+    match named {
+        Some(t) => {
+            proximity_ops::ids::tool(program, t)?;
+            Ok(t.to_owned())
+        }
+        None => match program.tools.as_slice() {
+            [only] => Ok(only.id.clone()),
+            tools => Err(hinted(
+                "which tool?",
+                format!(
+                    "pass `--tool`, one of: {}",
+                    tools
+                        .iter()
+                        .map(|t| t.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        },
+    }
+}

@@ -232,11 +232,11 @@ impl EvalArgs {
             }
         }
         if self.format == Format::Html {
-            anyhow::bail!(
-                "`proximity eval` prints its scorecard as table, json, markdown or junit, not \
-                 html\n  hint: after the run, `proximity report RUN --format html --out DIR` \
-                 writes its pages (or `proximity serve` shows them)"
-            );
+            return Err(crate::hint::hinted(
+                "`proximity eval` prints its scorecard as table, json, markdown or junit, not html",
+                "after the run, `proximity report RUN --format html --out DIR` writes its pages \
+                 (or `proximity serve` shows them)",
+            ));
         }
         Ok(())
     }

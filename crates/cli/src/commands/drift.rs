@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use chrono::Utc;
 use proximity_analysis::drift::{self, DriftInput, DriftReport, ToolConfig};
 use proximity_eval::detect;
@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::args::drift::{DriftArgs, DriftFormat};
 use crate::args::GlobalArgs;
 use crate::commands::{notify, output};
+use crate::hint::{hinted, HintContext as _};
 use crate::progress::Bar;
 use crate::{context, Outcome};
 use proximity_analysis::drift::matching_config;
@@ -44,15 +45,17 @@ pub async fn run(g: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Outcome> {
     let baseline_tools: BTreeSet<String> = before.iter().map(|r| r.tool_id.clone()).collect();
     for t in &args.tool {
         if !baseline_tools.contains(t) {
-            bail!(
-                "baseline `{}` has no results for tool `{t}`\n  hint: its tools are {}",
-                baseline.name,
-                baseline_tools
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            return Err(hinted(
+                format!("baseline `{}` has no results for tool `{t}`", baseline.name),
+                format!(
+                    "its tools are {}",
+                    baseline_tools
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
     }
     if !args.tool.is_empty() {
@@ -197,21 +200,26 @@ async fn pick_baseline(store: &Store, name: Option<&str>) -> anyhow::Result<Base
         Some(n) => match store.baseline(n).await {
             Ok(b) => Ok(b),
             Err(StoreError::NoSuchBaseline(n)) => {
-                let names: Vec<String> =
-                    store.baselines().await?.into_iter().map(|b| b.name).collect();
-                bail!(
-                    "no baseline `{n}` in the store\n  hint: {}",
+                let names: Vec<String> = store
+                    .baselines()
+                    .await?
+                    .into_iter()
+                    .map(|b| b.name)
+                    .collect();
+                Err(hinted(
+                    format!("no baseline `{n}` in the store"),
                     if names.is_empty() {
                         "accept one first: `proximity baseline accept RUN --name NAME`".to_owned()
                     } else {
                         format!("the baselines are {}", names.join(", "))
-                    }
-                )
+                    },
+                ))
             }
             Err(e) => Err(e.into()),
         },
-        None => store.baselines().await?.into_iter().next().context(
-            "no baseline yet\n  hint: accept one first: `proximity baseline accept RUN --name NAME`",
+        None => store.baselines().await?.into_iter().next().hint_context(
+            "no baseline yet",
+            "accept one first: `proximity baseline accept RUN --name NAME`",
         ),
     }
 }

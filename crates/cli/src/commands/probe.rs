@@ -6,7 +6,6 @@ use anyhow::Context as _;
 use proximity_analysis::context_fill;
 use proximity_eval::probe::context::{self as probe, ContextProbe, Depth, Filler, Settings};
 use proximity_eval::runner::RunOptions;
-use proximity_program::Program;
 use proximity_providers::tokens;
 use proximity_store::{ResultRecord, RunStatus, Store};
 use tokio_util::sync::CancellationToken;
@@ -21,20 +20,6 @@ pub async fn run(g: &GlobalArgs, cmd: &ProbeCommand) -> anyhow::Result<Outcome> 
     match cmd {
         ProbeCommand::Context(a) => context(g, a).await,
         ProbeCommand::Risk(a) => crate::commands::probe_risk::run(g, a).await,
-    }
-}
-
-/// The tool named, or the program's only one.
-fn pick_tool(program: &Program, named: Option<&str>) -> anyhow::Result<String> {
-    let ids: Vec<&str> = program.tools.iter().map(|t| t.id.as_str()).collect();
-    match named {
-        Some(t) if program.tool(t).is_some() => Ok(t.to_owned()),
-        Some(t) => anyhow::bail!(
-            "unknown tool `{t}`\n  hint: the program's tools are {}",
-            ids.join(", ")
-        ),
-        None if ids.len() == 1 => Ok(ids[0].to_owned()),
-        None => anyhow::bail!("which tool? pass `--tool`, one of: {}", ids.join(", ")),
     }
 }
 
@@ -82,7 +67,7 @@ async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outc
         anyhow::bail!("`--format junit` is not available for probes: use table, json or markdown");
     }
     let program = load_program(g)?;
-    let tool_id = pick_tool(&program, args.tool.as_deref())?;
+    let tool_id = crate::context::tool_to_probe(&program, args.tool.as_deref())?;
     if let Some(p) = &args.persona {
         if program.persona(p).is_none() {
             anyhow::bail!("unknown persona `{p}`");

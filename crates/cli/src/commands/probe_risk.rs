@@ -18,19 +18,6 @@ use crate::commands::output;
 use crate::progress::Bar;
 use crate::{context, Outcome};
 
-fn pick_tool(program: &Program, named: Option<&str>) -> anyhow::Result<String> {
-    let ids: Vec<&str> = program.tools.iter().map(|t| t.id.as_str()).collect();
-    match named {
-        Some(t) if program.tool(t).is_some() => Ok(t.to_owned()),
-        Some(t) => anyhow::bail!(
-            "unknown tool `{t}`\n  hint: the program's tools are {}",
-            ids.join(", ")
-        ),
-        None if ids.len() == 1 => Ok(ids[0].to_owned()),
-        None => anyhow::bail!("which tool? pass `--tool`, one of: {}", ids.join(", ")),
-    }
-}
-
 /// The family of a risk-probe result.
 fn family(program: &Program, r: &ResultRecord) -> String {
     risk::workflow_family(&r.persona, &r.workflow)
@@ -48,7 +35,7 @@ fn family(program: &Program, r: &ResultRecord) -> String {
 #[allow(clippy::print_stderr)]
 pub async fn run(g: &GlobalArgs, args: &ProbeRiskArgs) -> anyhow::Result<Outcome> {
     let program = context::load_program(g)?;
-    let tool_id = pick_tool(&program, args.tool.as_deref())?;
+    let tool_id = crate::context::tool_to_probe(&program, args.tool.as_deref())?;
     let settings = Settings {
         families: args.family.clone(),
         samples: args.samples,
