@@ -10,8 +10,10 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use proximity_store::{ResultRecord, Verdict};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
-use crate::anatomy::{FailingCase, FailureList, VerdictShare};
-use crate::scorecard::{truncate_chars, Estimate, Failure, Report, ScoreRow, OUTPUT_CHARS};
+use crate::anatomy::VerdictShare;
+use crate::estimate::Estimate;
+use crate::failures::{FailingCase, FailureList};
+use crate::report::{truncate_chars, Failure, Report, ScoreRow, OUTPUT_CHARS};
 
 const NONE: &str = "—";
 
@@ -551,7 +553,7 @@ fn term(text: &str) -> String {
 
 fn failures_title(list: &FailureList) -> String {
     let what = match list.filter {
-        crate::anatomy::FailureFilter::All => "Failures".to_owned(),
+        crate::failures::FailureFilter::All => "Failures".to_owned(),
         f => {
             let s = f.as_str();
             let mut c = s.chars();
@@ -566,7 +568,7 @@ fn failures_title(list: &FailureList) -> String {
     )
 }
 
-fn pair_summary(p: &crate::anatomy::PairFailures) -> String {
+fn pair_summary(p: &crate::failures::PairFailures) -> String {
     format!(
         "silent {} of {} results; silent share of failures {}",
         estimate(&p.silent_failure_rate),
@@ -774,7 +776,7 @@ mod tests {
 
     #[test]
     fn failures_snapshots() {
-        use crate::anatomy::{failures, FailureFilter};
+        use crate::failures::{failures, FailureFilter};
         let (report, results) = sample_report();
         let silent = failures(&report, &results, FailureFilter::Silent, 10);
         insta::assert_snapshot!("failures_silent_table", failures_table(&silent));
@@ -812,7 +814,7 @@ mod tests {
     fn every_format_ends_with_one_newline() {
         let (report, results) = sample_report();
         let list =
-            crate::anatomy::failures(&report, &results, crate::anatomy::FailureFilter::All, 10);
+            crate::failures::failures(&report, &results, crate::failures::FailureFilter::All, 10);
         for text in [
             table(&report),
             json(&report),

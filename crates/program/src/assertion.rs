@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::contract::{self, FormatSpec};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};
-use crate::model::Location;
+use crate::location::Location;
 use crate::suggest::{did_you_mean, one_of};
 use crate::yaml::{node_to_json, scalar};
 

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 
-use crate::records::{ResultRecord, Verdict};
-use crate::{rows, Result, Store, StoreError};
+use crate::runs::{ResultRecord, Verdict};
+use crate::{run_rows, Result, Store, StoreError};
 
 /// The sums the scorecard's weighted estimates rest on, for one (persona, tool,
 /// workflow, kind, demo-or-not) cell of a run.
@@ -594,7 +594,7 @@ impl Store {
         sample: u32,
     ) -> Result<Option<ResultRecord>> {
         with_pool!(self, |pool| {
-            let row = sqlx::query_as::<_, rows::ResultRow>(
+            let row = sqlx::query_as::<_, run_rows::ResultRow>(
                 "SELECT * FROM results WHERE run_id = $1 AND case_id = $2 AND tool_id = $3 AND sample = $4",
             )
             .bind(run_id)
@@ -676,7 +676,7 @@ fn filter_clause(filter: &ResultFilter, first: usize) -> (String, Vec<String>) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::records::{AssertionOutcome, RunRecord, RunStatus};
+    use crate::runs::{AssertionOutcome, RunRecord, RunStatus};
 
     fn run(id: &str, at: &str) -> RunRecord {
         RunRecord {

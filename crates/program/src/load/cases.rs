@@ -12,7 +12,8 @@ use super::suites::{SuiteCtx, SuiteDefaults, SuiteOut};
 use super::Loader;
 use crate::assertion::{parse_assertions, Assertions, Check};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Case, CaseKind, CaseSource, Document, Location, Message, Role};
+use crate::location::Location;
+use crate::model::{Case, CaseKind, CaseSource, Document, Message, Role};
 use crate::raw::RawCase;
 use crate::suggest::{did_you_mean, one_of};
 
