@@ -17,7 +17,7 @@
 //!   another model version under the same configuration: a silent vendor update.
 //!
 //! `docs/drift.md` documents the method and the JSON shape. The configuration comparison
-//! is in [`fingerprint`], the JSON and table renderings in [`render`]; this module holds
+//! is in `fingerprint`, the JSON and table renderings in `render`; this module holds
 //! the report's types and the comparison itself.
 
 use std::collections::{BTreeMap, BTreeSet};

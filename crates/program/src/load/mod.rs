@@ -3,11 +3,10 @@
 //!
 //! All problems are collected into [`Diagnostics`]; a program is returned only when there
 //! are none.
-
 //!
-//! One module per thing loaded: [`tools`], [`tiers`], [`personas`], then [`suites`] (which
-//! files, read case by case) and [`cases`] (each case checked in steps). This module holds
-//! the entry points, the [`Loader`] they share and the checks across those parts.
+//! One module per thing loaded: `tools`, `tiers`, `personas`, then `suites` (which
+//! files, read case by case) and `cases` (each case checked in steps). This module holds
+//! the entry points, the `Loader` they share and the checks across those parts.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;

@@ -1,6 +1,6 @@
 //! Moving a store between backends without loss: export to JSON Lines, import from them.
 //!
-//! This module owns the list of exported tables ([`TABLES`]: every column with its kind and
+//! The list of exported tables is in `tables` ([`TABLES`]: every column with its kind and
 //! nullability, the order rows are written in) and the list of tables deliberately left
 //! out ([`SKIPPED`]). A test compares both lists with the schema the migrations create on
 //! each backend, so a table or column added later cannot silently escape the export.
