@@ -330,3 +330,10 @@ pub fn sample() -> (Program, RunRecord, Vec<ResultRecord>) {
     let planned = results.len() as u64 + 2;
     (program, run(planned), results)
 }
+
+/// A routine result of case `case` (persona `p`, tool `t`, workflow `w`) with `output`.
+pub fn with_output(case: &str, sample: u32, verdict: Verdict, output: &str) -> ResultRecord {
+    let mut r = result("p", "t", "w", "routine", case, sample, verdict);
+    r.output = output.into();
+    r
+}

@@ -1,32 +1,47 @@
-//! Proximity's analysis: statistics ([`stats`]), the work-mix-weighted scorecard of a
-//! run ([`mod@scorecard`]) from per-cell sums ([`cells`], [`sums`]: the store's aggregates
-//! or results in memory), the failure anatomy and failure lists ([`anatomy`]) and their
-//! renderings as a table, JSON, Markdown and JUnit XML ([`render`]). Pure functions over
-//! the program and stored results or aggregates: no I/O.
+//! Proximity's analysis: statistics ([`stats`], [`estimate`]), the work-mix-weighted
+//! scorecard of a run ([`mod@scorecard`], a [`Report`] of [`report`]'s types) from
+//! per-cell sums ([`pair_scores`]: the store's aggregates or results in memory), the
+//! failure anatomy ([`anatomy`], with the samples' self-consistency in [`agreement`]), the
+//! failure lists ([`mod@failures`]) and their renderings as a table, JSON, Markdown and
+//! JUnit XML ([`render`]). Pure functions over the program and stored results or
+//! aggregates: no I/O.
+//!
+//! Inside the crate the dependencies point one way: each of `stats`, `estimate`,
+//! `agreement`, `anatomy`, `report`, `pair_scores`, `scorecard`, `failures`, `render` uses
+//! only those before it (`scripts/module-cycles` checks there is no cycle).
 
+pub mod agreement;
 pub mod anatomy;
-pub mod cells;
 pub mod context_fill;
 pub mod coverage;
 pub mod drift;
+pub mod estimate;
+pub mod failures;
 pub mod friction;
+pub mod pair_scores;
 pub mod paired;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod scorecard;
 pub mod staleness;
 pub mod stats;
-pub mod sums;
 
 #[cfg(test)]
 mod fixture;
 
-pub use anatomy::{
-    failures, set_effective_context, AgreementFold, Agreements, FailureAnatomy, FailureFilter,
-    FailureList,
+pub use agreement::{AgreementFold, Agreements};
+pub use anatomy::{FailureAnatomy, VerdictCounts};
+pub use estimate::Estimate;
+pub use failures::{failures, FailureFilter, FailureList};
+pub use report::{
+    any_below_floor, set_effective_context, top_failures, top_silent, BelowFloor, Failure, Latency,
+    Report, ScoreRow, Totals, WorkflowScore,
 };
-pub use scorecard::{
-    any_below_floor, scorecard, top_failures, top_silent, BelowFloor, Estimate, Failure, Latency,
-    Report, ScoreRow, Totals, VerdictCounts, WorkflowScore,
-};
-pub use sums::{scorecard_from_sums, RunSums};
+pub use scorecard::{scorecard, scorecard_from_sums, RunSums};
+
+/// The old path of [`pair_scores`](crate::pair_scores), kept while `proximity-web`
+/// imports it from here.
+pub mod cells {
+    pub use crate::pair_scores::{pair_scores, PairScore};
+}

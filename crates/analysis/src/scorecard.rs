@@ -1,305 +1,197 @@
-//! The scorecard of a run: per (persona, tool) the real-work score weighted by the
-//! persona's work mix, the demo score and the gap, the failure anatomy, cost and latency,
-//! and the workflows below their quality floor; and the order failures are listed in.
-//! The figures are computed from aggregates ([`crate::sums`], [`crate::cells`]). See
+//! The scorecard of a run ([`crate::Report`]), built from its aggregates: the store's sums
+//! per cell ([`ScoreCell`]) and per pair ([`PairSignals`]), the top silent failures and
+//! the samples' self-consistency ([`Agreements`]), gathered in [`RunSums`]. `proximity
+//! eval` and `proximity report` load these so a run of 100,000 cases ends small;
+//! [`scorecard()`] computes the same aggregates from results in memory
+//! ([`RunSums::from_results`]), so both give the same [`Report`]. See
 //! `docs/report-json.md`, "How scores are computed", for the method.
 
-use chrono::{DateTime, Utc};
-use proximity_program::Program;
-use proximity_store::{ResultRecord, RunRecord, RunStatus, Verdict};
-use serde::Serialize;
+use std::collections::BTreeMap;
 
-use crate::anatomy::FailureAnatomy;
-use crate::stats::{wilson, wilson_counts};
-use crate::sums::{scorecard_from_sums, RunSums};
+use proximity_program::Program;
+use proximity_store::dashboard::PairSignals;
+use proximity_store::{ResultRecord, RunRecord, ScoreCell, Verdict};
+
+use crate::agreement::Agreements;
+use crate::anatomy::{confidence, from_counts, pair_signals};
+use crate::estimate::tidy;
+use crate::pair_scores::{pair_scores, PairScore};
+use crate::report::{failure_order, Failure, Latency, Report, ScoreRow, Totals};
 
 /// How many failures the report lists (`silent_failures`).
 pub const TOP_FAILURES: usize = 10;
 
-/// How many characters of a failing output the report keeps.
-pub const OUTPUT_CHARS: usize = 300;
-
-/// The scorecard of one run. Its JSON form is documented in `docs/report-json.md`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
-    pub run_id: String,
-    pub program: String,
-    pub status: RunStatus,
-    pub started_at: DateTime<Utc>,
-    /// Work items planned (cases × tools × samples).
-    pub planned: u64,
-    /// Results recorded.
-    pub completed: u64,
-    pub scorecard: Vec<ScoreRow>,
-    /// The most instructive silent failures (see [`top_silent`]), at most [`TOP_FAILURES`].
-    pub silent_failures: Vec<Failure>,
-    pub totals: Totals,
+/// What the scorecard of a run rests on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSums {
+    /// `Store::score_cells`.
+    pub cells: Vec<ScoreCell>,
+    /// `Store::pair_signals`.
+    pub pairs: Vec<PairSignals>,
+    /// At least the run's [`TOP_FAILURES`] first silent failures in the report's order
+    /// (`Store::top_silent`); more are cut.
+    pub silent: Vec<ResultRecord>,
+    /// The self-consistency of the run's cases (an [`crate::AgreementFold`] over
+    /// `Store::answer_rows`).
+    pub agreement: Agreements,
 }
 
-/// A proportion with its 95% Wilson interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Estimate {
-    /// Point estimate, `0..=1`.
-    pub value: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    /// Results it rests on.
-    pub n: u64,
-    /// Kish effective sample size used for the interval (equals `n` when unweighted).
-    pub n_eff: f64,
-}
+impl RunSums {
+    /// The aggregates of `run_id`'s `results` (results of other runs are ignored), as the
+    /// store computes them.
+    pub fn from_results(run_id: &str, results: &[ResultRecord]) -> Self {
+        let results: Vec<&ResultRecord> = results.iter().filter(|r| r.run_id == run_id).collect();
 
-impl Estimate {
-    /// A weighted proportion of `n` trials from its sums: Σ weight, Σ weight² and
-    /// Σ weight of the passing trials. The interval rests on Kish's effective sample size
-    /// `(Σw)² / Σw²`. `None` without positive weight.
-    pub(crate) fn weighted(sum_w: f64, sum_w2: f64, sum_w_pass: f64, n: u64) -> Option<Self> {
-        if sum_w.is_nan() || sum_w <= 0.0 {
-            return None;
+        let mut cells: BTreeMap<(&str, &str, &str, &str, bool), ScoreCell> = BTreeMap::new();
+        let mut pairs: BTreeMap<(&str, &str), Vec<&ResultRecord>> = BTreeMap::new();
+        for r in &results {
+            let demo = r.source == "demo";
+            let c = cells
+                .entry((&r.persona, &r.tool_id, &r.workflow, &r.kind, demo))
+                .or_insert_with(|| empty_cell(r, demo));
+            add_to_cell(c, r);
+            pairs.entry((&r.persona, &r.tool_id)).or_default().push(r);
         }
-        let value = (sum_w_pass / sum_w).clamp(0.0, 1.0);
-        let n_eff = if sum_w2 > 0.0 {
-            sum_w * sum_w / sum_w2
-        } else {
-            0.0
-        };
-        Some(Self::with_n_eff(value, n, n_eff))
-    }
 
-    fn with_n_eff(value: f64, n: u64, n_eff: f64) -> Self {
-        let ci = wilson(value, n_eff);
+        let mut silent: Vec<&ResultRecord> = results
+            .iter()
+            .copied()
+            .filter(|r| r.verdict == Verdict::Silent)
+            .collect();
+        silent.sort_by(|a, b| failure_order(a, b));
+        silent.truncate(TOP_FAILURES);
+
         Self {
-            value: tidy(value),
-            ci_low: tidy(ci.low),
-            ci_high: tidy(ci.high),
-            n,
-            n_eff: tidy(n_eff),
-        }
-    }
-
-    /// An unweighted proportion: `successes` of `n`.
-    pub(crate) fn counts(successes: u64, n: u64) -> Self {
-        let ci = wilson_counts(successes, n);
-        Self {
-            value: if n > 0 {
-                tidy(successes as f64 / n as f64)
-            } else {
-                0.0
-            },
-            ci_low: tidy(ci.low),
-            ci_high: tidy(ci.high),
-            n,
-            n_eff: n as f64,
+            cells: cells.into_values().collect(),
+            pairs: pairs
+                .into_iter()
+                .map(|((persona, tool), rows)| pair_signals(persona, tool, &rows))
+                .collect(),
+            silent: silent.into_iter().cloned().collect(),
+            agreement: Agreements::of(results.iter().copied()),
         }
     }
 }
 
-/// One (persona, tool) pair.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScoreRow {
-    pub persona: String,
-    pub tool: String,
-    /// Over results of non-demo cases. `None` when no such result belongs to a workflow
-    /// of the persona (as the program defines it now) with a positive share.
-    pub real_work_score: Option<Estimate>,
-    /// Σ share of the persona's workflows that have results; below 1 is a coverage gap.
-    pub coverage: f64,
-    /// Workflows of the persona without results, in program order.
-    pub uncovered_workflows: Vec<String>,
-    /// Unweighted pass rate over results of `source: demo` cases.
-    pub demo_score: Option<Estimate>,
-    /// Real-work score minus demo score.
-    pub gap: Option<f64>,
-    /// Silent results over all results, unweighted.
-    pub silent_failure_rate: Estimate,
-    /// Silent results over non-pass results; `None` without failures.
-    pub silent_share_of_failures: Option<f64>,
-    pub verdicts: VerdictCounts,
-    /// Pass / silent / structural / loud rates with intervals, confidence signals and the
-    /// workflows that fail mostly silently (see [`crate::anatomy`]).
-    pub failure_anatomy: FailureAnatomy,
-    /// What the responses cost at the tool's prices, cached or not.
-    pub cost_usd: f64,
-    /// What this run paid: results not served from the cache.
-    pub spent_usd: f64,
-    pub cost_per_1k_requests: f64,
-    /// Σ workflow monthly volume × mean cost per request + seat price × headcount;
-    /// `None` when the persona or the tool is not in the program.
-    pub monthly_cost_usd: Option<f64>,
-    pub latency_ms: Latency,
-    pub workflows: Vec<WorkflowScore>,
-    pub below_floor: Vec<BelowFloor>,
+fn empty_cell(r: &ResultRecord, demo: bool) -> ScoreCell {
+    ScoreCell {
+        persona: r.persona.clone(),
+        tool_id: r.tool_id.clone(),
+        workflow: r.workflow.clone(),
+        kind: r.kind.clone(),
+        demo,
+        n: 0,
+        sum_w: 0.0,
+        sum_w2: 0.0,
+        sum_w_pass: 0.0,
+        pass: 0,
+        loud: 0,
+        structural: 0,
+        silent: 0,
+        cost_usd: 0.0,
+        spent_usd: 0.0,
+        cached: 0,
+    }
 }
 
-/// Results by verdict.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct VerdictCounts {
-    pub pass: u64,
-    pub loud: u64,
-    pub structural: u64,
-    pub silent: u64,
-}
-
-impl VerdictCounts {
-    pub(crate) fn add(&mut self, v: Verdict) {
-        match v {
-            Verdict::Pass => self.pass += 1,
-            Verdict::Loud => self.loud += 1,
-            Verdict::Structural => self.structural += 1,
-            Verdict::Silent => self.silent += 1,
+fn add_to_cell(c: &mut ScoreCell, r: &ResultRecord) {
+    let w = r.case_weight;
+    c.n += 1;
+    c.sum_w += w;
+    c.sum_w2 += w * w;
+    match r.verdict {
+        Verdict::Pass => {
+            c.pass += 1;
+            c.sum_w_pass += w;
         }
+        Verdict::Loud => c.loud += 1,
+        Verdict::Structural => c.structural += 1,
+        Verdict::Silent => c.silent += 1,
     }
-
-    pub(crate) fn merge(&mut self, other: &Self) {
-        self.pass += other.pass;
-        self.loud += other.loud;
-        self.structural += other.structural;
-        self.silent += other.silent;
-    }
-
-    pub fn total(&self) -> u64 {
-        self.pass + self.loud + self.structural + self.silent
-    }
-
-    pub fn failures(&self) -> u64 {
-        self.loud + self.structural + self.silent
-    }
-}
-
-/// Latency percentiles (nearest rank) in milliseconds, over the results that got an
-/// answer (no provider error), or over all results when none did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Latency {
-    pub p50: u64,
-    pub p95: u64,
-}
-
-/// One workflow of the persona that has results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WorkflowScore {
-    pub workflow: String,
-    pub share: f64,
-    pub floor: f64,
-    pub edge_share: f64,
-    /// The workflow's score, mixing the kinds by `edge_share`.
-    pub score: Estimate,
-    /// Weighted pass rate of routine cases; `None` without routine results.
-    pub routine: Option<Estimate>,
-    /// Weighted pass rate of edge cases; `None` without edge results.
-    pub edge: Option<Estimate>,
-    /// Mean cost per request in US dollars.
-    pub mean_cost_usd: f64,
-}
-
-/// A workflow whose score point estimate is below its floor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BelowFloor {
-    pub workflow: String,
-    pub score: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    pub floor: f64,
-    pub n: u64,
-    pub n_eff: f64,
-}
-
-/// A failing result, as the report shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Failure {
-    pub case_id: String,
-    pub tool: String,
-    pub persona: String,
-    pub workflow: String,
-    pub kind: String,
-    pub sample: u32,
-    pub verdict: Verdict,
-    pub case_weight: f64,
-    pub reason: String,
-    /// The model's output, cut to [`OUTPUT_CHARS`] characters (`…` marks a cut). Untrusted.
-    pub output: String,
-}
-
-impl Failure {
-    pub fn from_result(r: &ResultRecord) -> Self {
-        Self {
-            case_id: r.case_id.clone(),
-            tool: r.tool_id.clone(),
-            persona: r.persona.clone(),
-            workflow: r.workflow.clone(),
-            kind: r.kind.clone(),
-            sample: r.sample,
-            verdict: r.verdict,
-            case_weight: r.case_weight,
-            reason: r.reason.clone(),
-            output: truncate_chars(&r.output, OUTPUT_CHARS),
-        }
-    }
-}
-
-/// Run-wide totals.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Totals {
-    pub results: u64,
-    /// Results served from the response cache.
-    pub cached: u64,
-    pub cost_usd: f64,
-    pub spent_usd: f64,
-}
-
-/// The CI gate: whether any workflow of any pair scored below its floor.
-pub fn any_below_floor(report: &Report) -> bool {
-    report
-        .scorecard
-        .iter()
-        .any(|row| !row.below_floor.is_empty())
-}
-
-/// Failing results, most instructive first: silent before structural before loud, edge
-/// before routine, higher case weight first (then case, tool and sample for a stable
-/// order). At most `n`.
-pub fn top_failures(results: &[ResultRecord], n: usize) -> Vec<&ResultRecord> {
-    let mut failing: Vec<&ResultRecord> = results
-        .iter()
-        .filter(|r| r.verdict != Verdict::Pass)
-        .collect();
-    failing.sort_by(|a, b| failure_order(a, b));
-    failing.truncate(n);
-    failing
-}
-
-/// The order failures are listed in: worst verdict, edge cases and heavy cases first.
-pub(crate) fn failure_order(a: &ResultRecord, b: &ResultRecord) -> std::cmp::Ordering {
-    verdict_rank(a.verdict)
-        .cmp(&verdict_rank(b.verdict))
-        .then_with(|| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)))
-        .then_with(|| b.case_weight.total_cmp(&a.case_weight))
-        .then_with(|| a.case_id.cmp(&b.case_id))
-        .then_with(|| a.tool_id.cmp(&b.tool_id))
-        .then_with(|| a.sample.cmp(&b.sample))
-}
-
-/// Silent failures only, in the order of [`top_failures`]. At most `n`.
-pub fn top_silent(results: &[ResultRecord], n: usize) -> Vec<&ResultRecord> {
-    let mut silent = top_failures(results, usize::MAX);
-    silent.retain(|r| r.verdict == Verdict::Silent);
-    silent.truncate(n);
-    silent
-}
-
-fn verdict_rank(v: Verdict) -> u8 {
-    match v {
-        Verdict::Silent => 0,
-        Verdict::Structural => 1,
-        Verdict::Loud => 2,
-        Verdict::Pass => 3,
-    }
-}
-
-fn kind_rank(kind: &str) -> u8 {
-    if kind == "edge" {
-        0
+    c.cost_usd += r.cost_usd;
+    if r.cached {
+        c.cached += 1;
     } else {
-        1
+        c.spent_usd += r.cost_usd;
+    }
+}
+
+/// The scorecard of `run` from its aggregates: the same [`Report`] as
+/// [`scorecard()`] over every result of the run.
+pub fn scorecard_from_sums(program: &Program, run: &RunRecord, sums: &RunSums) -> Report {
+    let scorecard = pair_scores(program, &sums.cells)
+        .into_iter()
+        .map(|pair| {
+            let signals = sums
+                .pairs
+                .iter()
+                .find(|s| s.persona == pair.persona && s.tool_id == pair.tool);
+            score_row(pair, signals, &sums.agreement)
+        })
+        .collect();
+
+    let mut silent: Vec<&ResultRecord> = sums
+        .silent
+        .iter()
+        .filter(|r| r.run_id == run.id && r.verdict == Verdict::Silent)
+        .collect();
+    silent.sort_by(|a, b| failure_order(a, b));
+    silent.truncate(TOP_FAILURES);
+
+    let mut totals = Totals {
+        results: 0,
+        cached: 0,
+        cost_usd: 0.0,
+        spent_usd: 0.0,
+    };
+    for c in &sums.cells {
+        totals.results += c.n.max(0) as u64;
+        totals.cached += c.cached.max(0) as u64;
+        totals.cost_usd += c.cost_usd;
+        totals.spent_usd += c.spent_usd;
+    }
+    totals.cost_usd = tidy(totals.cost_usd);
+    totals.spent_usd = tidy(totals.spent_usd);
+
+    Report {
+        run_id: run.id.clone(),
+        program: run.program.clone(),
+        status: run.status,
+        started_at: run.started_at,
+        planned: run.planned,
+        completed: totals.results,
+        scorecard,
+        silent_failures: silent.into_iter().map(Failure::from_result).collect(),
+        totals,
+    }
+}
+
+fn score_row(pair: PairScore, signals: Option<&PairSignals>, agreement: &Agreements) -> ScoreRow {
+    let none = PairSignals::default();
+    let signals = signals.unwrap_or(&none);
+    let confidence = confidence(signals, agreement.pair(&pair.persona, &pair.tool));
+    ScoreRow {
+        failure_anatomy: from_counts(&pair.verdicts, confidence, pair.mostly_silent_workflows),
+        latency_ms: Latency {
+            p50: signals.latency_p50,
+            p95: signals.latency_p95,
+        },
+        persona: pair.persona,
+        tool: pair.tool,
+        real_work_score: pair.real_work_score,
+        coverage: pair.coverage,
+        uncovered_workflows: pair.uncovered_workflows,
+        demo_score: pair.demo_score,
+        gap: pair.gap,
+        silent_failure_rate: pair.silent_failure_rate,
+        silent_share_of_failures: pair.silent_share_of_failures,
+        verdicts: pair.verdicts,
+        cost_usd: pair.cost_usd,
+        spent_usd: pair.spent_usd,
+        cost_per_1k_requests: pair.cost_per_1k_requests,
+        monthly_cost_usd: pair.monthly_cost_usd,
+        workflows: pair.workflows,
+        below_floor: pair.below_floor,
     }
 }
 
@@ -310,32 +202,12 @@ pub fn scorecard(program: &Program, run: &RunRecord, results: &[ResultRecord]) -
     scorecard_from_sums(program, run, &RunSums::from_results(&run.id, results))
 }
 
-/// Round away float noise (`0.8999999999999999` → `0.9`) and negative zero, so
-/// reports read cleanly and compare stably; 12 decimals keep every meaningful digit.
-pub(crate) fn tidy(x: f64) -> f64 {
-    if !x.is_finite() {
-        return x;
-    }
-    let r = (x * 1e12).round() / 1e12;
-    if r == 0.0 {
-        0.0
-    } else {
-        r
-    }
-}
-
-/// The first `max` characters of `text`, with `…` appended when it was cut.
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::anatomy::VerdictCounts;
     use crate::fixture::{cell, persona, program, result, run, tool, workflow};
+    use crate::report::{any_below_floor, top_failures, top_silent, truncate_chars, OUTPUT_CHARS};
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -22,90 +22,13 @@ use llama_cpp_2::model::LlamaModel;
 use sha2::{Digest, Sha256};
 
 use crate::error::{LocalError, HOW_TO_GET_A_MODEL};
+use crate::request::{GenerateRequest, Generation};
 use crate::scheduler::{Job, Scheduler};
 
-/// Tokens generated when a request sets no `max_tokens`.
-pub const DEFAULT_MAX_TOKENS: u32 = 512;
-/// Sampling temperature when a request sets none (llama.cpp's default).
-pub const DEFAULT_TEMPERATURE: f32 = 0.8;
-/// Nucleus sampling threshold when a request sets none (llama.cpp's default).
-pub const DEFAULT_TOP_P: f32 = 0.95;
 /// Context window when the GGUF does not say.
 pub const FALLBACK_CONTEXT: u32 = 8192;
 /// Environment variable overriding the number of CPU threads inference uses.
 pub const THREADS_ENV: &str = "PROXIMITY_LOCAL_THREADS";
-
-/// One chat message, with the role as the chat template expects it (`system`, `user`,
-/// `assistant`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatMessage {
-    pub role: String,
-    pub content: String,
-}
-
-impl ChatMessage {
-    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self {
-            role: role.into(),
-            content: content.into(),
-        }
-    }
-}
-
-/// What to generate.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GenerateRequest {
-    pub messages: Vec<ChatMessage>,
-    /// 0 is greedy (deterministic); `None` is [`DEFAULT_TEMPERATURE`].
-    pub temperature: Option<f32>,
-    pub top_p: Option<f32>,
-    /// Sampling seed; `None` is random.
-    pub seed: Option<u64>,
-    /// `None` is [`DEFAULT_MAX_TOKENS`]; generation also stops at the window.
-    pub max_tokens: Option<u32>,
-    /// Generation stops before the first occurrence of any of these.
-    pub stop: Vec<String>,
-    /// GBNF grammar text, or `json` for the built-in JSON grammar.
-    pub grammar: Option<String>,
-    /// The window this request may use, capped by the model's training context.
-    pub context_window: Option<u32>,
-}
-
-/// Why generation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FinishReason {
-    /// End of turn, a stop string, or a completed grammar.
-    Stop,
-    /// `max_tokens` or the window was reached.
-    Length,
-}
-
-impl FinishReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stop => "stop",
-            Self::Length => "length",
-        }
-    }
-}
-
-/// A completed generation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Generation {
-    pub text: String,
-    /// Tokens in the templated prompt.
-    pub prompt_tokens: u32,
-    /// Tokens generated (the end-of-turn token is not counted).
-    pub generated_tokens: u32,
-    /// Natural-log probability of each generated token under the model (log-softmax of the raw
-    /// logits, before temperature or grammar), one per generated token.
-    pub logprobs: Vec<f64>,
-    pub finish: FinishReason,
-    /// Prompt tokens actually evaluated (the rest were reused from the previous request).
-    pub prompt_evaluated: u32,
-    pub prompt_time: Duration,
-    pub generation_time: Duration,
-}
 
 /// What a loaded model is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,11 +295,5 @@ mod tests {
         let err = load(Path::new("/definitely/not/here.gguf")).unwrap_err();
         assert!(matches!(err, LocalError::ModelMissing { .. }));
         assert!(err.to_string().contains("proximity models pull"), "{err}");
-    }
-
-    #[test]
-    fn finish_reasons_use_openai_words() {
-        assert_eq!(FinishReason::Stop.as_str(), "stop");
-        assert_eq!(FinishReason::Length.as_str(), "length");
     }
 }

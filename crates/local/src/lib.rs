@@ -23,12 +23,14 @@ mod engine;
 pub mod error;
 pub mod grammar;
 pub mod models;
+mod request;
 mod scheduler;
 
-pub use engine::{
-    load, ChatMessage, FinishReason, GenerateRequest, Generation, LocalModel, ModelInfo,
-    DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FALLBACK_CONTEXT, THREADS_ENV,
-};
+pub use engine::{load, LocalModel, ModelInfo, FALLBACK_CONTEXT, THREADS_ENV};
 pub use error::LocalError;
 pub use models::{default_model_path, resolve_model_path};
+pub use request::{
+    ChatMessage, FinishReason, GenerateRequest, Generation, DEFAULT_MAX_TOKENS,
+    DEFAULT_TEMPERATURE, DEFAULT_TOP_P,
+};
 pub use scheduler::{slots, DEFAULT_PARALLEL, PARALLEL_ENV};

@@ -38,12 +38,12 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::engine::{
+use crate::error::LocalError;
+use crate::grammar::grammar_text;
+use crate::request::{
     ChatMessage, FinishReason, GenerateRequest, Generation, DEFAULT_MAX_TOKENS,
     DEFAULT_TEMPERATURE, DEFAULT_TOP_P,
 };
-use crate::error::LocalError;
-use crate::grammar::grammar_text;
 
 /// Environment variable setting how many requests one model decodes together.
 pub const PARALLEL_ENV: &str = "PROXIMITY_LOCAL_PARALLEL";

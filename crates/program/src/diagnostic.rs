@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use marked_yaml::Span;
 
-use crate::model::Location;
+use crate::location::Location;
 
 /// Every file read, so diagnostics can quote the offending line.
 ///

@@ -10,6 +10,7 @@ pub mod diagnostic;
 mod file_chars;
 pub mod fingerprint;
 pub mod load;
+mod location;
 pub mod model;
 pub mod promote;
 pub mod prompt;

@@ -11,20 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::assertion::Assertions;
-
-/// Where something was written: a file of the program, 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Location {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-    }
-}
+pub use crate::location::Location;
 
 /// A whole program: `proximity.yaml` plus its suites, validated.
 #[derive(Debug, Clone, Serialize)]

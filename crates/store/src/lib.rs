@@ -30,8 +30,8 @@ pub mod keys;
 pub mod notes;
 pub mod queue;
 pub mod ratelimits;
-pub mod records;
-mod rows;
+mod run_rows;
+pub mod runs;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transfer;
@@ -57,7 +57,7 @@ pub use decisions::{
 pub use keys::KeyRecord;
 pub use notes::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
 pub use queue::{ClaimedItem, NewWorkItem, QueueCounts};
-pub use records::*;
+pub use runs::*;
 pub use usage::{BudgetLine, Reservation, UsageEntry, UsageGroup, UsageRecord, UsageSummaryRow};
 
 /// What went wrong talking to the store.
@@ -347,7 +347,7 @@ impl Store {
 
     pub async fn run(&self, id: &str) -> Result<RunRecord> {
         with_pool!(self, |pool| {
-            let row = sqlx::query_as::<_, rows::RunRow>("SELECT * FROM runs WHERE id = $1")
+            let row = sqlx::query_as::<_, run_rows::RunRow>("SELECT * FROM runs WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
@@ -359,7 +359,7 @@ impl Store {
     /// The most recently started run.
     pub async fn latest_run(&self) -> Result<Option<RunRecord>> {
         with_pool!(self, |pool| {
-            let row = sqlx::query_as::<_, rows::RunRow>(
+            let row = sqlx::query_as::<_, run_rows::RunRow>(
                 "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
             )
             .fetch_optional(pool)
@@ -371,7 +371,7 @@ impl Store {
     /// All runs, newest first.
     pub async fn runs(&self) -> Result<Vec<RunRecord>> {
         with_pool!(self, |pool| {
-            let rows = sqlx::query_as::<_, rows::RunRow>(
+            let rows = sqlx::query_as::<_, run_rows::RunRow>(
                 "SELECT * FROM runs ORDER BY started_at DESC, id DESC",
             )
             .fetch_all(pool)
@@ -396,7 +396,7 @@ impl Store {
     /// Every result of a run, in a stable order.
     pub async fn results(&self, run_id: &str) -> Result<Vec<ResultRecord>> {
         with_pool!(self, |pool| {
-            let rows = sqlx::query_as::<_, rows::ResultRow>(
+            let rows = sqlx::query_as::<_, run_rows::ResultRow>(
                 "SELECT * FROM results WHERE run_id = $1 ORDER BY persona, case_id, tool_id, sample",
             )
             .bind(run_id)

@@ -1,4 +1,5 @@
-//! The records Proximity persists: runs and their results.
+//! The records of runs and their results as the store hands them out: [`RunRecord`],
+//! [`ResultRecord`] with its [`Verdict`] and [`AssertionOutcome`]s, and [`RunStatus`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

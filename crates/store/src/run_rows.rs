@@ -1,8 +1,9 @@
-//! Database rows and their conversion into records.
+//! Runs and results as database rows ([`RunRow`], [`ResultRow`]) and their conversion
+//! into the records of [`crate::runs`].
 
 use chrono::{DateTime, Utc};
 
-use crate::records::{ResultRecord, RunRecord, RunStatus, Verdict};
+use crate::runs::{ResultRecord, RunRecord, RunStatus, Verdict};
 use crate::StoreError;
 
 #[derive(sqlx::FromRow)]

@@ -3,7 +3,7 @@
 //! tool × workflow × kind × demo-or-not): the real-work score (workflow shares ×
 //! edge/routine mix × case weights, Wilson interval on Kish's effective n), the workflows'
 //! scores and floors, coverage, the demo score and gap, the silent-failure rate, cost and
-//! the monthly estimate. The scorecard ([`crate::sums`]) and the dashboard
+//! the monthly estimate. The scorecard ([`crate::scorecard`]) and the dashboard
 //! (`proximity-web`) both rest on it; the method is in `docs/report-json.md`, "How scores
 //! are computed".
 
@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use proximity_program::{Program, Workflow};
 use proximity_store::ScoreCell;
 
-use crate::anatomy::{mostly_silent, SilentWorkflow};
-use crate::scorecard::{tidy, BelowFloor, Estimate, VerdictCounts, WorkflowScore};
+use crate::anatomy::{mostly_silent, SilentWorkflow, VerdictCounts};
+use crate::estimate::{tidy, Estimate};
+use crate::report::{BelowFloor, WorkflowScore};
 
 /// What a pair's cells say about it: every [`crate::ScoreRow`] field but the latency and
 /// the failure anatomy's confidence signals.
