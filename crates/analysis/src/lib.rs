@@ -39,9 +39,3 @@ pub use report::{
     Report, ScoreRow, Totals, WorkflowScore,
 };
 pub use scorecard::{scorecard, scorecard_from_sums, RunSums};
-
-/// The old path of [`pair_scores`](crate::pair_scores), kept while `proximity-web`
-/// imports it from here.
-pub mod cells {
-    pub use crate::pair_scores::{pair_scores, PairScore};
-}

@@ -48,9 +48,9 @@ pub fn load_program(g: &GlobalArgs) -> anyhow::Result<Program> {
 
 /// Load and validate the program, keeping none of its cases (`proximity eval` reads them
 /// again as it goes).
-pub fn load_suites(g: &GlobalArgs) -> anyhow::Result<proximity_eval::suites::Suites> {
+pub fn load_suites(g: &GlobalArgs) -> anyhow::Result<proximity_eval::runner::suites::Suites> {
     let root = program_root(g)?;
-    match proximity_eval::suites::Suites::load(&root) {
+    match proximity_eval::runner::suites::Suites::load(&root) {
         Ok(s) => Ok(s),
         Err(LoadError::Invalid(d)) => Err(d.into()),
         Err(e) => Err(e.into()),

@@ -1,12 +1,12 @@
 //! Proximity's evaluation: the run API ([`runner`]: tools × cases × samples, concurrency,
 //! retries, response cache, budget, resume) over cases held in memory or read from the
-//! [`suites`] as it goes, the queue [`worker`], assertions, verdicts and the probes.
+//! [`runner::suites`] as it goes, the queue [`worker`], assertions, verdicts and the probes.
 
 pub mod assertions;
 pub mod detect;
 pub mod probe;
 pub mod runner;
-pub mod suites;
+
 pub mod verdict;
 pub mod worker;
 

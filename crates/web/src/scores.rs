@@ -1,10 +1,10 @@
 //! The scorecard's numbers as the dashboard shows them, from the store's per-cell sums
 //! ([`ScoreCell`]) instead of every result: real-work score, demo score, gap,
 //! silent-failure rate, monthly cost and per-workflow scores. The math is
-//! `proximity_analysis::cells`' (the scorecard's own, see `docs/report-json.md`); a test
+//! `proximity_analysis::pair_scores`' (the scorecard's own, see `docs/report-json.md`); a test
 //! holds the two to the same figures on the example program.
 
-use proximity_analysis::cells::{pair_scores, PairScore};
+use proximity_analysis::pair_scores::{pair_scores, PairScore};
 use proximity_analysis::{Estimate, VerdictCounts, WorkflowScore};
 use proximity_program::Program;
 use proximity_store::ScoreCell;

@@ -21,6 +21,7 @@ mod execute;
 mod failpoint;
 pub(crate) mod item;
 mod plan;
+pub mod suites;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -42,7 +43,7 @@ use plan::Selection;
 pub use plan::{build_providers, plan, Providers, WorkItem};
 pub(crate) use plan::{used_tools, Census};
 
-use crate::suites::{self, ReadOutcome, Suites};
+use suites::{ReadOutcome, Suites};
 
 /// What to evaluate and how.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use proximity_eval::runner::suites::Suites;
 use proximity_eval::runner::{self, Cases, Progress, RunOptions, RunSpec, Silent};
-use proximity_eval::suites::Suites;
 use proximity_providers::ProviderError;
 use proximity_store::testing::{self, TestStore};
 use proximity_store::{ResultRecord, RunStatus, Verdict};

@@ -23,7 +23,7 @@ use proximity_program::load::{load_each, LoadError};
 use proximity_program::{Case, Program};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::runner::{CaseRef, Census, RunError, RunSummary};
+use super::{CaseRef, Census, RunError, RunSummary};
 
 /// Cases read ahead of the requests.
 const AHEAD: usize = 256;
