@@ -12,6 +12,7 @@ mod gateway_support;
 
 mod backends;
 mod check;
+mod code_map;
 mod dashboard;
 mod decisions;
 mod drift;
