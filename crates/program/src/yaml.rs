@@ -2,6 +2,35 @@
 
 use marked_yaml::{LoaderOptions, Node};
 use serde_json::{Number, Value};
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// The deepest nesting of mappings and lists a program file may have. A program needs a
+/// handful of levels (a JSON Schema in a contract perhaps twenty); a tree thousands deep
+/// is hostile, and building or dropping it would overflow the stack.
+pub const MAX_DEPTH: usize = 100;
+
+/// Where `text` first nests deeper than [`MAX_DEPTH`], if it does: the start of the
+/// collection one level too deep. Reads the events only (no tree), and stops there, so
+/// a hostile file costs at most one pass over its text. A text the parser refuses is left
+/// to the parse that follows, which says where and why.
+pub fn too_deep(text: &str) -> Option<Marker> {
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_token() {
+            Ok((Event::SequenceStart(..) | Event::MappingStart(..), at)) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(at);
+                }
+            }
+            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
+            Ok((Event::StreamEnd, _)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
 
 /// Parser options used for every program file: duplicate keys are errors, and quoted
 /// scalars stay strings (`"1"` is text, `1` is a number).
@@ -53,6 +82,30 @@ pub fn node_to_json(node: &Node) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_past_the_limit_is_found_where_it_starts() {
+        let ok = format!(
+            "a: {}x{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert!(too_deep(&ok).is_none());
+        let flow = format!("a: {}x{}\n", "[".repeat(200), "]".repeat(200));
+        let at = too_deep(&flow).unwrap();
+        assert_eq!((at.line(), at.col()), (1, 3 + MAX_DEPTH - 1));
+        // Past 255 flow levels the scanner refuses the text itself, with its location.
+        let deeper = format!("a: {}x{}\n", "[".repeat(50_000), "]".repeat(50_000));
+        assert!(too_deep(&deeper).is_none());
+        assert!(marked_yaml::parse_yaml_with_options(0, &deeper, loader_options()).is_err());
+        let block = format!("a:\n  {}x\n", "- ".repeat(50_000));
+        let at = too_deep(&block).unwrap();
+        assert_eq!(at.line(), 2);
+        assert!(
+            too_deep("a: [unclosed\n").is_none(),
+            "left to the parser's own error"
+        );
+    }
 
     #[test]
     fn quoted_scalars_stay_strings() {

@@ -37,11 +37,21 @@ where
         failed: false,
         on_item,
     };
-    // As marked-yaml: one document, the rest of the stream is not read.
+    // The events `Parser::load` sends, one document's, without its recursion: it takes a
+    // stack frame a level of nesting, and a hostile file 50,000 levels deep overflowed
+    // the stack. The builder refuses to go deeper than `yaml::MAX_DEPTH`. As
+    // marked-yaml: one document, the rest of the stream is not read.
     let mut parser = Parser::new(text);
-    parser.load(&mut builder, false).ok()?;
-    if builder.failed {
-        return None;
+    loop {
+        let (ev, mark) = parser.next_token().ok()?;
+        let last = matches!(ev, Event::DocumentEnd | Event::StreamEnd);
+        builder.on_event(ev, mark);
+        if builder.failed {
+            return None;
+        }
+        if last {
+            break;
+        }
     }
     builder.done
 }
@@ -106,7 +116,13 @@ impl<F: FnMut(Node, &MarkedMappingNode)> Builder<'_, F> {
                 self.document = true;
             }
             Event::MappingStart(anchor, tag) => {
-                if tag.is_some() || anchor != 0 || !self.may_start(true) {
+                // Too deep to build (or drop) safely: the whole-file parse, which the
+                // loader falls back to, reports where.
+                if tag.is_some()
+                    || anchor != 0
+                    || !self.may_start(true)
+                    || self.stack.len() >= crate::yaml::MAX_DEPTH
+                {
                     self.failed = true;
                     return;
                 }
@@ -117,7 +133,11 @@ impl<F: FnMut(Node, &MarkedMappingNode)> Builder<'_, F> {
                 });
             }
             Event::SequenceStart(anchor, tag) => {
-                if tag.is_some() || anchor != 0 || !self.may_start(false) {
+                if tag.is_some()
+                    || anchor != 0
+                    || !self.may_start(false)
+                    || self.stack.len() >= crate::yaml::MAX_DEPTH
+                {
                     self.failed = true;
                     return;
                 }

@@ -78,6 +78,29 @@ fn invalid_yaml_is_located() {
     insta::assert_snapshot!("invalid_yaml", normalise(&stderr(&out), p.path()));
 }
 
+/// A suite of `- - - … x` 50,000 deep aborted `check` and `eval` with a stack overflow
+/// (exit 134); the nesting is now capped with a located error.
+#[test]
+fn yaml_nested_50000_deep_is_a_located_error_not_a_crash() {
+    let deep = format!(
+        "persona: agent\ncases:\n  - id: one\n    workflow: lookup\n    prompt: hi\n    vars:\n      v:\n        {}x\n",
+        "- ".repeat(50_000)
+    );
+    let p = TempProgram::new(
+        BROKEN.replace("scriptd", "scripted").as_str(),
+        &[("cases.yaml", &deep)],
+    );
+    for verb in ["check", "eval"] {
+        let out = run(proximity(p.path()).arg(verb));
+        assert_eq!(out.status.code(), Some(2), "{verb}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("the YAML nests deeper than 100 levels") && err.contains("cases.yaml:8:"),
+            "{verb}: {err}"
+        );
+    }
+}
+
 #[test]
 fn missing_program_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();

@@ -71,6 +71,9 @@ fn is_http_url(s: &str) -> bool {
 /// loader has validated it). `None` when absent or unreadable.
 pub fn notify_url(root: &Path) -> Option<String> {
     let text = fs_err::read_to_string(root.join(PROGRAM_FILE)).ok()?;
+    if crate::yaml::too_deep(&text).is_some() {
+        return None;
+    }
     let node = marked_yaml::parse_yaml_with_options(0, &text, loader_options()).ok()?;
     let url = node.as_mapping()?.get_node("notify").and_then(scalar)?;
     is_http_url(url).then(|| url.to_owned())
@@ -139,6 +142,20 @@ impl Loader {
 
     /// Parse a file read with [`Self::read_source`] whole.
     fn parse(&mut self, id: usize, path: &Path) -> Option<Node> {
+        if let Some(at) = crate::yaml::too_deep(self.sources.text(id)) {
+            let at = marked_yaml::Marker::new(id, at.index(), at.line(), at.col() + 1);
+            let d = Diagnostic::at(
+                &self.sources,
+                &marked_yaml::Span::new_start(at),
+                format!(
+                    "the YAML nests deeper than {} levels",
+                    crate::yaml::MAX_DEPTH
+                ),
+            )
+            .expected("a program's lists and mappings nested a few levels deep");
+            self.diags.push(d);
+            return None;
+        }
         match marked_yaml::parse_yaml_with_options(id, self.sources.text(id), loader_options()) {
             Ok(node) => Some(node),
             Err(e) => {
