@@ -443,8 +443,8 @@ mod tests {
     #[test]
     fn eval_refuses_html_and_names_what_writes_it() {
         let err = eval_args(&["--format", "html"]).check().unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("not html"), "{text}");
+        let text = crate::hint::render(&err);
+        assert!(text.contains("not html\n  hint: "), "{text}");
         assert!(
             text.contains("proximity report RUN --format html --out DIR"),
             "{text}"
