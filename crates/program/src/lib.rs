@@ -15,6 +15,7 @@ pub mod model;
 pub mod promote;
 pub mod prompt;
 pub mod raw;
+pub mod schema;
 pub mod suggest;
 pub mod yaml;
 mod yaml_stream;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::assertion::Assertions;
@@ -60,7 +61,7 @@ impl Program {
 }
 
 /// Which backend serves a tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     /// Any OpenAI-compatible chat completions endpoint.
@@ -125,7 +126,7 @@ pub struct Tool {
 }
 
 /// Generation parameters and provider-specific settings of a tool.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ToolParams {
     pub system: Option<String>,
@@ -149,7 +150,7 @@ pub struct ToolParams {
 }
 
 /// One rule of a `scripted` tool.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScriptRule {
     /// Matches when the last user message contains this text (case-insensitive).
@@ -165,7 +166,7 @@ pub struct ScriptRule {
 }
 
 /// Prices in US dollars.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Price {
     pub input_per_mtok: f64,
@@ -192,7 +193,7 @@ pub struct Tier {
 }
 
 /// Requests and tokens per minute.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimit {
     pub requests_per_minute: Option<u32>,
@@ -230,7 +231,7 @@ pub struct Workflow {
 }
 
 /// Routine work or an edge case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseKind {
     Routine,
@@ -257,7 +258,7 @@ impl CaseKind {
 }
 
 /// Where a case came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseSource {
     /// Recorded from real work (a field note).
@@ -290,7 +291,7 @@ impl CaseSource {
 }
 
 /// A chat role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     System,

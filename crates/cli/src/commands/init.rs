@@ -1,16 +1,19 @@
 //! `proximity init [DIR]`: scaffold a program — a `proximity.yaml` with one tool, tier and
-//! persona, and a suite with two cases — that `proximity check` accepts as it is. Existing
-//! files are never overwritten.
+//! persona, and a suite with two cases — that `proximity check` accepts as it is, with the
+//! JSON Schemas of both files in `schemas/` and the `yaml-language-server` line that points
+//! editors at them. Existing files are never overwritten.
 
 use std::path::Path;
 
 use anyhow::Context as _;
+use proximity_program::schema::{schema, SchemaKind};
 use proximity_program::PROGRAM_FILE;
 
 use crate::args::InitArgs;
 use crate::Outcome;
 
-const PROGRAM_YAML: &str = r#"# A Proximity program: the AI tools people get, by persona. See docs/program.md.
+const PROGRAM_YAML: &str = r#"# yaml-language-server: $schema=schemas/program.schema.json
+# A Proximity program: the AI tools people get, by persona. See docs/program.md.
 version: 1
 name: my-program
 
@@ -43,7 +46,8 @@ personas:
       - { id: customer-reply, share: 0.4, monthly_volume: 1500, floor: 0.8 }
 "#;
 
-const SUITE_YAML: &str = r#"# Real-work cases of the support agent. See docs/program.md and docs/assertions.md.
+const SUITE_YAML: &str = r#"# yaml-language-server: $schema=../schemas/suite.schema.json
+# Real-work cases of the support agent. See docs/program.md and docs/assertions.md.
 persona: support-agent
 cases:
   - id: refund-window
@@ -76,6 +80,13 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     fs_err::create_dir_all(dir.join("suites"))?;
     write_new(&dir.join(PROGRAM_FILE), PROGRAM_YAML)?;
     write_new(&dir.join("suites").join("support.yaml"), SUITE_YAML)?;
+    // Editors with the YAML language server (VS Code, Neovim, …) complete and validate
+    // against these; `proximity schema` prints them again after an upgrade.
+    fs_err::create_dir_all(dir.join("schemas"))?;
+    for kind in [SchemaKind::Program, SchemaKind::Suite] {
+        let text = serde_json::to_string_pretty(&schema(kind))? + "\n";
+        write_new(&dir.join("schemas").join(kind.file_name()), &text)?;
+    }
     let gitignore = dir.join(".gitignore");
     if !gitignore.exists() {
         fs_err::write(&gitignore, ".proximity/\n")?;

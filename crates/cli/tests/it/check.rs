@@ -4,7 +4,7 @@
 
 use crate::common::*;
 
-const BROKEN: &str = r#"version: 1
+pub(crate) const BROKEN: &str = r#"version: 1
 name: broken
 tools:
   - id: bot
@@ -30,7 +30,7 @@ personas:
       - { id: math, share: 0.4, floor: 1.5 }
 "#;
 
-const BROKEN_SUITE: &str = r#"persona: agent
+pub(crate) const BROKEN_SUITE: &str = r#"persona: agent
 cases:
   - id: one
     workflow: lookup

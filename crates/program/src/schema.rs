@@ -1,0 +1,458 @@
+//! JSON Schemas of `proximity.yaml` and of suite files, for editors (the YAML language
+//! server completes and validates as people type) and other tools.
+//!
+//! They are generated with `schemars` from the shapes the loader deserializes
+//! ([`crate::raw`], [`crate::model`]'s parameter types) and from the assertion shapes
+//! below, which mirror [`crate::assertion`]'s hand-written parser key by key (a test checks
+//! that every key of [`CHECK_KEYS`] has one). `proximity check` stays the authority: it also
+//! checks what a schema cannot say (ids that must exist, shares that sum to 1, regexes that
+//! compile).
+
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde_json::Value;
+
+use crate::assertion::CHECK_KEYS;
+use crate::raw::{RawCase, RawPersona, RawTier, RawTool};
+
+/// Which file a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    /// `proximity.yaml`.
+    Program,
+    /// A suite file (`suites/*.yaml`).
+    Suite,
+}
+
+impl SchemaKind {
+    pub const ALL: [&'static str; 2] = ["program", "suite"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Program => "program",
+            Self::Suite => "suite",
+        }
+    }
+
+    /// The file name `proximity init` writes the schema to, under `schemas/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Program => "program.schema.json",
+            Self::Suite => "suite.schema.json",
+        }
+    }
+}
+
+/// The JSON Schema (draft 2020-12) of `kind`'s file.
+pub fn schema(kind: SchemaKind) -> Value {
+    let schema = match kind {
+        SchemaKind::Program => schemars::schema_for!(ProgramFile),
+        SchemaKind::Suite => schemars::schema_for!(SuiteFile),
+    };
+    schema.to_value()
+}
+
+/// A YAML file as an editor's YAML language server sees it against these schemas: typed
+/// scalars (numbers, booleans, null), as JSON. `None` when the text is not YAML.
+pub fn yaml_as_json(text: &str) -> Option<Value> {
+    if crate::yaml::too_deep(text).is_some() {
+        return None;
+    }
+    let node = marked_yaml::parse_yaml_with_options(0, text, crate::yaml::loader_options()).ok()?;
+    Some(crate::yaml::node_to_json(&node))
+}
+
+/// `proximity.yaml` as a whole. The loader reads the top level key by key, so that one
+/// mistake does not hide the next; this type exists so the schema has the same keys
+/// ([`crate::raw::PROGRAM_KEYS`], checked by a test).
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Proximity program (proximity.yaml)")]
+#[allow(dead_code)]
+pub struct ProgramFile {
+    /// Format version. Only `1` exists.
+    #[schemars(range(min = 1, max = 1))]
+    version: Option<u32>,
+    /// Shown in reports (default: the directory's name).
+    name: Option<String>,
+    description: Option<String>,
+    /// The AI tools under evaluation.
+    #[serde(default)]
+    tools: Vec<RawTool>,
+    /// Access levels: which tools, budgets and limits.
+    #[serde(default)]
+    tiers: Vec<RawTier>,
+    /// Job functions and their work mix.
+    #[serde(default)]
+    personas: Vec<RawPersona>,
+    /// Suite files or directories, relative to the program directory (default `[suites]`).
+    suites: Option<Vec<String>>,
+    /// The tool that grades `judge` assertions that name no tool.
+    judge_tool: Option<String>,
+    /// How many days evidence stays current (default 90).
+    #[schemars(range(min = 1))]
+    horizon_days: Option<u32>,
+    /// The webhook `proximity drift` posts its summary to.
+    #[schemars(regex(pattern = r"^https?://\S+$"))]
+    notify: Option<String>,
+}
+
+/// A suite file: cases of one persona (and optionally one workflow).
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Proximity suite")]
+#[allow(dead_code)]
+pub struct SuiteFile {
+    /// The persona of every case that names none.
+    persona: Option<String>,
+    /// The workflow of every case that names none.
+    workflow: Option<String>,
+    description: Option<String>,
+    /// The cases.
+    cases: Vec<RawCase>,
+}
+
+/// The `assert:` mapping of a case: assertions by what they protect.
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AssertGroups {
+    /// Structure a downstream consumer needs (failures are `structural`).
+    #[serde(default)]
+    contract: Vec<AssertItem>,
+    /// Content (failures are `silent` unless the answer is visibly off).
+    #[serde(default)]
+    correct: Vec<AssertItem>,
+    /// Refusals, leaks, PII.
+    #[serde(default)]
+    safety: Vec<AssertItem>,
+}
+
+/// One assertion: a one-key mapping such as `- contains: Paris`, or `- not: {...}`.
+#[derive(Debug)]
+pub struct AssertItem;
+
+impl JsonSchema for AssertItem {
+    fn schema_name() -> Cow<'static, str> {
+        "Assertion".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut variants: Vec<Value> = Vec::new();
+        for key in CHECK_KEYS {
+            let value = if key == "not" {
+                generator.subschema_for::<AssertItem>()
+            } else {
+                check_value(generator, key)
+            };
+            let mut properties = serde_json::Map::new();
+            properties.insert(key.to_owned(), value.to_value());
+            variants.push(serde_json::json!({
+                "type": "object",
+                "properties": properties,
+                "required": [key],
+                "additionalProperties": false,
+            }));
+        }
+        json_schema!({
+            "description": "One assertion: a one-key mapping such as `contains: Paris`, or `not:` around another. See docs/assertions.md.",
+            "oneOf": variants,
+        })
+    }
+}
+
+/// The schema of the value of assertion `key`, as [`crate::assertion`] parses it.
+fn check_value(generator: &mut SchemaGenerator, key: &str) -> Schema {
+    match key {
+        "equals" => generator.subschema_for::<EqualsValue>(),
+        "contains" | "icontains" => generator.subschema_for::<ContainsValue>(),
+        "not_contains" => generator.subschema_for::<OneOrMany>(),
+        "starts_with" => generator.subschema_for::<Scalar>(),
+        "regex" => json_schema!({ "type": "string", "format": "regex" }),
+        "max_length" | "min_length" => generator.subschema_for::<u64>(),
+        "is_json" | "must_refuse" | "must_abstain" => {
+            json_schema!({ "const": true, "description": "`true`; negate with `not:`." })
+        }
+        "json_schema" => json_schema!({ "type": "object", "description": "A JSON Schema." }),
+        "json_path" => generator.subschema_for::<JsonPathValue>(),
+        "numeric" => generator.subschema_for::<NumericValue>(),
+        "judge" => generator.subschema_for::<JudgeValue>(),
+        "csv" => generator.subschema_for::<CsvValue>(),
+        "markdown_table" => generator.subschema_for::<TableValue>(),
+        "format" => generator.subschema_for::<FormatValue>(),
+        "command" => generator.subschema_for::<CommandValue>(),
+        // A key added to the parser and not here: the schema allows any value, and
+        // `every_check_key_has_a_value_shape` fails.
+        _ => Schema::default(),
+    }
+}
+
+/// A YAML scalar: the parser reads strings, numbers and booleans alike as text.
+#[derive(Debug)]
+pub struct Scalar;
+
+impl JsonSchema for Scalar {
+    fn schema_name() -> Cow<'static, str> {
+        "Scalar".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum OneOrMany {
+    One(Scalar),
+    /// Every one must match.
+    Many(#[schemars(length(min = 1))] Vec<Scalar>),
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum EqualsValue {
+    Text(Scalar),
+    Options(EqualsOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EqualsOptions {
+    value: Scalar,
+    #[serde(default)]
+    ignore_case: bool,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ContainsValue {
+    /// One text, or a list of which all must appear.
+    Values(OneOrMany),
+    Any(AnyOf),
+    All(AllOf),
+}
+
+/// Any of these.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AnyOf {
+    any: OneOrMany,
+}
+
+/// All of these.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AllOf {
+    all: OneOrMany,
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct JsonPathValue {
+    /// An RFC 9535 JSONPath such as `$.total`.
+    path: String,
+    /// The value the path must select.
+    equals: Option<Value>,
+    /// Text the selected value must contain.
+    contains: Option<Scalar>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum NumericValue {
+    Exact(f64),
+    Within(NumericOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct NumericOptions {
+    value: f64,
+    tolerance: Option<f64>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum JudgeValue {
+    /// The rubric.
+    Rubric(String),
+    WithTool(JudgeOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct JudgeOptions {
+    rubric: String,
+    /// The grading tool (default: `judge_tool`).
+    tool: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum CsvValue {
+    /// Required columns.
+    Columns(Vec<Scalar>),
+    Options(CsvOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CsvOptions {
+    columns: Option<Vec<Scalar>>,
+    #[schemars(length(equal = 1))]
+    delimiter: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum TableValue {
+    /// Required headers.
+    Headers(Vec<Scalar>),
+    Options(TableOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TableOptions {
+    headers: Option<Vec<Scalar>>,
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct NumberStyleValue {
+    #[schemars(length(equal = 1))]
+    decimal: Option<String>,
+    #[schemars(length(equal = 1))]
+    thousands: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum NumberValue {
+    Default(TrueOnly),
+    Style(NumberStyleValue),
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum CurrencyValue {
+    /// A symbol or code, such as `€` or `EUR`.
+    Symbol(String),
+    Options(CurrencyOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CurrencyOptions {
+    symbol: String,
+    #[schemars(length(equal = 1))]
+    decimal: Option<String>,
+    #[schemars(length(equal = 1))]
+    thousands: Option<String>,
+    #[schemars(range(max = 8))]
+    decimals: Option<u8>,
+    position: Option<SymbolPositionValue>,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SymbolPositionValue {
+    Before,
+    After,
+    Either,
+}
+
+/// `true`.
+struct TrueOnly;
+
+impl JsonSchema for TrueOnly {
+    fn schema_name() -> Cow<'static, str> {
+        "True".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "const": true })
+    }
+}
+
+/// `format:` needs exactly one of `date`, `number` and `currency`; `path` is optional.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum FormatValue {
+    Date(DateFormat),
+    Number(NumberFormat),
+    Currency(CurrencyFormat),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct DateFormat {
+    /// A strftime pattern (chrono's syntax) such as `%Y-%m-%d`.
+    date: String,
+    /// A JSONPath selecting the values to check, such as `$.due_date`.
+    path: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct NumberFormat {
+    number: NumberValue,
+    /// A JSONPath selecting the values to check.
+    path: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CurrencyFormat {
+    currency: CurrencyValue,
+    /// A JSONPath selecting the values to check.
+    path: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum CommandValue {
+    /// The program and its arguments (never a shell string).
+    Argv(#[schemars(length(min = 1))] Vec<Scalar>),
+    Options(CommandOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CommandOptions {
+    #[schemars(length(min = 1))]
+    argv: Vec<Scalar>,
+    #[schemars(range(max = 600))]
+    timeout_secs: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests;
