@@ -3,7 +3,7 @@
 //! per-cell sums ([`pair_scores`]: the store's aggregates or results in memory), the
 //! failure anatomy ([`anatomy`], with the samples' self-consistency in [`agreement`]), the
 //! failure lists ([`mod@failures`]) and their renderings as a table, JSON, Markdown and
-//! JUnit XML ([`render`]). Pure functions over the program and stored results or
+//! JUnit XML ([`render`]), and a run's results as CSV ([`results_csv`]). Pure functions over the program and stored results or
 //! aggregates: no I/O.
 //!
 //! Inside the crate the dependencies point one way: each of `stats`, `estimate`,
@@ -23,6 +23,7 @@ pub mod paired;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod results_csv;
 pub mod scorecard;
 pub mod staleness;
 pub mod stats;

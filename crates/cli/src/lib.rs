@@ -72,6 +72,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(a) => commands::demo::run(g, a).await,
         Command::Init(a) => commands::init::run(a),
         Command::Check(a) => commands::check::run(g, a),
+        Command::Schema(a) => commands::schema::run(a),
         Command::Eval(a) => commands::eval::run(g, a).await,
         Command::Report(a) => commands::report::run(g, a).await,
         Command::Serve(a) => commands::serve::run(g, a).await,

@@ -406,6 +406,28 @@ impl Store {
         })
     }
 
+    /// Every result of a run, in [`Store::results`]'s order, handed to `each` one at a time
+    /// as they stream from the database (memory flat in the size of the run). An error
+    /// from `each` stops the stream and is returned.
+    pub async fn each_result(
+        &self,
+        run_id: &str,
+        mut each: impl FnMut(ResultRecord) -> Result<()>,
+    ) -> Result<()> {
+        use futures::TryStreamExt as _;
+        with_pool!(self, |pool| {
+            let mut rows = sqlx::query_as::<_, run_rows::ResultRow>(
+                "SELECT * FROM results WHERE run_id = $1 ORDER BY persona, case_id, tool_id, sample",
+            )
+            .bind(run_id)
+            .fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                each(row.try_into()?)?;
+            }
+            Ok(())
+        })
+    }
+
     /// The (case, tool, sample) keys a run already has results for.
     pub async fn completed_keys(&self, run_id: &str) -> Result<Vec<(String, String, u32)>> {
         with_pool!(self, |pool| {

@@ -13,6 +13,7 @@ pub mod models;
 pub mod note;
 pub mod plan;
 pub mod probe_risk;
+pub mod schema;
 
 use std::path::PathBuf;
 
@@ -77,6 +78,8 @@ pub enum Command {
     Init(InitArgs),
     /// Validate the program; exit 2 with located errors when it is invalid.
     Check(CheckArgs),
+    /// Print the JSON Schema of `proximity.yaml` or of a suite file, for editors.
+    Schema(schema::SchemaArgs),
     /// Evaluate tools on the program's cases.
     Eval(EvalArgs),
     /// Print the scorecard of a run.
@@ -178,6 +181,9 @@ pub enum Format {
     Junit,
     /// A static site (`report --out DIR` only): the dashboard's views of the run.
     Html,
+    /// One row per result, for spreadsheets (text that would run as a formula is
+    /// prefixed with `'`).
+    Csv,
 }
 
 #[derive(Debug, Args)]
@@ -233,7 +239,7 @@ impl EvalArgs {
         }
         if self.format == Format::Html {
             return Err(crate::hint::hinted(
-                "`proximity eval` prints its scorecard as table, json, markdown or junit, not html",
+                "`proximity eval` prints its scorecard as table, json, markdown, junit or csv, not html",
                 "after the run, `proximity report RUN --format html --out DIR` writes its pages \
                  (or `proximity serve` shows them)",
             ));

@@ -8,7 +8,7 @@ use proximity_store::RunStatus;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{EvalArgs, GlobalArgs};
-use crate::commands::output::{self, emit, render};
+use crate::commands::output::{self, emit_run};
 use crate::context::{load_program, load_suites, open_store};
 use crate::progress::Bar;
 use crate::Outcome;
@@ -52,7 +52,15 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     let (mut report, results) =
         super::report::scorecard_for(&store, program, &run, args.format).await?;
     super::probe::fill_effective_context(&store, &mut report).await?;
-    emit(&render(&report, &results, args.format), args.out.as_deref())?;
+    emit_run(
+        &store,
+        &run.id,
+        &report,
+        &results,
+        args.format,
+        args.out.as_deref(),
+    )
+    .await?;
     if !g.quiet {
         eprintln!(
             "run {}: {} ({} of {} results, ${:.4} spent)",
@@ -132,7 +140,15 @@ async fn queue(
     let (mut report, results) =
         super::report::scorecard_for(store, program, &run, args.format).await?;
     super::probe::fill_effective_context(store, &mut report).await?;
-    emit(&render(&report, &results, args.format), args.out.as_deref())?;
+    emit_run(
+        store,
+        &run.id,
+        &report,
+        &results,
+        args.format,
+        args.out.as_deref(),
+    )
+    .await?;
     if status != RunStatus::Finished {
         anyhow::bail!("run {} ended {}", run.id, status.as_str());
     }

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod probe;
 pub mod probe_risk;
 pub mod report;
+pub mod schema;
 pub mod serve;
 pub mod usage;
 pub mod worker;

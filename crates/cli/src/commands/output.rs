@@ -5,8 +5,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use proximity_analysis::context_fill::{self, Curve};
+use proximity_analysis::results_csv::ResultsCsv;
 use proximity_analysis::Report;
-use proximity_store::ResultRecord;
+use proximity_store::{ResultRecord, Store};
 
 use crate::args::Format;
 
@@ -18,7 +19,71 @@ pub fn render(report: &Report, results: &[ResultRecord], format: Format) -> Stri
         Format::Junit => proximity_analysis::render::junit(report, results),
         // A site, not a page: `report --format html --out DIR` writes it (crates/web).
         Format::Html => proximity_analysis::render::markdown(report),
+        Format::Csv => {
+            let mut out = Vec::new();
+            // Writing to memory fails only on a bug in the csv crate.
+            let written = ResultsCsv::new(&mut out).and_then(|mut w| {
+                results.iter().try_for_each(|r| w.push(r))?;
+                w.finish()
+            });
+            match written {
+                Ok(_) => String::from_utf8_lossy(&out).into_owned(),
+                Err(e) => format!("cannot render CSV: {e}"),
+            }
+        }
     }
+}
+
+/// Write run `run_id` in `format` to `out` or standard output: its scorecard, or with
+/// `csv` its results, streamed from the store a row at a time (any size of run, flat
+/// memory).
+pub async fn emit_run(
+    store: &Store,
+    run_id: &str,
+    report: &Report,
+    results: &[ResultRecord],
+    format: Format,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    if format != Format::Csv {
+        return emit(&render(report, results, format), out);
+    }
+    emit_results_csv(store, run_id, out).await
+}
+
+/// Run `run_id`'s results as CSV, one row per result, streamed from the store to `out`
+/// or standard output.
+pub async fn emit_results_csv(
+    store: &Store,
+    run_id: &str,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let sink: Box<dyn std::io::Write + Send> = match out {
+        Some(path) => {
+            if let Some(parent) = path.parent() {
+                if !parent.as_os_str().is_empty() {
+                    fs_err::create_dir_all(parent)?;
+                }
+            }
+            Box::new(fs_err::File::create(path)?)
+        }
+        None => Box::new(std::io::stdout()),
+    };
+    let mut csv = ResultsCsv::new(std::io::BufWriter::new(sink))?;
+    store
+        .each_result(run_id, |r| {
+            csv.push(&r).map_err(|e| std::io::Error::other(e).into())
+        })
+        .await
+        .with_context(|| match out {
+            Some(path) => format!("cannot write the results to {}", path.display()),
+            None => "cannot write the results".to_owned(),
+        })?;
+    let rows = csv.finish()?;
+    if let Some(path) = out {
+        note(&format!("wrote {rows} results to {}", path.display()));
+    }
+    Ok(())
 }
 
 /// Write `text` to `out`, or to standard output.

@@ -9,7 +9,7 @@ use proximity_program::Program;
 use proximity_store::{ResultRecord, RunRecord, Store};
 
 use crate::args::{FailuresArg, Format, GlobalArgs, ReportArgs};
-use crate::commands::output::{emit, render};
+use crate::commands::output::{emit, emit_results_csv, render};
 use crate::context::{load_program, open_store};
 use crate::hint::hinted;
 use crate::Outcome;
@@ -19,6 +19,13 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
         return Err(hinted(
             "`--failures` prints a table, json or markdown, not junit",
             "drop `--failures` for the JUnit report of every result",
+        ));
+    }
+    if args.failures.is_some() && args.format == Format::Csv {
+        return Err(hinted(
+            "`--failures` prints a table, json or markdown, not csv",
+            "drop `--failures` for every result as CSV, with its verdict and reason, and \
+             filter the `verdict` column",
         ));
     }
     let program = load_program(g)?;
@@ -32,6 +39,12 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
     };
     if args.format == Format::Html {
         return html(&program, &store, &run.id, args).await;
+    }
+    if args.format == Format::Csv {
+        // One row per result, of any kind of run, streamed: no scorecard needed.
+        emit_results_csv(&store, &run.id, args.out.as_deref()).await?;
+        store.close().await;
+        return Ok(Outcome::Ok);
     }
     let probe = proximity_analysis::context_fill::is_context_probe(&run);
     if args.failures.is_none() && !probe {
@@ -68,7 +81,7 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
             match args.format {
                 Format::Json => proximity_analysis::render::failures_json(&list),
                 Format::Markdown => proximity_analysis::render::failures_markdown(&list),
-                Format::Table | Format::Junit | Format::Html => {
+                Format::Table | Format::Junit | Format::Html | Format::Csv => {
                     proximity_analysis::render::failures_table(&list)
                 }
             }

@@ -26,5 +26,6 @@ mod memory;
 mod probe_context;
 mod probe_risk;
 mod report;
+mod schema;
 mod transfer;
 mod worker;

@@ -156,3 +156,59 @@ fn every_format_renders() {
         "{xml}"
     );
 }
+
+#[test]
+fn csv_has_a_row_per_result_that_a_spreadsheet_reads_as_text() {
+    // A reply that a spreadsheet would run as a formula.
+    let program = PROGRAM.replace(
+        "default_reply: \"I don't know.\"",
+        "default_reply: \"=HYPERLINK(\\\"http://x\\\", \\\"a, b\\\")\"",
+    );
+    let suite = format!(
+        "{SUITE}  - id: formula\n    workflow: lookup\n    prompt: Anything else?\n    assert:\n      correct: [{{ contains: yes }}]\n"
+    );
+    let p = TempProgram::new(&program, &[("s.yaml", &suite)]);
+    let eval = run(proximity(p.path()).args(["eval", "-q", "--format", "csv"]));
+    assert_eq!(eval.status.code(), Some(1), "{}", stderr(&eval));
+    let report = run(proximity(p.path()).args(["report", "--format", "csv"]));
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert_eq!(
+        stdout(&report),
+        stdout(&eval),
+        "eval prints what report prints"
+    );
+
+    let mut reader = csv::Reader::from_reader(report.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 6, "one row per result");
+    let by_case = |id: &str| rows.iter().find(|r| &r[col("case_id")] == id).unwrap();
+    assert_eq!(&by_case("mult")[col("verdict")], "silent");
+    assert_eq!(&by_case("invoice")[col("verdict")], "structural");
+    assert_eq!(&by_case("invoice")[col("failed_assertions")], "is_json");
+    assert_eq!(&by_case("capital")[col("output")], "Paris");
+    assert_eq!(&by_case("capital")[col("tool_id")], "vendor");
+    assert!(by_case("capital")[col("cost_usd")].parse::<f64>().unwrap() > 0.0);
+    assert_eq!(
+        &by_case("formula")[col("output")],
+        "'=HYPERLINK(\"http://x\", \"a, b\")"
+    );
+
+    let file = p.path().join("out/results.csv");
+    let to_file = run(proximity(p.path())
+        .args(["report", "--format", "csv", "--out"])
+        .arg(&file));
+    assert!(to_file.status.success(), "{}", stderr(&to_file));
+    assert!(
+        stderr(&to_file).contains("wrote 6 results to"),
+        "{}",
+        stderr(&to_file)
+    );
+    assert_eq!(fs_err::read(&file).unwrap(), report.stdout);
+
+    let refused =
+        run(proximity(p.path()).args(["report", "--failures", "silent", "--format", "csv"]));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("not csv"), "{}", stderr(&refused));
+}
