@@ -174,7 +174,11 @@ pub fn build(
             .collect();
         extra.sort();
         tags.extend(extra.into_iter().map(|w| (w, None)));
-        if own.iter().any(|c| c.workflow == RECORDED_UNLABELLED) {
+        // A workflow of the program named `unknown` takes the unlabelled requests too:
+        // the usage rows cannot tell them apart.
+        if own.iter().any(|c| c.workflow == RECORDED_UNLABELLED)
+            && !tags.iter().any(|(t, _)| t == RECORDED_UNLABELLED)
+        {
             tags.push((RECORDED_UNLABELLED.to_owned(), None));
         }
         let workflows = tags
@@ -507,6 +511,33 @@ mod tests {
             declared.unwrap().workflows[0].share
         );
         assert!(weights.describe().contains("800 requests"));
+    }
+
+    #[test]
+    fn a_workflow_named_unknown_takes_the_unlabelled_requests_once() {
+        let mut program = acme();
+        let agent = program
+            .personas
+            .iter_mut()
+            .find(|p| p.id == "support-agent")
+            .unwrap();
+        agent.workflows[2].id = RECORDED_UNLABELLED.into();
+        let (since, until) = window();
+        let counts = [count("ticket-triage", 40), count("unknown", 60)];
+        let mix = build(&program, since, until, Some("support-agent"), &counts);
+        let rows: Vec<(&str, u64)> = mix.personas[0]
+            .workflows
+            .iter()
+            .map(|w| (w.workflow.as_str(), w.requests))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("ticket-triage", 40),
+                ("customer-reply", 0),
+                ("unknown", 60)
+            ]
+        );
     }
 
     #[test]
