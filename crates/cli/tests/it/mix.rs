@@ -267,6 +267,12 @@ async fn observed_weights_reweigh_the_report_and_price_the_plan_by_real_requests
         }
         store.close().await;
 
+        // `eval` prints its scorecard under the weights asked for, too.
+        let evaluated = json_of(
+            &setup,
+            &["eval", "--format", "json", "--weights", "observed"],
+        );
+        assert_eq!(evaluated["weights"]["requests"], 40);
         let declared = json_of(&setup, &["report", "--format", "json"]);
         assert!(declared.get("weights").is_none());
         let observed = json_of(
