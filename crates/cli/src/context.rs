@@ -83,9 +83,10 @@ pub async fn open_url(g: &GlobalArgs, url: &str) -> anyhow::Result<Store> {
 }
 
 /// Move the usage rows a killed gateway acknowledged and left in its journal into the
-/// store, before a command reads usage (`usage`, `serve`, `export`, `gateway`). Nothing
-/// to do while a gateway serves the file: it owns its journal. Commands that never read
-/// usage (`note list`, `eval`, …) do not call this.
+/// store, before a command reads usage (`usage`, `mix`, `--weights observed`, `serve`,
+/// `export`, `gateway`). Nothing to do while a gateway serves the file: it owns its
+/// journal. Commands that never read usage (`note list`, `eval` with declared weights, …)
+/// do not call this.
 pub async fn recover_usage(store: &Store) {
     match proximity_gateway::ledger::recover_journal(store).await {
         Ok(Some(r)) if r.entries > 0 => tracing::info!(

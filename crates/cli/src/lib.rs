@@ -81,6 +81,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Gateway(a) => commands::gateway::run(g, a).await,
         Command::Keys(a) => commands::keys::run(g, a).await,
         Command::Usage(a) => commands::usage::run(g, a).await,
+        Command::Mix(a) => commands::mix::run(g, a).await,
         Command::Baseline(a) => commands::baseline::run(g, a).await,
         Command::Drift(a) => commands::drift::run(g, a).await,
         Command::Note(a) => commands::note::run(g, a).await,

@@ -15,6 +15,7 @@
 //! | `plan`, `friction`, the persona page's what-if | [`plan::input`], [`plan::what_if`] |
 //! | the overview's and tool page's drift | [`drift::alerts`], [`drift::timeline`] |
 //! | `keys create|list|revoke`, the gateway's authentication | [`keys`] |
+//! | `mix`, `--weights observed` of `eval`, `report` and `plan` | [`mix::observe`], [`mix::weigh`], [`mix::price_plan`] |
 
 pub mod baselines;
 pub mod decisions;
@@ -22,6 +23,7 @@ pub mod drift;
 pub mod error;
 pub mod ids;
 pub mod keys;
+pub mod mix;
 pub mod notes;
 pub mod plan;
 pub mod when;

@@ -58,6 +58,7 @@ pub use keys::KeyRecord;
 pub use notes::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
 pub use queue::{ClaimedItem, NewWorkItem, QueueCounts};
 pub use runs::*;
+pub use usage::mix::MixCount;
 pub use usage::{BudgetLine, Reservation, UsageEntry, UsageGroup, UsageRecord, UsageSummaryRow};
 
 /// What went wrong talking to the store.

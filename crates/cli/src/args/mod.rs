@@ -9,6 +9,7 @@ pub mod friction;
 pub mod import;
 pub mod keys;
 pub mod migrate;
+pub mod mix;
 pub mod models;
 pub mod note;
 pub mod plan;
@@ -99,6 +100,9 @@ pub enum Command {
     Keys(KeysCommand),
     /// Spend and volume of gateway requests.
     Usage(UsageArgs),
+    /// The observed work mix: each persona's declared workflow shares beside the shares
+    /// of its gateway requests (exit 1 when a share is flagged).
+    Mix(mix::MixArgs),
     /// Pin a run's results as a named, immutable baseline; list baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
@@ -225,6 +229,8 @@ pub struct EvalArgs {
     /// Write the scorecard to this file instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub weights: mix::WeightsArgs,
 }
 
 impl EvalArgs {
@@ -339,6 +345,8 @@ pub struct ReportArgs {
     /// With `--failures`: at most this many cases per persona and tool.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub limit: u32,
+    #[command(flatten)]
+    pub weights: mix::WeightsArgs,
 }
 
 /// Which failures `report --failures` lists.

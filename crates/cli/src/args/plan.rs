@@ -21,4 +21,6 @@ pub struct PlanArgs {
     pub frontier_limit: usize,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+    #[command(flatten)]
+    pub weights: super::mix::WeightsArgs,
 }

@@ -7,8 +7,8 @@ use proximity_eval::runner::{self, Cases, RunOptions, RunSpec};
 use proximity_store::RunStatus;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{EvalArgs, GlobalArgs};
-use crate::commands::output::{self, emit_run};
+use crate::args::{EvalArgs, Format, GlobalArgs};
+use crate::commands::output::{self, emit, emit_results_csv};
 use crate::context::{load_program, load_suites, open_store};
 use crate::progress::Bar;
 use crate::Outcome;
@@ -16,6 +16,7 @@ use crate::Outcome;
 #[allow(clippy::print_stderr)]
 pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     args.check()?;
+    super::mix::check_format(&args.weights, args.format)?;
     if args.queue {
         let program = load_program(g)?;
         let store = open_store(g, &program).await?;
@@ -23,8 +24,8 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     }
     // The cases stay in their files: read once to validate, again as the run goes.
     let suites = load_suites(g)?;
-    let program = &suites.program;
-    let store = open_store(g, program).await?;
+    let store = open_store(g, &suites.program).await?;
+    let weighted = super::mix::weigh(&store, &suites.program, &args.weights).await?;
     let cancel = CancellationToken::new();
     spawn_interrupt_handler(cancel.clone());
     let bar = Arc::new(Bar::new(g.quiet));
@@ -50,17 +51,14 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     crate::memory::release_freed();
     let run = store.run(&summary.run_id).await?;
     let (mut report, results) =
-        super::report::scorecard_for(&store, program, &run, args.format).await?;
+        super::report::scorecard_for(&store, &weighted.program, &run, args.format).await?;
     super::probe::fill_effective_context(&store, &mut report).await?;
-    emit_run(
-        &store,
-        &run.id,
-        &report,
-        &results,
-        args.format,
-        args.out.as_deref(),
-    )
-    .await?;
+    if args.format == Format::Csv {
+        emit_results_csv(&store, &run.id, args.out.as_deref()).await?;
+    } else {
+        let text = super::mix::render_weighted(&report, &results, args.format, &weighted.weights)?;
+        emit(&text, args.out.as_deref())?;
+    }
     if !g.quiet {
         eprintln!(
             "run {}: {} ({} of {} results, ${:.4} spent)",
@@ -137,18 +135,16 @@ async fn queue(
     };
     bar.finish();
     let run = store.run(&queued.run_id).await?;
+    let weighted = super::mix::weigh(store, program, &args.weights).await?;
     let (mut report, results) =
-        super::report::scorecard_for(store, program, &run, args.format).await?;
+        super::report::scorecard_for(store, &weighted.program, &run, args.format).await?;
     super::probe::fill_effective_context(store, &mut report).await?;
-    emit_run(
-        store,
-        &run.id,
-        &report,
-        &results,
-        args.format,
-        args.out.as_deref(),
-    )
-    .await?;
+    if args.format == Format::Csv {
+        emit_results_csv(store, &run.id, args.out.as_deref()).await?;
+    } else {
+        let text = super::mix::render_weighted(&report, &results, args.format, &weighted.weights)?;
+        emit(&text, args.out.as_deref())?;
+    }
     if status != RunStatus::Finished {
         anyhow::bail!("run {} ended {}", run.id, status.as_str());
     }

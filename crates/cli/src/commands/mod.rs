@@ -14,6 +14,7 @@ pub mod import;
 pub mod init;
 pub mod keys;
 pub mod migrate;
+pub mod mix;
 pub mod models;
 pub mod note;
 pub mod notify;

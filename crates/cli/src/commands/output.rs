@@ -34,23 +34,6 @@ pub fn render(report: &Report, results: &[ResultRecord], format: Format) -> Stri
     }
 }
 
-/// Write run `run_id` in `format` to `out` or standard output: its scorecard, or with
-/// `csv` its results, streamed from the store a row at a time (any size of run, flat
-/// memory).
-pub async fn emit_run(
-    store: &Store,
-    run_id: &str,
-    report: &Report,
-    results: &[ResultRecord],
-    format: Format,
-    out: Option<&Path>,
-) -> anyhow::Result<()> {
-    if format != Format::Csv {
-        return emit(&render(report, results, format), out);
-    }
-    emit_results_csv(store, run_id, out).await
-}
-
 /// Run `run_id`'s results as CSV, one row per result, streamed from the store to `out`
 /// or standard output.
 pub async fn emit_results_csv(

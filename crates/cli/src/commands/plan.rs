@@ -14,15 +14,32 @@ use crate::commands::output;
 use crate::{context, Outcome};
 
 pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
-    let program = context::load_program(g)?;
-    let store = context::open_store(g, &program).await?;
-    let (input, loaded) = ops_plan::require_input(&store, &program, Utc::now()).await?;
+    let declared = context::load_program(g)?;
+    let store = context::open_store(g, &declared).await?;
+    let weighted = super::mix::weigh(&store, &declared, &a.weights).await?;
+    let program: &proximity_program::Program = &weighted.program;
+    let (mut input, loaded) = ops_plan::require_input(&store, program, Utc::now()).await?;
+    if let Some(mix) = &weighted.mix {
+        proximity_ops::mix::price_plan(&mut input, program, mix);
+    }
+    let observed = weighted.mix.is_some();
     let outcome = if a.standardize.is_empty() {
         let plan = plan::plan(&input, a.per_workflow)?;
         let finding = !plan.feasible;
-        let json = serde_json::to_value(&plan)?;
+        let mut json = serde_json::to_value(&plan)?;
+        if let (true, Some(o)) = (observed, json.as_object_mut()) {
+            o.insert(
+                "weights".to_owned(),
+                serde_json::to_value(&weighted.weights)?,
+            );
+        }
         let mut text = match a.format {
             ListFormat::Json => serde_json::to_string_pretty(&json)?,
+            ListFormat::Table if observed => format!(
+                "{}\n\n{}",
+                weighted.weights.describe(),
+                render_plan(&plan, a.frontier_limit)
+            ),
             ListFormat::Table => render_plan(&plan, a.frontier_limit),
         };
         if a.record {
@@ -44,15 +61,26 @@ pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
     } else {
         let mut answers = Vec::new();
         for s in &a.standardize {
-            let (persona, tool) = ops_plan::standardise_pair(&program, s)
+            let (persona, tool) = ops_plan::standardise_pair(program, s)
                 .with_context(|| format!("`--standardize {s}`"))?;
-            answers.push(ops_plan::what_if(&program, &input, persona, tool)?);
+            answers.push(ops_plan::what_if(program, &input, persona, tool)?);
         }
         let finding = answers.iter().any(|w| !w.below_floor.is_empty());
         let text = match a.format {
+            ListFormat::Json if observed => serde_json::to_string_pretty(
+                &serde_json::json!({ "what_if": answers, "weights": weighted.weights }),
+            )?,
             ListFormat::Json => {
                 serde_json::to_string_pretty(&serde_json::json!({ "what_if": answers }))?
             }
+            ListFormat::Table if observed => std::iter::once(weighted.weights.describe())
+                .chain(
+                    answers
+                        .iter()
+                        .map(|w| render_what_if(w, input.horizon_days)),
+                )
+                .collect::<Vec<_>>()
+                .join("\n"),
             ListFormat::Table => answers
                 .iter()
                 .map(|w| render_what_if(w, input.horizon_days))

@@ -9,7 +9,7 @@ use proximity_program::Program;
 use proximity_store::{ResultRecord, RunRecord, Store};
 
 use crate::args::{FailuresArg, Format, GlobalArgs, ReportArgs};
-use crate::commands::output::{emit, emit_results_csv, render};
+use crate::commands::output::{emit, emit_results_csv};
 use crate::context::{load_program, open_store};
 use crate::hint::hinted;
 use crate::Outcome;
@@ -28,8 +28,11 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
              filter the `verdict` column",
         ));
     }
-    let program = load_program(g)?;
-    let store = open_store(g, &program).await?;
+    super::mix::check_format(&args.weights, args.format)?;
+    let declared = load_program(g)?;
+    let store = open_store(g, &declared).await?;
+    let weighted = super::mix::weigh(&store, &declared, &args.weights).await?;
+    let program: &Program = &weighted.program;
     let run = match &args.run {
         Some(id) => store.run(id).await?,
         None => store
@@ -38,7 +41,7 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
             .context("no runs yet: run `proximity eval` first")?,
     };
     if args.format == Format::Html {
-        return html(&program, &store, &run.id, args).await;
+        return html(program, &store, &run.id, args).await;
     }
     if args.format == Format::Csv {
         // One row per result, of any kind of run, streamed: no scorecard needed.
@@ -48,9 +51,10 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
     }
     let probe = proximity_analysis::context_fill::is_context_probe(&run);
     if args.failures.is_none() && !probe {
-        let (mut report, results) = scorecard_for(&store, &program, &run, args.format).await?;
+        let (mut report, results) = scorecard_for(&store, program, &run, args.format).await?;
         super::probe::fill_effective_context(&store, &mut report).await?;
-        emit(&render(&report, &results, args.format), args.out.as_deref())?;
+        let text = super::mix::render_weighted(&report, &results, args.format, &weighted.weights)?;
+        emit(&text, args.out.as_deref())?;
         store.close().await;
         return Ok(Outcome::Ok);
     }
@@ -66,10 +70,10 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
         store.close().await;
         return Ok(Outcome::Ok);
     }
-    let mut report = proximity_analysis::scorecard(&program, &run, &results);
+    let mut report = proximity_analysis::scorecard(program, &run, &results);
     super::probe::fill_effective_context(&store, &mut report).await?;
     let text = match args.failures {
-        None => render(&report, &results, args.format),
+        None => super::mix::render_weighted(&report, &results, args.format, &weighted.weights)?,
         Some(kind) => {
             let filter = match kind {
                 FailuresArg::Silent => FailureFilter::Silent,

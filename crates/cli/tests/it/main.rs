@@ -23,6 +23,7 @@ mod gateway_proxy;
 mod gateway_replicas;
 mod local_model;
 mod memory;
+mod mix;
 mod probe_context;
 mod probe_risk;
 mod report;

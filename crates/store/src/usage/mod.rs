@@ -72,6 +72,7 @@ macro_rules! bind_usage {
 }
 
 mod ledger;
+pub mod mix;
 
 use ledger::{postgres_ledger, Ledger};
 
