@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::StreamExt;
 use proximity_program::{ProviderKind, Tier, Tool};
-use proximity_providers::forward::{ChunkStream, Forward, ForwardRequest};
+use proximity_providers::anthropic_openai::translate_request;
+use proximity_providers::forward::{ChunkStream, Forward, ForwardRequest, Unsupported};
 use proximity_providers::{
     ChatRequest, ChatStream, ErrorClass, Provider, ProviderError, RetryPolicy, StreamEvent, Usage,
 };
@@ -93,16 +94,31 @@ async fn serve(
     draft.tier = Some(access.tier.id.clone());
     let mut fallback = tiers::fallback_for(program, access.tier, access.tool);
 
-    // A request with fields the typed path does not carry goes to a forwarding provider
-    // as the client sent it; any other provider refuses what it cannot honour.
-    // (Only `openai` tools can: asking others would build them, a `local` model included.)
-    let forwards = |t: &Tool| {
-        t.provider == ProviderKind::Openai
-            && loaded.provider(t).is_ok_and(|p| p.forwarder().is_some())
+    // A request with fields the typed path does not carry goes to a forwarding provider:
+    // `openai` sends it as the client sent it, `anthropic` translates it (refusing, by
+    // name, a field its API has no equivalent for); any other provider refuses what it
+    // cannot honour. (Only those two are asked: asking others would build them, a
+    // `local` model included.)
+    let forwards = |t: &Tool| match t.provider {
+        ProviderKind::Openai => loaded.provider(t).is_ok_and(|p| p.forwarder().is_some()),
+        // Always: a tool that cannot be built (its key unset) fails as it would on the
+        // typed path, rather than refusing fields it could translate.
+        ProviderKind::Anthropic => true,
+        _ => false,
     };
     let forwarding = incoming.forward.is_some() && forwards(access.tool);
     if forwarding {
-        fallback = fallback.filter(|f| forwards(f));
+        if let Err(u) = forward_check(&incoming, access.tool) {
+            return Err(ApiError::bad_param(
+                &u.param,
+                format!(
+                    "`{}` is not supported by tool `{}` (provider `{}`): {}; the gateway does not drop what a tool cannot honour",
+                    u.param, access.tool.id, access.tool.provider, u.message
+                ),
+            ));
+        }
+        // A fallback serves the request only when it can honour all of it.
+        fallback = fallback.filter(|f| forwards(f) && forward_check(&incoming, f).is_ok());
     } else if let Some(param) = &incoming.passthrough {
         return Err(ApiError::bad_param(
             param,
@@ -113,16 +129,52 @@ async fn serve(
         ));
     }
 
-    if !forwarding && incoming.seed.is_some() {
-        // Anthropic's API has no seed: refused rather than dropped.
-        if let Some(t) = std::iter::once(access.tool)
-            .chain(fallback)
-            .find(|t| t.provider == ProviderKind::Anthropic)
-        {
+    if !forwarding && incoming.response_format.is_some() {
+        // Honoured by a `local` tool's grammar; refused by name elsewhere.
+        let param = "response_format";
+        if access.tool.provider != ProviderKind::Local {
             return Err(ApiError::bad_param(
-                "seed",
-                format!("`seed` is not supported by tool `{}` (provider `anthropic`): the gateway does not drop what a tool cannot honour", t.id),
+                param,
+                format!(
+                    "`{param}` is not supported by tool `{}` (provider `{}`): the gateway does not drop what a tool cannot honour",
+                    access.tool.id, access.tool.provider
+                ),
             ));
+        }
+        if let Some(schema) = incoming.grammar_for_local().and_then(|f| f.schema) {
+            if let Err(e) = proximity_providers::local::check_schema(&schema) {
+                return Err(ApiError::bad_param(
+                    "response_format.json_schema.schema",
+                    format!(
+                        "tool `{}` (provider `local`) cannot constrain its answer to this schema: {e}",
+                        access.tool.id
+                    ),
+                ));
+            }
+        }
+        fallback = fallback.filter(|f| f.provider == ProviderKind::Local);
+    }
+
+    if !forwarding {
+        // Anthropic's API has no seed, and takes temperatures up to 1: refused rather
+        // than dropped or failed upstream.
+        let refused = if incoming.seed.is_some() {
+            Some(("seed", "`seed` is not supported"))
+        } else if incoming.temperature.is_some_and(|t| t > 1.0) {
+            Some(("temperature", "`temperature` above 1 is not supported"))
+        } else {
+            None
+        };
+        if let Some((param, what)) = refused {
+            if let Some(t) = std::iter::once(access.tool)
+                .chain(fallback)
+                .find(|t| t.provider == ProviderKind::Anthropic)
+            {
+                return Err(ApiError::bad_param(
+                    param,
+                    format!("{what} by tool `{}` (provider `anthropic`): the gateway does not drop what a tool cannot honour", t.id),
+                ));
+            }
         }
     }
 
@@ -238,6 +290,19 @@ async fn serve(
             deadline,
         )
         .await
+    }
+}
+
+/// Whether `tool` can honour the client's whole request: an `openai` tool forwards it
+/// as sent; an `anthropic` tool's translation names the first field it has no
+/// equivalent for.
+fn forward_check(incoming: &Incoming, tool: &Tool) -> Result<(), Unsupported> {
+    match (tool.provider, incoming.to_forward_request(tool)) {
+        (ProviderKind::Anthropic, Some(request)) => {
+            let model = tool.model.as_deref().unwrap_or_default();
+            translate_request(model, &request, false).map(|_| ())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! the OpenAI SDKs send it, and building `chat.completion` answers, `chat.completion.chunk`
 //! stream events and the `/v1/models` list.
 
-use proximity_program::{Message, Role, Tool};
+use proximity_program::{Message, ProviderKind, Role, Tool};
 use proximity_providers::forward::ForwardRequest;
 use proximity_providers::{ChatRequest, ChatResponse, Usage};
 use std::sync::Arc;
@@ -32,6 +32,10 @@ pub struct Incoming {
     /// part, a field the gateway does not know… `None` when the parsed fields above are
     /// the whole request.
     pub passthrough: Option<String>,
+    /// `response_format` when it asks for JSON (`json_object` or `json_schema`): kept out
+    /// of [`Incoming::passthrough`], since a `local` tool honours it through its grammar
+    /// ([`Incoming::grammar_for_local`]); any other typed provider refuses it by name.
+    pub response_format: Option<Value>,
     /// The body's fields, kept when it has any beyond those parsed above (even ones a
     /// provider may drop, such as `user`): a forwarding provider (`openai`) sends them
     /// as the client set them.
@@ -337,10 +341,17 @@ pub fn parse_request(body: &[u8]) -> Result<Incoming, ApiError> {
     if passthrough.is_none() {
         passthrough = fields
             .iter()
-            .find(|(k, value)| !PARSED.contains(&k.as_str()) && !is_inert(k, value))
+            .find(|(k, value)| {
+                !PARSED.contains(&k.as_str()) && *k != "response_format" && !is_inert(k, value)
+            })
             .map(|(k, _)| k.clone());
     }
+    let response_format = fields
+        .get("response_format")
+        .filter(|f| !is_inert("response_format", f))
+        .cloned();
     let extra = passthrough.is_some()
+        || response_format.is_some()
         || fields
             .iter()
             .any(|(k, value)| !PARSED.contains(&k.as_str()) && !value.is_null());
@@ -361,6 +372,7 @@ pub fn parse_request(body: &[u8]) -> Result<Incoming, ApiError> {
         seed,
         stop,
         passthrough,
+        response_format,
         forward,
     })
 }
@@ -384,11 +396,47 @@ impl Incoming {
             r.stop = self.stop.clone();
         }
         r.max_tokens = Some(max_tokens_for(self.max_tokens, tool));
+        if tool.provider == ProviderKind::Local {
+            if let Some(f) = self.grammar_for_local() {
+                r.grammar = Some(f.grammar.to_owned());
+                r.json_schema = f.schema;
+            }
+        }
         r
     }
 }
 
+/// The grammar a `local` tool constrains its answer with for a `response_format`: the
+/// tool's `grammar` parameter and the JSON schema that goes with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalFormat {
+    pub grammar: &'static str,
+    pub schema: Option<Value>,
+}
+
 impl Incoming {
+    /// What `response_format` asks of a `local` tool's grammar: `json_object` any JSON
+    /// object, `json_schema` its schema (compiled by llama.cpp's converter). `None` when
+    /// the request sets no JSON format.
+    pub fn grammar_for_local(&self) -> Option<LocalFormat> {
+        let f = self.response_format.as_ref()?;
+        match f.get("type").and_then(Value::as_str) {
+            Some("json_schema") => Some(LocalFormat {
+                grammar: "json_schema",
+                schema: Some(
+                    f.pointer("/json_schema/schema")
+                        .cloned()
+                        .unwrap_or_else(|| json!({"type": "object"})),
+                ),
+            }),
+            Some("json_object") => Some(LocalFormat {
+                grammar: "json_object",
+                schema: None,
+            }),
+            _ => None,
+        }
+    }
+
     /// The client's request as `tool` forwards it (when it can: [`Incoming::forward`]):
     /// the tool's system prompt and parameters where the client set none, and the same
     /// output-token cap as [`Incoming::to_chat_request`].
@@ -638,6 +686,26 @@ mod tests {
         )
         .unwrap();
         assert!(r.forward.is_none() && r.passthrough.is_none());
+        // A JSON response format: kept for a forwarder and a local grammar, not named.
+        let r = parse_request(
+            br#"{"model":"m","messages":[{"role":"user","content":"x"}],
+                "response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object"}}}}"#,
+        )
+        .unwrap();
+        assert!(r.forward.is_some() && r.passthrough.is_none());
+        let f = r.grammar_for_local().unwrap();
+        assert_eq!(f.grammar, "json_schema");
+        assert_eq!(f.schema, Some(json!({"type": "object"})));
+        let r = parse_request(
+            br#"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.grammar_for_local().unwrap().grammar, "json_object");
+        let r = parse_request(
+            br#"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"text"}}"#,
+        )
+        .unwrap();
+        assert!(r.response_format.is_none() && r.grammar_for_local().is_none());
         // Fields a provider may drop: kept for a forwarder, not named.
         let r = parse_request(
             br#"{"model":"m","messages":[{"role":"user","content":"x"}],"user":"u"}"#,

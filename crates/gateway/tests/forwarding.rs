@@ -323,11 +323,12 @@ async fn anthropic_refuses_what_it_cannot_honour_by_name() {
     let user = json!([{"role": "user", "content": "hi"}]);
     for (extra, param) in [
         (json!({"seed": 3}), "seed"),
-        (json!({"tools": tools()}), "tools"),
+        (json!({"logprobs": true}), "logprobs"),
         (
-            json!({"response_format": {"type": "json_object"}}),
+            json!({"tools": tools(), "response_format": {"type": "json_object"}}),
             "response_format",
         ),
+        (json!({"reasoning_effort": "low"}), "reasoning_effort"),
     ] {
         let mut body = json!({"model": "claude", "messages": user});
         for (k, v) in extra.as_object().unwrap() {

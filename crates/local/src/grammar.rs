@@ -18,11 +18,10 @@ pub const JSON_SCHEMA: &str = "json_schema";
 /// otherwise loop inside a string until `max_tokens` cuts the object into invalid JSON.
 pub const SCHEMA_STRING_BOUND: u64 = 64;
 
-/// A JSON value (object or array at the top level), after llama.cpp's `grammars/json.gbnf`,
-/// with whitespace bounded and strings cut at 40 characters, so a small model cannot loop
-/// inside a string or on spaces until `max_tokens` truncates the object into invalid JSON.
-pub const JSON_GBNF: &str = r#"root   ::= (object | array) ws
-value  ::= object | array | string | number | ("true" | "false" | "null")
+/// The rules of [`JSON_GBNF`] below its root.
+macro_rules! json_rules {
+    () => {
+        r#"value  ::= object | array | string | number | ("true" | "false" | "null")
 
 object ::= "{" ws ( member ( "," ws member )* )? ws "}"
 member ::= string ws ":" ws value ws
@@ -35,13 +34,46 @@ char   ::= [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,4} )?
 
 ws     ::= | " " | "\n" [ \t]{0,20}
+"#
+    };
+}
+
+/// A JSON value (object or array at the top level), after llama.cpp's `grammars/json.gbnf`,
+/// with whitespace bounded and strings cut at 40 characters, so a small model cannot loop
+/// inside a string or on spaces until `max_tokens` truncates the object into invalid JSON.
+pub const JSON_GBNF: &str = concat!("root   ::= (object | array) ws\n", json_rules!());
+
+/// The `grammar` parameter that asks for one JSON object (OpenAI's `json_object`).
+pub const JSON_OBJECT: &str = "json_object";
+/// One JSON object for a small model: at most 8 members, nested at most two levels (a
+/// member's value is a scalar, or an object or array of scalars), strings and whitespace
+/// bounded as in [`JSON_GBNF`]. Unbounded, the bundled model nests objects in objects
+/// until `max_tokens` cuts the answer into invalid JSON.
+pub const JSON_OBJECT_GBNF: &str = r#"root    ::= object2 ws
+object2 ::= "{" ws ( member2 ( "," ws member2 ){0,7} )? ws "}"
+member2 ::= string ws ":" ws value1 ws
+value1  ::= object1 | array1 | scalar
+object1 ::= "{" ws ( member1 ( "," ws member1 ){0,7} )? ws "}"
+member1 ::= string ws ":" ws scalar ws
+array1  ::= "[" ws ( scalar ws ( "," ws scalar ws ){0,7} )? "]"
+scalar  ::= string | number | ("true" | "false" | "null")
+
+string ::= "\"" char{0,40} "\""
+char   ::= [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
+
+number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,4} )?
+
+ws     ::= | " " | "\n" [ \t]{0,20}
 "#;
 
 /// The grammar text for a tool's `grammar` parameter: `json` (any case, surrounding blanks
-/// ignored) is the built-in [`JSON_GBNF`]; anything else is taken as GBNF text.
+/// ignored) is the built-in [`JSON_GBNF`], `json_object` [`JSON_OBJECT_GBNF`]; anything else
+/// is taken as GBNF text.
 pub fn grammar_text(param: &str) -> &str {
     if param.trim().eq_ignore_ascii_case("json") {
         JSON_GBNF
+    } else if param.trim().eq_ignore_ascii_case(JSON_OBJECT) {
+        JSON_OBJECT_GBNF
     } else {
         param
     }
@@ -55,6 +87,11 @@ pub fn resolve(param: &str, schema: Option<&Value>) -> Result<String, LocalError
     let Some(schema) = schema else {
         return Ok(JSON_GBNF.to_string());
     };
+    if let Some(at) = unsupported_keyword(schema, "") {
+        return Err(LocalError::Grammar(format!(
+            "the JSON schema uses `{at}`, which llama.cpp's converter does not enforce"
+        )));
+    }
     let mut bounded = schema.clone();
     declare_required(&mut bounded);
     bound_strings(&mut bounded);
@@ -63,6 +100,57 @@ pub fn resolve(param: &str, schema: Option<&Value>) -> Result<String, LocalError
             "could not compile the JSON schema into a grammar: {e}"
         ))
     })
+}
+
+/// Keywords llama.cpp's converter ignores (its `grammars/README.md`): a grammar compiled
+/// from a schema using them would let through answers the schema rejects.
+const UNENFORCED: &[&str] = &[
+    "not",
+    "if",
+    "then",
+    "else",
+    "uniqueItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "patternProperties",
+    "propertyNames",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "multipleOf",
+    "minProperties",
+    "maxProperties",
+];
+
+/// The path (`/properties/a/not`) of the first keyword of `schema` the converter does not
+/// enforce, walking its subschemas (never property names).
+fn unsupported_keyword(schema: &Value, at: &str) -> Option<String> {
+    let Value::Object(map) = schema else {
+        return None;
+    };
+    if let Some(k) = map.keys().find(|k| UNENFORCED.contains(&k.as_str())) {
+        return Some(format!("{at}/{k}"));
+    }
+    for (k, v) in map {
+        let found = match (k.as_str(), v) {
+            ("properties" | "$defs" | "definitions", Value::Object(children)) => children
+                .iter()
+                .find_map(|(name, c)| unsupported_keyword(c, &format!("{at}/{k}/{name}"))),
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, c)| unsupported_keyword(c, &format!("{at}/{k}/{i}"))),
+            ("items" | "additionalProperties", c) => unsupported_keyword(c, &format!("{at}/{k}")),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
 /// llama.cpp's converter only emits the keys listed under `properties`; a key that is
@@ -152,6 +240,35 @@ mod tests {
     }
 
     #[test]
+    fn schemas_the_converter_cannot_enforce_are_refused() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "not": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": true}
+            }
+        });
+        let e = resolve("json_schema", Some(&schema))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/properties/tags/uniqueItems"), "{e}");
+        let e = resolve(
+            "json_schema",
+            Some(&serde_json::json!({"anyOf": [{"type": "integer"}, {"not": {}}]})),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/anyOf/1/not"), "{e}");
+        // A property named like a keyword is a name, not the keyword.
+        let ok = serde_json::json!({"type": "object", "properties": {"not": {"type": "string"}}});
+        assert!(resolve("json_schema", Some(&ok)).is_ok());
+        // A reference to nowhere is the converter's own refusal.
+        let dangling =
+            serde_json::json!({"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}}});
+        assert!(resolve("json_schema", Some(&dangling)).is_err());
+    }
+
+    #[test]
     fn required_keys_missing_from_properties_are_still_emitted() {
         let schema = serde_json::json!({
             "type": "object",
@@ -184,6 +301,8 @@ mod tests {
     fn json_keyword_selects_the_builtin_grammar() {
         assert_eq!(grammar_text("json"), JSON_GBNF);
         assert_eq!(grammar_text(" JSON\n"), JSON_GBNF);
+        assert!(grammar_text("json_object").starts_with("root    ::= object2 ws\n"));
+        assert!(JSON_GBNF.starts_with("root   ::= (object | array) ws\nvalue  ::="));
         let custom = "root ::= \"yes\" | \"no\"";
         assert_eq!(grammar_text(custom), custom);
     }
@@ -196,6 +315,16 @@ mod tests {
             .collect();
         for rule in [
             "root", "value", "object", "member", "array", "string", "number", "ws",
+        ] {
+            assert!(defined.contains(&rule), "rule {rule} missing");
+        }
+        let defined: Vec<&str> = JSON_OBJECT_GBNF
+            .lines()
+            .filter_map(|l| l.split_once("::=").map(|(name, _)| name.trim()))
+            .collect();
+        for rule in [
+            "root", "object2", "member2", "value1", "object1", "member1", "array1", "scalar",
+            "string", "char", "number", "ws",
         ] {
             assert!(defined.contains(&rule), "rule {rule} missing");
         }

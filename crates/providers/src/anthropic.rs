@@ -3,14 +3,22 @@
 //! The key comes from the environment variable `api_key_env` names (default
 //! `ANTHROPIC_API_KEY`), is required, and is read at each request. System messages go to
 //! the top-level `system` field; `max_tokens`, which the API requires, defaults to 1024.
+//!
+//! As a forwarder ([`Forward`]) it serves a client's whole OpenAI request, translated by
+//! [`crate::anthropic_openai`] (tools, structured output, images), answered and streamed
+//! back as OpenAI's `chat.completion` and `chat.completion.chunk` objects.
 
 use ::http::{HeaderMap, HeaderValue, Uri};
 use async_trait::async_trait;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
 use proximity_program::{Role, Tool};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::error::ProviderError;
+use crate::anthropic_openai::{self, StreamTranslator};
+use crate::error::{ErrorClass, ProviderError};
+use crate::forward::{ChunkStream, Forward, ForwardRequest};
 use crate::http::{self, Upstream};
 use crate::request::{ChatRequest, ChatResponse, Usage};
 use crate::transport::Transport;
@@ -59,6 +67,27 @@ impl Anthropic {
     /// The URL requests are sent to.
     pub fn url(&self) -> &Uri {
         &self.url
+    }
+
+    fn headers(&self) -> Result<(HeaderMap, String), ProviderError> {
+        let key = http::read_key(&self.key_env)?
+            .ok_or_else(|| http::missing_key(&self.tool_id, &self.key_env))?;
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", http::secret_header(&self.key_env, &key)?);
+        headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
+        Ok((headers, key))
+    }
+
+    /// The translated request, or a config fault for a field the translation refuses
+    /// (the gateway refuses those with a 400 before calling).
+    fn translated(
+        &self,
+        request: &ForwardRequest,
+        stream: bool,
+    ) -> Result<anthropic_openai::Translated, ProviderError> {
+        anthropic_openai::translate_request(&self.model, request, stream).map_err(|e| {
+            ProviderError::new(ErrorClass::Config, format!("`{}`: {}", e.param, e.message))
+        })
     }
 }
 
@@ -157,11 +186,7 @@ pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
 #[async_trait]
 impl Provider for Anthropic {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let key = http::read_key(&self.key_env)?
-            .ok_or_else(|| http::missing_key(&self.tool_id, &self.key_env))?;
-        let mut headers = HeaderMap::new();
-        headers.insert("x-api-key", http::secret_header(&self.key_env, &key)?);
-        headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
+        let (headers, key) = self.headers()?;
         let post = http::Post {
             transport: &self.transport,
             url: &self.url,
@@ -178,6 +203,108 @@ impl Provider for Anthropic {
         )
         .await
     }
+
+    fn forwarder(&self) -> Option<&dyn Forward> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Forward for Anthropic {
+    async fn forward(&self, request: &ForwardRequest) -> Result<Value, ProviderError> {
+        let translated = self.translated(request, false)?;
+        let (headers, key) = self.headers()?;
+        let post = http::Post {
+            transport: &self.transport,
+            url: &self.url,
+            headers,
+            body: serde_json::to_vec(&translated.body).unwrap_or_default(),
+        };
+        let answer_tool = translated.answer_tool;
+        http::send_and_parse(
+            Upstream::Anthropic,
+            post,
+            Some(key.as_str()),
+            &self.key_env,
+            |body| anthropic_openai::translate_response(body, answer_tool.as_deref()),
+        )
+        .await
+    }
+
+    async fn forward_stream(&self, request: &ForwardRequest) -> Result<ChunkStream, ProviderError> {
+        let translated = self.translated(request, true)?;
+        let (headers, key) = self.headers()?;
+        let post = http::Post {
+            transport: &self.transport,
+            url: &self.url,
+            headers,
+            body: serde_json::to_vec(&translated.body).unwrap_or_default(),
+        };
+        let response =
+            http::send_streaming(Upstream::Anthropic, post, Some(key.as_str()), &self.key_env)
+                .await?;
+        let events = response.into_stream().eventsource();
+        let translator = StreamTranslator::new(translated.answer_tool);
+        Ok(Box::pin(translated_chunks(events, translator, key)))
+    }
+}
+
+/// The `chat.completion.chunk`s of an Anthropic event stream, up to `message_stop`; a
+/// stream cut off before it ends in an `Err`.
+fn translated_chunks<S, E>(
+    events: S,
+    translator: StreamTranslator,
+    secret: String,
+) -> impl futures::Stream<Item = Result<Value, ProviderError>> + Send
+where
+    S: futures::Stream<Item = Result<eventsource_stream::Event, E>> + Send + Unpin + 'static,
+    E: std::fmt::Display + Send,
+{
+    let pending: std::collections::VecDeque<Value> = std::collections::VecDeque::new();
+    futures::stream::unfold(
+        (events, translator, pending, false, secret),
+        |(mut events, mut t, mut pending, failed, secret)| async move {
+            loop {
+                if let Some(chunk) = pending.pop_front() {
+                    return Some((Ok(chunk), (events, t, pending, failed, secret)));
+                }
+                if t.finished || failed {
+                    return None;
+                }
+                let fault = match events.next().await {
+                    None => {
+                        "the stream ended before `message_stop` (the answer was cut off)".to_owned()
+                    }
+                    Some(Err(e)) => format!(
+                        "the stream was cut off: {}",
+                        http::trim_message(&http::redact(&e.to_string(), Some(&secret)))
+                    ),
+                    Some(Ok(event)) => {
+                        let data = event.data.trim();
+                        if data.is_empty() {
+                            continue;
+                        }
+                        match serde_json::from_str::<Value>(data)
+                            .map_err(|e| format!("a stream event: {e}"))
+                            .and_then(|v| t.event(&v))
+                        {
+                            Ok(chunks) => {
+                                pending.extend(chunks);
+                                continue;
+                            }
+                            Err(what) => {
+                                let what = http::redact(&what, Some(&secret));
+                                let e = http::malformed(Upstream::Anthropic, 200, &what);
+                                return Some((Err(e), (events, t, pending, true, secret)));
+                            }
+                        }
+                    }
+                };
+                let e = ProviderError::new(ErrorClass::Malformed, format!("anthropic: {fault}"));
+                return Some((Err(e), (events, t, pending, true, secret)));
+            }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -36,6 +36,15 @@ pub struct ForwardRequest {
 /// the upstream's `data: [DONE]`; a stream cut off before it yields an `Err` last.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Value, ProviderError>> + Send>>;
 
+/// A field of a client's request that a provider cannot honour: `param` names it as
+/// OpenAI's error `param` does (a JSON path such as `messages[2].content[0]`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct Unsupported {
+    pub param: String,
+    pub message: String,
+}
+
 /// A provider that can forward a client's request (see the module documentation).
 #[async_trait]
 pub trait Forward: Send + Sync {

@@ -7,6 +7,7 @@
 //! stored or logged.
 
 pub mod anthropic;
+pub mod anthropic_openai;
 pub mod error;
 pub mod error_chain;
 pub mod forward;

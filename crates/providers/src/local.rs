@@ -81,6 +81,14 @@ impl Local {
     }
 }
 
+/// Whether the embedded model can constrain its answer to `schema`: `Err` says why not
+/// (llama.cpp's converter refused a construct). Needs no model.
+pub fn check_schema(schema: &serde_json::Value) -> Result<(), String> {
+    proximity_local::grammar::resolve(proximity_local::grammar::JSON_SCHEMA, Some(schema))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 fn role(role: Role) -> &'static str {
     match role {
         Role::System => "system",

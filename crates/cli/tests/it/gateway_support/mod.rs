@@ -220,10 +220,16 @@ impl Setup {
 
     /// `proximity gateway` on port 0 with `extra` arguments.
     pub fn start_gateway_with(&self, extra: &[&str]) -> Gateway {
+        self.start_gateway_with_env(extra, &[])
+    }
+
+    /// `proximity gateway` on port 0 with `extra` arguments and environment variables.
+    pub fn start_gateway_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Gateway {
         let mut child = self
             .proximity()
             .args(["gateway", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
