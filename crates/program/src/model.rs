@@ -383,5 +383,13 @@ pub struct Case {
     pub tags: Vec<String>,
     /// The field note this case was promoted from (`note:`), if any.
     pub note: Option<String>,
+    /// The functions the tool may call (OpenAI `tools`, each `{"type": "function",
+    /// "function": {name, description, parameters}}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<serde_json::Value>,
+    /// OpenAI `tool_choice`: `auto`, `none`, `required` or `{"type": "function",
+    /// "function": {"name": …}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<serde_json::Value>,
     pub location: Location,
 }

@@ -97,6 +97,9 @@ pub struct RawCase {
     pub tags: Vec<String>,
     /// The field note this case was promoted from.
     pub note: Option<String>,
+    /// Parsed by hand from the node (see `load::case_tools`).
+    pub tools: Option<IgnoredAny>,
+    pub tool_choice: Option<IgnoredAny>,
 }
 
 /// Keys allowed at the top of `proximity.yaml`.
