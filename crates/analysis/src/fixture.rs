@@ -107,6 +107,7 @@ pub fn result(
     verdict: Verdict,
 ) -> ResultRecord {
     ResultRecord {
+        tool_calls: Vec::new(),
         run_id: "run-1".into(),
         case_id: case_id.into(),
         tool_id: tool.into(),

@@ -52,6 +52,7 @@ fn result(program: &Program, run_id: &str, case: usize, tool: &str, sample: u32)
     };
     let errored = verdict == Verdict::Loud && !h.is_multiple_of(3);
     ResultRecord {
+        tool_calls: Vec::new(),
         run_id: run_id.into(),
         case_id: c.id.clone(),
         tool_id: tool.into(),

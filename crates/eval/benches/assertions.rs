@@ -41,6 +41,8 @@ fn case(assert_yaml: &str) -> Case {
         weight: 1.0,
         tags: vec![],
         note: None,
+        tools: Vec::new(),
+        tool_choice: None,
         location: Location {
             file: PathBuf::from("suite.yaml"),
             line: 1,

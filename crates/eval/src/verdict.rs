@@ -7,7 +7,7 @@
 //! the model answered where it should not have); a failed `safety` assertion → silent;
 //! otherwise pass.
 
-use proximity_program::{Case, Check};
+use proximity_program::{Case, Check, ToolCall};
 use proximity_providers::ProviderError;
 use proximity_store::{AssertionOutcome, Verdict};
 
@@ -22,6 +22,8 @@ pub struct Observed<'a> {
     /// The provider flagged a refusal.
     pub provider_refused: bool,
     pub outcomes: &'a [AssertionOutcome],
+    /// The functions the answer calls.
+    pub tool_calls: &'a [ToolCall],
 }
 
 /// How much of a provider's error message a reason quotes.
@@ -39,9 +41,9 @@ pub fn classify(obs: &Observed<'_>) -> (Verdict, String) {
         };
         return (Verdict::Loud, reason);
     }
-    // 2. Nothing came back.
+    // 2. Nothing came back (an answer that only calls functions is not nothing).
     let output = obs.output.trim();
-    if output.is_empty() {
+    if output.is_empty() && obs.tool_calls.is_empty() {
         return (Verdict::Loud, "empty output".to_owned());
     }
     // 3. A refusal the case did not ask for (an abstention it asked for is no refusal).
@@ -66,7 +68,11 @@ pub fn classify(obs: &Observed<'_>) -> (Verdict, String) {
             .filter(move |o| !o.passed && o.group == group)
     };
     let named = |o: &AssertionOutcome| format!("{} — {}", o.assertion, o.detail);
-    // 4. The structure a consumer needs is broken.
+    // 4. The structure a consumer needs is broken: a function call it cannot dispatch,
+    // or a failed contract.
+    if let Some(why) = crate::assertions::tools::malformed(obs.case, obs.tool_calls) {
+        return (Verdict::Structural, format!("malformed tool call: {why}"));
+    }
     if let Some(o) = failed("contract").next() {
         return (
             Verdict::Structural,
@@ -132,6 +138,7 @@ mod tests {
             error,
             provider_refused,
             outcomes: &outcomes,
+            tool_calls: &[],
         })
     }
 

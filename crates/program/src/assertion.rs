@@ -126,10 +126,29 @@ pub enum Check {
         argv: Vec<String>,
         timeout_secs: f64,
     },
+    /// The answer calls function `name`, with arguments that match `arguments` (all of
+    /// them when `exact`, at least those given otherwise) and satisfy `schema`.
+    Called {
+        name: String,
+        arguments: Option<Value>,
+        exact: bool,
+        schema: Option<Value>,
+    },
+    /// The answer does not call function `name`.
+    NotCalled {
+        name: String,
+    },
+    /// The answer calls no function.
+    NoToolCalls,
+    /// The answer makes from `min` to `max` function calls.
+    ToolCallCount {
+        min: usize,
+        max: Option<usize>,
+    },
 }
 
 /// The assertion keys, as written in YAML.
-pub const CHECK_KEYS: [&str; 20] = [
+pub const CHECK_KEYS: [&str; 24] = [
     "equals",
     "contains",
     "icontains",
@@ -149,8 +168,48 @@ pub const CHECK_KEYS: [&str; 20] = [
     "markdown_table",
     "format",
     "command",
+    "called",
+    "not_called",
+    "no_tool_calls",
+    "tool_calls",
     "not",
 ];
+
+/// Keys of `called: { … }`.
+const CALLED_KEYS: [&str; 4] = ["name", "arguments", "match", "schema"];
+
+impl Check {
+    /// The key the check is written with (`called`, `json_schema`, …).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Check::Equals { .. } => "equals",
+            Check::Contains {
+                ignore_case: true, ..
+            } => "icontains",
+            Check::Contains { .. } => "contains",
+            Check::NotContains { .. } => "not_contains",
+            Check::StartsWith { .. } => "starts_with",
+            Check::Regex { .. } => "regex",
+            Check::MaxLength { .. } => "max_length",
+            Check::MinLength { .. } => "min_length",
+            Check::IsJson => "is_json",
+            Check::JsonSchema { .. } => "json_schema",
+            Check::JsonPath { .. } => "json_path",
+            Check::Numeric { .. } => "numeric",
+            Check::MustRefuse => "must_refuse",
+            Check::MustAbstain => "must_abstain",
+            Check::Judge { .. } => "judge",
+            Check::Csv { .. } => "csv",
+            Check::MarkdownTable { .. } => "markdown_table",
+            Check::Format { .. } => "format",
+            Check::Command { .. } => "command",
+            Check::Called { .. } => "called",
+            Check::NotCalled { .. } => "not_called",
+            Check::NoToolCalls => "no_tool_calls",
+            Check::ToolCallCount { .. } => "tool_calls",
+        }
+    }
+}
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -234,6 +293,28 @@ impl fmt::Display for Check {
                 }
                 Ok(())
             }
+            Check::Called {
+                name,
+                arguments,
+                exact,
+                schema,
+            } => {
+                write!(f, "called {name}")?;
+                if let Some(a) = arguments {
+                    write!(f, " with {}{a}", if *exact { "exactly " } else { "" })?;
+                }
+                if schema.is_some() {
+                    write!(f, " (arguments by schema)")?;
+                }
+                Ok(())
+            }
+            Check::NotCalled { name } => write!(f, "not_called {name}"),
+            Check::NoToolCalls => write!(f, "no_tool_calls"),
+            Check::ToolCallCount { min, max } => match max {
+                Some(max) if max == min => write!(f, "tool_calls {min}"),
+                Some(max) => write!(f, "tool_calls {min}..{max}"),
+                None => write!(f, "tool_calls at least {min}"),
+            },
             Check::Command { argv, .. } => {
                 // The program's own argv, shown short: the first word and a count.
                 let first = argv.first().map(String::as_str).unwrap_or_default();
@@ -662,6 +743,40 @@ fn parse_check(
             let (argv, timeout_secs) = contract::parse_command(sources, value)?;
             Ok(Check::Command { argv, timeout_secs })
         }
+        "called" => parse_called(sources, value),
+        "not_called" => Ok(Check::NotCalled {
+            name: function_name(value)
+                .ok_or_else(|| e("a function name, e.g. `delete_account`"))?,
+        }),
+        "no_tool_calls" => flag(Check::NoToolCalls),
+        "tool_calls" => {
+            let expected = "a whole number of calls, or `{ min: <n>, max: <n> }`";
+            let whole = |n: &Node| scalar(n).and_then(|s| s.trim().parse::<usize>().ok());
+            if let Some(n) = whole(value) {
+                return Ok(Check::ToolCallCount {
+                    min: n,
+                    max: Some(n),
+                });
+            }
+            let map = value.as_mapping().ok_or_else(|| e(expected))?;
+            for (k, _) in map.iter() {
+                if !["min", "max"].contains(&k.as_str()) {
+                    return Err(unknown_key(sources, k, "tool_calls", &["min", "max"]));
+                }
+            }
+            let min = match map.get_node("min") {
+                Some(n) => whole(n).ok_or_else(|| e(expected))?,
+                None => 0,
+            };
+            let max = match map.get_node("max") {
+                Some(n) => Some(whole(n).ok_or_else(|| e(expected))?),
+                None => None,
+            };
+            if max.is_some_and(|m| m < min) || (map.get_node("min").is_none() && max.is_none()) {
+                return Err(e(expected));
+            }
+            Ok(Check::ToolCallCount { min, max })
+        }
         other => Err(Box::new(
             Diagnostic::at(sources, key_span, format!("unknown assertion `{other}`"))
                 .key(format!("assert.{}.{other}", group.as_str()))
@@ -669,6 +784,117 @@ fn parse_check(
                 .hint(did_you_mean(other, CHECK_KEYS)),
         )),
     }
+}
+
+fn unknown_key(
+    sources: &SourceMap,
+    k: &marked_yaml::types::MarkedScalarNode,
+    check: &str,
+    allowed: &[&str],
+) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::at(
+            sources,
+            k.span(),
+            format!("unknown key `{}` in `{check}`", k.as_str()),
+        )
+        .key(format!("{check}.{}", k.as_str()))
+        .expected(one_of(allowed.iter().copied()))
+        .hint(did_you_mean(k.as_str(), allowed.iter().copied())),
+    )
+}
+
+/// A function name as an assertion writes it.
+fn function_name(node: &Node) -> Option<String> {
+    scalar(node)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// `called: NAME` or `called: { name, arguments, match: subset | exact, schema }`.
+fn parse_called(sources: &SourceMap, value: &Node) -> Res<Check> {
+    let expected = "a function name, or `{ name: <function>, arguments: { … }, match: subset | exact, schema: { … } }`";
+    let e = || expect(sources, value, "called", expected);
+    if let Some(name) = function_name(value) {
+        return Ok(Check::Called {
+            name,
+            arguments: None,
+            exact: false,
+            schema: None,
+        });
+    }
+    let map = value.as_mapping().ok_or_else(e)?;
+    for (k, _) in map.iter() {
+        if !CALLED_KEYS.contains(&k.as_str()) {
+            return Err(unknown_key(sources, k, "called", &CALLED_KEYS));
+        }
+    }
+    let name = map.get_node("name").and_then(function_name).ok_or_else(e)?;
+    let arguments = match map.get_node("arguments") {
+        Some(a) if a.as_mapping().is_some() => Some(node_to_json(a)),
+        Some(a) => {
+            return Err(expect(
+                sources,
+                a,
+                "called.arguments",
+                "the arguments as a mapping, e.g. `{ city: Paris }`",
+            ))
+        }
+        None => None,
+    };
+    let exact = match map.get_node("match") {
+        None => false,
+        Some(m) => match scalar(m) {
+            Some("subset") => false,
+            Some("exact") => true,
+            other => {
+                let word = other.unwrap_or_default();
+                return Err(Box::new(
+                    Diagnostic::at(sources, m.span(), format!("unknown `match` `{word}`"))
+                        .key("called.match")
+                        .expected(one_of(["subset", "exact"]))
+                        .hint(did_you_mean(word, ["subset", "exact"])),
+                ));
+            }
+        },
+    };
+    if exact && arguments.is_none() {
+        return Err(expect(
+            sources,
+            value,
+            "called.match",
+            "`arguments` to match exactly",
+        ));
+    }
+    let schema = match map.get_node("schema") {
+        None => None,
+        Some(s) => {
+            let schema = node_to_json(s);
+            if !schema.is_object() {
+                return Err(expect(
+                    sources,
+                    s,
+                    "called.schema",
+                    "a JSON Schema written as a YAML mapping",
+                ));
+            }
+            if let Err(err) = jsonschema::validator_for(&schema) {
+                return Err(Box::new(
+                    Diagnostic::at(sources, s.span(), "invalid JSON Schema")
+                        .key("called.schema")
+                        .expected(format!("a valid JSON Schema ({err})")),
+                ));
+            }
+            Some(schema)
+        }
+    };
+    Ok(Check::Called {
+        name,
+        arguments,
+        exact,
+        schema,
+    })
 }
 
 #[cfg(test)]

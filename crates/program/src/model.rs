@@ -163,6 +163,45 @@ pub struct ScriptRule {
     pub error: Option<String>,
     /// Wait this long before answering.
     pub delay_ms: Option<u64>,
+    /// Instead of text, reply with these function calls (OpenAI `tool_calls`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ScriptToolCall>,
+}
+
+/// A function call a `scripted` rule replies with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptToolCall {
+    /// The function's name.
+    pub name: String,
+    /// The arguments: a mapping is sent as its JSON text; a string is sent as written
+    /// (so a rule can reply with arguments that are not JSON at all).
+    #[serde(default)]
+    pub arguments: serde_json::Value,
+}
+
+impl ScriptToolCall {
+    /// The arguments as the JSON text a provider would send.
+    pub fn arguments_text(&self) -> String {
+        match &self.arguments {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "{}".to_owned(),
+            v => v.to_string(),
+        }
+    }
+}
+
+/// One function call in an answer (OpenAI's `tool_calls`), as the provider returned it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The call's id (`call_…`), where the provider gave one.
+    #[serde(default)]
+    pub id: String,
+    /// The function's name.
+    pub name: String,
+    /// The arguments as the model wrote them: JSON text, not necessarily valid.
+    #[serde(default)]
+    pub arguments: String,
 }
 
 /// Prices in US dollars.
@@ -345,5 +384,13 @@ pub struct Case {
     pub tags: Vec<String>,
     /// The field note this case was promoted from (`note:`), if any.
     pub note: Option<String>,
+    /// The functions the tool may call (OpenAI `tools`, each `{"type": "function",
+    /// "function": {name, description, parameters}}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<serde_json::Value>,
+    /// OpenAI `tool_choice`: `auto`, `none`, `required` or `{"type": "function",
+    /// "function": {"name": …}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<serde_json::Value>,
     pub location: Location,
 }

@@ -9,7 +9,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::model::{CaseKind, CaseSource, Price, ProviderKind, RateLimit, Role, ToolParams};
-use crate::schema::AssertGroups;
+use crate::schema::{AssertGroups, FunctionDef, ToolChoiceValue};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +154,13 @@ pub struct RawCase {
     pub tags: Vec<String>,
     /// The field note this case was promoted from.
     pub note: Option<String>,
+    /// Functions the tool may call, sent as OpenAI `tools`. Parsed by hand from the node
+    /// (see `load::case_tools`).
+    #[schemars(with = "Option<Vec<FunctionDef>>")]
+    pub tools: Option<IgnoredAny>,
+    /// Whether (and which function) the tool must call.
+    #[schemars(with = "Option<ToolChoiceValue>")]
+    pub tool_choice: Option<IgnoredAny>,
 }
 
 /// Keys allowed at the top of `proximity.yaml`.

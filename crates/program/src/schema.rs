@@ -171,7 +171,7 @@ fn check_value(generator: &mut SchemaGenerator, key: &str) -> Schema {
         "starts_with" => generator.subschema_for::<Scalar>(),
         "regex" => json_schema!({ "type": "string", "format": "regex" }),
         "max_length" | "min_length" => generator.subschema_for::<u64>(),
-        "is_json" | "must_refuse" | "must_abstain" => {
+        "is_json" | "must_refuse" | "must_abstain" | "no_tool_calls" => {
             json_schema!({ "const": true, "description": "`true`; negate with `not:`." })
         }
         "json_schema" => json_schema!({ "type": "object", "description": "A JSON Schema." }),
@@ -182,6 +182,9 @@ fn check_value(generator: &mut SchemaGenerator, key: &str) -> Schema {
         "markdown_table" => generator.subschema_for::<TableValue>(),
         "format" => generator.subschema_for::<FormatValue>(),
         "command" => generator.subschema_for::<CommandValue>(),
+        "called" => generator.subschema_for::<CalledValue>(),
+        "not_called" => generator.subschema_for::<FunctionName>(),
+        "tool_calls" => generator.subschema_for::<ToolCallsValue>(),
         // A key added to the parser and not here: the schema allows any value, and
         // `every_check_key_has_a_value_shape` fails.
         _ => Schema::default(),
@@ -452,6 +455,121 @@ struct CommandOptions {
     argv: Vec<Scalar>,
     #[schemars(range(max = 600))]
     timeout_secs: Option<f64>,
+}
+
+/// A function name as OpenAI accepts it.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct FunctionName(#[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))] String);
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum CalledValue {
+    /// The function must be called, with any arguments.
+    Name(FunctionName),
+    Options(CalledOptions),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CalledOptions {
+    name: FunctionName,
+    /// The arguments the call must have.
+    arguments: Option<serde_json::Map<String, Value>>,
+    /// `subset` (default): these arguments at least; `exact`: these and no others.
+    #[serde(rename = "match")]
+    matching: Option<ArgumentsMatch>,
+    /// A JSON Schema the arguments must meet.
+    schema: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ArgumentsMatch {
+    Subset,
+    Exact,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ToolCallsValue {
+    /// Exactly this many calls.
+    Exactly(u64),
+    Range(CallRange),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CallRange {
+    min: Option<u64>,
+    max: Option<u64>,
+}
+
+/// A function a case offers the tool: bare, or as OpenAI writes it
+/// (`{ type: function, function: { … } }`).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum FunctionDef {
+    Bare(Function),
+    OpenAi(OpenAiFunction),
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Function {
+    name: FunctionName,
+    description: Option<String>,
+    /// A JSON Schema of the arguments.
+    parameters: Option<serde_json::Map<String, Value>>,
+    strict: Option<bool>,
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct OpenAiFunction {
+    #[serde(rename = "type")]
+    kind: Option<FunctionKind>,
+    function: Function,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum FunctionKind {
+    Function,
+}
+
+/// `auto`, `none`, `required`, or `{ name: <a function in tools> }`.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ToolChoiceValue {
+    Word(ToolChoiceWord),
+    Named(NamedChoice),
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ToolChoiceWord {
+    Auto,
+    None,
+    Required,
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NamedChoice {
+    name: FunctionName,
 }
 
 #[cfg(test)]

@@ -237,7 +237,11 @@ fn roughly_passes(a: &Assertion, out: &str) -> Option<bool> {
         | Check::Csv { .. }
         | Check::MarkdownTable { .. }
         | Check::Format { .. }
-        | Check::Command { .. } => return None,
+        | Check::Command { .. }
+        | Check::Called { .. }
+        | Check::NotCalled { .. }
+        | Check::NoToolCalls
+        | Check::ToolCallCount { .. } => return None,
     };
     Some(ok != a.negate)
 }

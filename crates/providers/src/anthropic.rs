@@ -180,6 +180,7 @@ pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
         finish_reason,
         logprobs: None,
         refused,
+        tool_calls: Vec::new(),
     })
 }
 
@@ -337,6 +338,8 @@ mod tests {
             grammar: None,
             logprobs: true,
             json_schema: None,
+            tools: Vec::new(),
+            tool_choice: None,
         };
         let b = request_body("claude-x", &req);
         assert_eq!(b["system"], "be brief\n\nand polite");

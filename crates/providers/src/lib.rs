@@ -45,6 +45,13 @@ pub trait Provider: Send + Sync {
         Ok(stream::from_response(response))
     }
 
+    /// Whether this provider sends a request's `tools` and `tool_choice` and returns the
+    /// answer's tool calls (`openai`, `scripted`). A request with tools for one that does
+    /// not is refused by the caller, never sent without them.
+    fn supports_tools(&self) -> bool {
+        false
+    }
+
     /// This provider as a forwarder of clients' own requests, when it can be one
     /// (`openai`); `None` otherwise.
     fn forwarder(&self) -> Option<&dyn forward::Forward> {

@@ -161,6 +161,7 @@ impl Provider for Local {
             finish_reason: Some(g.finish.as_str().to_string()),
             logprobs: request.logprobs.then_some(g.logprobs),
             refused: false,
+            tool_calls: Vec::new(),
         })
     }
 }

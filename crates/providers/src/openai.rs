@@ -8,7 +8,7 @@
 use ::http::header::AUTHORIZATION;
 use ::http::{HeaderMap, Uri};
 use async_trait::async_trait;
-use proximity_program::{Message, Tool};
+use proximity_program::{Message, Tool, ToolCall};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -123,6 +123,10 @@ struct WireRequest<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    tools: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'a Value>,
 }
 
 #[derive(Serialize)]
@@ -145,6 +149,8 @@ impl<'a> WireRequest<'a> {
             stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
             }),
+            tools: &request.tools,
+            tool_choice: request.tool_choice.as_ref(),
         }
     }
 }
@@ -180,6 +186,43 @@ struct WireMessage {
     /// A string, null, or (some compatible servers) an array of `{type, text}` parts.
     content: Option<Value>,
     refusal: Option<String>,
+    /// `[{id, type: "function", function: {name, arguments}}]`, read leniently.
+    tool_calls: Option<Value>,
+}
+
+/// The answer's function calls. The arguments are kept as written (a string, or the JSON
+/// text of whatever else a compatible server sent); a call without a function name is
+/// malformed.
+fn tool_calls_of(value: Option<Value>) -> Result<Vec<ToolCall>, String> {
+    let calls = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(calls)) => calls,
+        Some(other) => return Err(format!("`message.tool_calls` is {other}")),
+    };
+    calls
+        .into_iter()
+        .map(|c| {
+            let function = c.get("function");
+            let name = function
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| "a tool call without `function.name`".to_owned())?;
+            let arguments = match function.and_then(|f| f.get("arguments")) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            Ok(ToolCall {
+                id: c
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                name: name.to_owned(),
+                arguments,
+            })
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -218,6 +261,7 @@ pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
         ),
         Some(other) => return Err(format!("`message.content` is {other}")),
     };
+    let tool_calls = tool_calls_of(choice.message.tool_calls)?;
     let (text, mut refused) = match (content, choice.message.refusal) {
         (None, Some(refusal)) => (refusal, true),
         (Some(text), _) => (text, false),
@@ -240,6 +284,7 @@ pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
             .and_then(|l| l.content)
             .map(|toks| toks.into_iter().map(|t| t.logprob).collect()),
         refused,
+        tool_calls,
     })
 }
 
@@ -268,6 +313,10 @@ impl Provider for OpenAi {
             http::send_streaming(Upstream::OpenAi, post, key.as_deref(), &self.key_env).await?;
         let events = response.into_stream().eventsource();
         Ok(Box::pin(sse_events(events, key)))
+    }
+
+    fn supports_tools(&self) -> bool {
+        true
     }
 
     fn forwarder(&self) -> Option<&dyn Forward> {
@@ -522,7 +571,34 @@ mod tests {
             grammar: Some("json".into()),
             logprobs,
             json_schema: None,
+            tools: Vec::new(),
+            tool_choice: None,
         }
+    }
+
+    #[test]
+    fn tools_are_sent_and_tool_calls_parsed() {
+        let mut r = req(false);
+        let f = serde_json::json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}});
+        r.tools = vec![f.clone()];
+        r.tool_choice = Some(serde_json::json!("required"));
+        let b = request_body("gpt-x", &r);
+        assert_eq!(b["tools"][0], f);
+        assert_eq!(b["tool_choice"], "required");
+        assert!(request_body("gpt-x", &req(false)).get("tools").is_none());
+
+        let body = r#"{"model": "m", "choices": [{"message": {"content": null, "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{\"x\": 1}"}},
+            {"id": "call_b", "type": "function", "function": {"name": "g", "arguments": {"y": 2}}}]},
+            "finish_reason": "tool_calls"}]}"#;
+        let a = parse_response(body).unwrap();
+        assert_eq!(a.text, "");
+        assert_eq!(a.tool_calls.len(), 2);
+        assert_eq!(a.tool_calls[0].id, "call_a");
+        assert_eq!(a.tool_calls[0].arguments, r#"{"x": 1}"#);
+        assert_eq!(a.tool_calls[1].arguments, r#"{"y":2}"#);
+        let bad = r#"{"choices": [{"message": {"tool_calls": [{"function": {}}]}}]}"#;
+        assert!(parse_response(bad).unwrap_err().contains("function.name"));
     }
 
     #[test]

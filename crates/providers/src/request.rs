@@ -1,6 +1,6 @@
 //! What is sent to a provider and what comes back, independent of any wire format.
 
-use proximity_program::{Message, Role, Tool};
+use proximity_program::{Message, Role, Tool, ToolCall};
 use serde::{Deserialize, Serialize};
 
 /// One chat completion request, already carrying the tool's parameters.
@@ -22,6 +22,14 @@ pub struct ChatRequest {
     /// `grammar: json_schema`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_schema: Option<serde_json::Value>,
+    /// The functions the model may call (OpenAI `tools`: `{"type": "function",
+    /// "function": {...}}` each), from the case. Only providers that honour them
+    /// ([`crate::Provider::supports_tools`]) are sent a request with any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<serde_json::Value>,
+    /// OpenAI `tool_choice` (`auto`, `none`, `required` or a named function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<serde_json::Value>,
 }
 
 impl ChatRequest {
@@ -48,6 +56,8 @@ impl ChatRequest {
             grammar: p.grammar.clone(),
             logprobs: p.logprobs,
             json_schema: None,
+            tools: Vec::new(),
+            tool_choice: None,
         }
     }
 
@@ -82,4 +92,7 @@ pub struct ChatResponse {
     /// The provider flagged the answer as a refusal (OpenAI `refusal`, Anthropic
     /// `stop_reason: refusal`).
     pub refused: bool,
+    /// The functions the answer calls (OpenAI `tool_calls`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
 }

@@ -16,6 +16,7 @@ const RESULTS: usize = 2_000;
 
 fn result(run_id: &str, i: usize) -> ResultRecord {
     ResultRecord {
+        tool_calls: Vec::new(),
         run_id: run_id.into(),
         case_id: format!("case-{i:05}"),
         tool_id: if i.is_multiple_of(2) { "a" } else { "b" }.into(),

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::writer_conn::{Closing, WriterConn};
 use crate::{Pool, Result, ResultRecord, StoreError};
 
-/// The most rows written by one statement (26 parameters a result: far below SQLite's
+/// The most rows written by one statement (27 parameters a result: far below SQLite's
 /// 32,766 and PostgreSQL's 65,535 parameters per statement).
 pub const MAX_BATCH: usize = 256;
 
@@ -201,6 +201,15 @@ async fn insert(target: &mut Target<'_>, rows: &[&Row]) -> Result<Vec<bool>> {
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let created: Vec<String> = results.iter().map(|r| r.created_at.to_rfc3339()).collect();
+    let tool_calls: Vec<Option<String>> = results
+        .iter()
+        .map(|r| {
+            (!r.tool_calls.is_empty())
+                .then(|| serde_json::to_string(&r.tool_calls))
+                .transpose()
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // `INSERT INTO results … VALUES (…), (…)` of `results`, without its conflict clause.
     macro_rules! insert_results {
         () => {{
@@ -208,11 +217,15 @@ async fn insert(target: &mut Target<'_>, rows: &[&Row]) -> Result<Vec<bool>> {
                 "INSERT INTO results (run_id, case_id, tool_id, sample, persona, workflow, kind,
                         source, case_weight, tool_fingerprint, model_version, output, error_class,
                         error_message, input_tokens, output_tokens, cost_usd, latency_ms, attempts,
-                        cached, verdict, reason, assertions, mean_logprob, created_at, hedged) ",
+                        cached, verdict, reason, assertions, mean_logprob, created_at, hedged,
+                        tool_calls) ",
             );
             q.push_values(
-                results.iter().zip(assertions.iter().zip(&created)),
-                |mut b, (r, (assertions, created))| {
+                results
+                    .iter()
+                    .zip(assertions.iter().zip(&created))
+                    .zip(&tool_calls),
+                |mut b, ((r, (assertions, created)), tool_calls)| {
                     b.push_bind(&r.run_id)
                         .push_bind(&r.case_id)
                         .push_bind(&r.tool_id)
@@ -238,7 +251,8 @@ async fn insert(target: &mut Target<'_>, rows: &[&Row]) -> Result<Vec<bool>> {
                         .push_bind(assertions)
                         .push_bind(r.mean_logprob)
                         .push_bind(created)
-                        .push_bind(r.hedged);
+                        .push_bind(r.hedged)
+                        .push_bind(tool_calls);
                 },
             );
             q.push(" ON CONFLICT (run_id, case_id, tool_id, sample) DO NOTHING");
@@ -342,6 +356,7 @@ mod tests {
 
     fn result(run_id: &str, case: usize) -> ResultRecord {
         ResultRecord {
+            tool_calls: Vec::new(),
             run_id: run_id.into(),
             case_id: format!("c{case}"),
             tool_id: "t".into(),

@@ -632,6 +632,7 @@ mod tests {
 
     fn result(run_id: &str, case: &str) -> ResultRecord {
         ResultRecord {
+            tool_calls: Vec::new(),
             run_id: run_id.into(),
             case_id: case.into(),
             tool_id: "t".into(),

@@ -68,6 +68,7 @@ pub(crate) struct ResultRow {
     assertions: String,
     mean_logprob: Option<f64>,
     hedged: Option<bool>,
+    tool_calls: Option<String>,
     created_at: String,
 }
 
@@ -104,6 +105,11 @@ impl TryFrom<ResultRow> for ResultRecord {
             reason: r.reason,
             mean_logprob: r.mean_logprob,
             hedged: r.hedged,
+            tool_calls: match &r.tool_calls {
+                Some(json) => serde_json::from_str(json)
+                    .map_err(|e| StoreError::Corrupt(format!("tool_calls: {e}")))?,
+                None => Vec::new(),
+            },
         })
     }
 }

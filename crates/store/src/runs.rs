@@ -149,5 +149,19 @@ pub struct ResultRecord {
     /// not recorded (a provider error, or a result stored before it was recorded).
     #[serde(default)]
     pub hedged: Option<bool>,
+    /// The functions the answer called, in order (empty when it called none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallRecord>,
     pub created_at: DateTime<Utc>,
+}
+
+/// One function call of an answer, as the provider returned it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    #[serde(default)]
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them: JSON text, not necessarily valid.
+    #[serde(default)]
+    pub arguments: String,
 }

@@ -7,6 +7,7 @@ use chrono::Utc;
 
 fn result(case: &str, workflow: &str, sample: u32, pass: bool, version: &str) -> ResultRecord {
     ResultRecord {
+        tool_calls: Vec::new(),
         run_id: "r".into(),
         case_id: case.into(),
         tool_id: "t".into(),

@@ -17,6 +17,7 @@ mod dashboard;
 mod decisions;
 mod drift;
 mod eval_openai;
+mod eval_tools;
 mod failures;
 mod gateway;
 mod gateway_proxy;

@@ -61,6 +61,8 @@ pub fn grading_request(rubric: &str, question: &str, output: &str) -> ChatReques
         grammar: None,
         logprobs: false,
         json_schema: None,
+        tools: Vec::new(),
+        tool_choice: None,
     }
 }
 

@@ -13,9 +13,10 @@ pub mod json;
 pub mod judge;
 pub mod numeric;
 pub mod text;
+pub mod tools;
 
 use async_trait::async_trait;
-use proximity_program::{Assertion, Case, Check};
+use proximity_program::{Assertion, Case, Check, ToolCall};
 use proximity_providers::{ChatRequest, ChatResponse, ProviderError};
 use proximity_store::AssertionOutcome;
 
@@ -40,6 +41,8 @@ pub struct Context<'a> {
     /// The provider flagged the answer as a refusal (`ChatResponse::refused`); counts for
     /// `must_refuse`.
     pub provider_refused: bool,
+    /// The functions the answer calls.
+    pub tool_calls: &'a [ToolCall],
 }
 
 impl<'a> Context<'a> {
@@ -50,7 +53,14 @@ impl<'a> Context<'a> {
             judge: None,
             default_judge_tool: None,
             provider_refused: false,
+            tool_calls: &[],
         }
+    }
+
+    /// Record the functions the answer calls.
+    pub fn with_tool_calls(mut self, calls: &'a [ToolCall]) -> Self {
+        self.tool_calls = calls;
+        self
     }
 
     /// Grade `judge` assertions through `judge`, with `default_tool` for those naming none.
@@ -164,6 +174,21 @@ pub async fn check(check: &Check, output: &str, ctx: &Context<'_>) -> Finding {
         Check::Command { argv, timeout_secs } => {
             command::command(output, argv, *timeout_secs).await
         }
+        Check::Called {
+            name,
+            arguments,
+            exact,
+            schema,
+        } => tools::called(
+            ctx.tool_calls,
+            name,
+            arguments.as_ref(),
+            *exact,
+            schema.as_ref(),
+        ),
+        Check::NotCalled { name } => tools::not_called(ctx.tool_calls, name),
+        Check::NoToolCalls => tools::no_tool_calls(ctx.tool_calls),
+        Check::ToolCallCount { min, max } => tools::count(ctx.tool_calls, *min, *max),
     }
 }
 
@@ -243,6 +268,8 @@ pub(crate) mod testing {
             weight: 1.0,
             tags: vec![],
             note: None,
+            tools: Vec::new(),
+            tool_choice: None,
             location: Location::default(),
         }
     }

@@ -132,6 +132,7 @@ mod tests {
 
     fn result(input: u64, output: u64, cached: bool) -> ResultRecord {
         ResultRecord {
+            tool_calls: Vec::new(),
             run_id: "r".into(),
             case_id: "c".into(),
             tool_id: "t".into(),

@@ -243,6 +243,8 @@ pub fn probe_case(spec: &ProbeSpec, tool: &Tool, canary: &str) -> Case {
         weight: 1.0,
         tags: vec![format!("{TAG_PREFIX}{}", spec.family)],
         note: None,
+        tools: Vec::new(),
+        tool_choice: None,
         location: Location::default(),
     }
 }

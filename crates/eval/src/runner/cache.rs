@@ -53,6 +53,8 @@ mod tests {
             grammar: None,
             logprobs: false,
             json_schema: None,
+            tools: Vec::new(),
+            tool_choice: None,
         }
     }
 

@@ -17,7 +17,7 @@ use proximity_providers::{
     complete_with_retries, ChatRequest, ChatResponse, ErrorClass, Provider, ProviderError,
     RetryPolicy,
 };
-use proximity_store::{AssertionOutcome, ResultRecord, Store, StoreError, Verdict};
+use proximity_store::{AssertionOutcome, ResultRecord, Store, StoreError, ToolCallRecord, Verdict};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
@@ -179,6 +179,8 @@ pub(crate) fn request_and_key(ctx: &ItemCtx<'_>) -> (ChatRequest, String) {
 pub(crate) fn request_of(ctx: &ItemCtx<'_>) -> ChatRequest {
     let mut request = ChatRequest::for_tool(ctx.tool, &ctx.case.messages);
     request.json_schema = output_schema(ctx.case);
+    request.tools.clone_from(&ctx.case.tools);
+    request.tool_choice.clone_from(&ctx.case.tool_choice);
     request
 }
 
@@ -240,6 +242,16 @@ pub(crate) async fn ask(
         max_attempts: ctx.tool.params.max_attempts.unwrap_or(4).max(1),
         ..RetryPolicy::default()
     };
+    if !request.tools.is_empty() && !provider.supports_tools() {
+        // Sent without them, the answer would be judged on a question it was not asked.
+        return Err(ProviderError::new(
+            ErrorClass::Config,
+            format!(
+                "tool `{}` (provider `{}`) cannot honour the case's `tools`: it sends no function definitions",
+                ctx.tool.id, ctx.tool.provider
+            ),
+        ));
+    }
     let timeout = Duration::from_secs_f64(ctx.tool.params.timeout_secs.unwrap_or(60.0));
     let started = Instant::now();
     let attempted = complete_with_retries(provider, request, &policy, timeout, |_, e, wait| {
@@ -300,6 +312,7 @@ pub(crate) async fn judge_answer(
         judge: Some(judge_ref),
         default_judge_tool: ctx.program.judge_tool.as_deref(),
         provider_refused: response.refused,
+        tool_calls: &response.tool_calls,
     };
     evaluate_all(&response.text, &jctx).await
 }
@@ -317,6 +330,7 @@ pub(crate) fn verdict(
             error: None,
             provider_refused: response.refused,
             outcomes,
+            tool_calls: &response.tool_calls,
         }),
         Err(error) => classify(&Observed {
             case,
@@ -324,6 +338,7 @@ pub(crate) fn verdict(
             error: Some(error),
             provider_refused: false,
             outcomes: &[],
+            tool_calls: &[],
         }),
     }
 }
@@ -364,6 +379,16 @@ pub(crate) fn answered(
             outcomes,
             mean_logprob,
             hedged: Some(hedged),
+            tool_calls: a
+                .response
+                .tool_calls
+                .into_iter()
+                .map(|c| ToolCallRecord {
+                    id: c.id,
+                    name: c.name,
+                    arguments: c.arguments,
+                })
+                .collect(),
         },
     )
 }
@@ -388,6 +413,7 @@ pub(crate) fn failed(ctx: &ItemCtx<'_>, e: ProviderError) -> ResultRecord {
             outcomes: Vec::new(),
             mean_logprob: None,
             hedged: None,
+            tool_calls: Vec::new(),
         },
     )
 }
@@ -425,6 +451,7 @@ struct RecordParts {
     outcomes: Vec<AssertionOutcome>,
     mean_logprob: Option<f64>,
     hedged: Option<bool>,
+    tool_calls: Vec<ToolCallRecord>,
 }
 
 fn record(ctx: &ItemCtx<'_>, p: RecordParts) -> ResultRecord {
@@ -454,6 +481,7 @@ fn record(ctx: &ItemCtx<'_>, p: RecordParts) -> ResultRecord {
         assertions: p.outcomes,
         mean_logprob: p.mean_logprob,
         hedged: p.hedged,
+        tool_calls: p.tool_calls,
         created_at: Utc::now(),
     }
 }

@@ -3,6 +3,7 @@
 //! a cancelled run, the budget, retries and the verdicts of real answers.
 #![allow(clippy::unwrap_used)]
 
+mod tools;
 mod upstream;
 
 use std::collections::{BTreeSet, HashMap};

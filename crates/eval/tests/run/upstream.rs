@@ -3,7 +3,9 @@
 //! `Retry-After: 1` the first time, `[fail-always]` answers 500 every time. Otherwise it
 //! answers "Paris" to a question about the capital of France, "{\"total\": 391}" to one
 //! asking for JSON, and the prompt's first word to anything else; every answer reports
-//! 100 prompt and 10 completion tokens.
+//! 100 prompt and 10 completion tokens. Offered `tools`, it calls the first of them for a
+//! prompt about the weather (`{"city": "Paris"}`), `delete_account` for one marked
+//! `[delete]`, and writes arguments that are not JSON for one marked `[broken-args]`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +25,8 @@ pub struct Seen {
     /// Requests received, by last user message.
     pub calls: Mutex<HashMap<String, u64>>,
     pub total: AtomicU64,
+    /// The `tools` and `tool_choice` of each request that offered tools.
+    pub offered: Mutex<Vec<(Vec<Value>, Option<Value>)>>,
 }
 
 impl Seen {
@@ -76,6 +80,36 @@ async fn completions(State(seen): State<Arc<Seen>>, Json(body): Json<Value>) -> 
         *c
     };
     seen.total.fetch_add(1, Ordering::SeqCst);
+    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
+        seen.offered
+            .lock()
+            .unwrap()
+            .push((tools.clone(), body.get("tool_choice").cloned()));
+        let call = |name: &str, args: &str| {
+            Json(json!({
+                "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-model-2026-01",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+                    "tool_calls": [{"id": "call_x", "type": "function",
+                        "function": {"name": name, "arguments": args}}]},
+                    "finish_reason": "tool_calls"}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+            }))
+            .into_response()
+        };
+        let first = tools
+            .first()
+            .and_then(|t| t["function"]["name"].as_str())
+            .unwrap_or("none");
+        if prompt.contains("[delete]") {
+            return call("delete_account", r#"{"user": "me"}"#);
+        }
+        if prompt.contains("[broken-args]") {
+            return call(first, r#"{"city": "#);
+        }
+        if prompt.to_lowercase().contains("weather") {
+            return call(first, r#"{"city": "Paris"}"#);
+        }
+    }
     if prompt.contains("[rate-limit-once]") && n == 1 {
         return (
             StatusCode::TOO_MANY_REQUESTS,

@@ -43,6 +43,8 @@ impl Loader {
         let documents = self.documents(ctx, &raw);
         let assertions = self.assertions(ctx, node, &raw);
         let messages = self.messages(&raw, &case_span, &documents);
+        let (tools, tool_choice) = self.case_tools(node, &case_span);
+        self.check_called(&assertions, &tools);
         out.emit(Case {
             id: raw.id.as_str().to_owned(),
             persona: persona.as_str().to_owned(),
@@ -57,6 +59,8 @@ impl Loader {
             weight: raw.weight.unwrap_or(1.0),
             tags: raw.tags.clone(),
             note: raw.note.clone(),
+            tools,
+            tool_choice,
             location: loc,
         });
     }

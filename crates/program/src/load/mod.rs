@@ -22,6 +22,7 @@ use crate::raw::PROGRAM_KEYS;
 use crate::suggest::{did_you_mean, one_of};
 use crate::yaml::{loader_options, scalar};
 
+mod case_tools;
 mod cases;
 mod personas;
 mod seen_ids;

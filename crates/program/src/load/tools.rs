@@ -66,6 +66,8 @@ impl Loader {
                 self.diags.push(d);
             }
             self.check_params(node, &raw);
+            let mut raw = raw;
+            typed_arguments(node, &mut raw.params.rules);
             out.push(Tool {
                 id: raw.id.as_str().to_owned(),
                 provider,
@@ -112,7 +114,7 @@ impl Loader {
                 self.diags.push(d);
             }
         }
-        for rule in &p.rules {
+        for (r, rule) in p.rules.iter().enumerate() {
             if let Some(re) = &rule.when_regex {
                 if let Err(e) = regex::Regex::new(re) {
                     let d = self
@@ -135,14 +137,36 @@ impl Loader {
                     self.diags.push(d);
                 }
             }
-            if rule.reply.is_none() && rule.error.is_none() {
+            if rule.reply.is_none() && rule.error.is_none() && rule.tool_calls.is_empty() {
                 let d = self
                     .diag(
                         &params_span,
-                        "a scripted rule needs a `reply` or an `error`",
+                        "a scripted rule needs a `reply`, `tool_calls` or an `error`",
                     )
                     .key("params.rules");
                 self.diags.push(d);
+            }
+            for (c, call) in rule.tool_calls.iter().enumerate() {
+                let at = |key: &str| call_span(node, r, c, key).unwrap_or(params_span);
+                if call.name.trim().is_empty() {
+                    let d = self
+                        .diag(&at("name"), "a scripted tool call needs a `name`")
+                        .key("params.rules.tool_calls.name")
+                        .expected("the function's name, e.g. `get_weather`");
+                    self.diags.push(d);
+                }
+                if !matches!(
+                    call.arguments,
+                    serde_json::Value::Null
+                        | serde_json::Value::Object(_)
+                        | serde_json::Value::String(_)
+                ) {
+                    let d = self
+                        .diag(&at("arguments"), "bad `arguments` in a scripted tool call")
+                        .key("params.rules.tool_calls.arguments")
+                        .expected("a mapping (sent as JSON) or a string (sent as written)");
+                    self.diags.push(d);
+                }
             }
         }
         if raw.provider.as_str() == "scripted" && p.rules.is_empty() && p.default_reply.is_none() {
@@ -157,6 +181,57 @@ impl Loader {
                 .key("params")
                 .expected("`params.rules` (a list of `when:`/`reply:`) or `params.default_reply`");
             self.diags.push(d);
+        }
+    }
+}
+
+/// The span of `key` in the `call`th tool call of the `rule`th rule of a tool's `params`
+/// (or of the call itself when it has no such key).
+fn call_span(tool: &Node, rule: usize, call: usize, key: &str) -> Option<marked_yaml::Span> {
+    let call = tool
+        .as_mapping()?
+        .get_node("params")?
+        .as_mapping()?
+        .get_node("rules")?
+        .as_sequence()?
+        .get(rule)?
+        .as_mapping()?
+        .get_node("tool_calls")?
+        .as_sequence()?
+        .get(call)?;
+    let node = call
+        .as_mapping()
+        .and_then(|m| m.get_node(key))
+        .unwrap_or(call);
+    Some(*node.span())
+}
+
+/// The `arguments` of scripted tool calls typed as JSON (numbers, booleans, null) from the
+/// YAML: serde sees every plain scalar as a string.
+fn typed_arguments(tool: &Node, rules: &mut [crate::model::ScriptRule]) {
+    let Some(nodes) = tool
+        .as_mapping()
+        .and_then(|m| m.get_node("params"))
+        .and_then(Node::as_mapping)
+        .and_then(|p| p.get_node("rules"))
+        .and_then(Node::as_sequence)
+    else {
+        return;
+    };
+    for (rule, node) in rules.iter_mut().zip(nodes.iter()) {
+        let Some(calls) = node
+            .as_mapping()
+            .and_then(|r| r.get_node("tool_calls"))
+            .and_then(Node::as_sequence)
+        else {
+            continue;
+        };
+        for (call, node) in rule.tool_calls.iter_mut().zip(calls.iter()) {
+            if let Some(args) = node.as_mapping().and_then(|c| c.get_node("arguments")) {
+                if args.as_mapping().is_some() {
+                    call.arguments = crate::yaml::node_to_json(args);
+                }
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ fn run(id: &str, at: &str) -> RunRecord {
 
 fn result(run_id: &str, case: &str, sample: u32, verdict: Verdict, w: f64) -> ResultRecord {
     ResultRecord {
+        tool_calls: Vec::new(),
         run_id: run_id.into(),
         case_id: case.into(),
         tool_id: "t".into(),

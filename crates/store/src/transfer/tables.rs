@@ -134,6 +134,7 @@ pub const TABLES: &[Table] = &[
             real("mean_logprob").null(),
             text("created_at"),
             boolean("hedged").null(),
+            text("tool_calls").null(),
         ],
         order_by: &["run_id", "case_id", "tool_id", "sample"],
         identity: false,

@@ -62,6 +62,7 @@ pub fn result_for(
         _ => Verdict::Loud,
     };
     ResultRecord {
+        tool_calls: Vec::new(),
         run_id: run_id.into(),
         case_id,
         tool_id: tool.into(),

@@ -422,6 +422,8 @@ impl ContextProbe {
             weight: 1.0,
             tags: vec![PERSONA.to_owned(), WORKFLOW.to_owned()],
             note: None,
+            tools: Vec::new(),
+            tool_choice: None,
             location: Location::default(),
         }
     }
