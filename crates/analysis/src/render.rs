@@ -215,6 +215,36 @@ fn mostly_silent_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
+/// Lines counting each pair's degenerate loud results by reason, for pairs that have any.
+fn degenerate_lines(report: &Report) -> Vec<String> {
+    report
+        .scorecard
+        .iter()
+        .filter(|row| row.failure_anatomy.degenerate.total() > 0)
+        .map(|row| {
+            let d = &row.failure_anatomy.degenerate;
+            let parts: Vec<String> = [
+                (d.repetition_loop, "repetition loop"),
+                (d.cut_off, "cut off at max_tokens"),
+                (d.echo, "echo of the prompt"),
+                (d.error_object, "error object"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{what} {n}"))
+            .collect();
+            format!(
+                "{} / {}: {} of {} loud ({})",
+                row.persona,
+                row.tool,
+                d.total(),
+                row.failure_anatomy.loud.count,
+                parts.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// Lines with each pair's confidence signals, for pairs that have any.
 fn confidence_lines(report: &Report) -> Vec<String> {
     let lp = |v: Option<f64>| v.map_or_else(|| NONE.to_owned(), |v| format!("{v:.2}"));
@@ -315,6 +345,13 @@ pub fn table(report: &Report) -> String {
     } else {
         out.push_str("Mostly silent workflows (failures that look fine):\n");
         for line in silent {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let degenerate = degenerate_lines(report);
+    if !degenerate.is_empty() {
+        out.push_str("Degenerate output (loud, by reason):\n");
+        for line in degenerate {
             let _ = writeln!(out, "  {line}");
         }
     }
@@ -449,6 +486,14 @@ pub fn markdown(report: &Report) -> String {
     if !silent.is_empty() {
         out.push_str("Mostly silent workflows (failures that look fine):\n\n");
         for line in silent {
+            let _ = writeln!(out, "- {}", md_text(&line));
+        }
+        out.push('\n');
+    }
+    let degenerate = degenerate_lines(report);
+    if !degenerate.is_empty() {
+        out.push_str("Degenerate output (loud, by reason):\n\n");
+        for line in degenerate {
             let _ = writeln!(out, "- {}", md_text(&line));
         }
         out.push('\n');
