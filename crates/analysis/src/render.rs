@@ -637,6 +637,23 @@ fn case_signals(c: &FailingCase) -> String {
     )
 }
 
+/// What the sample's requests did, for a failed request or one retried: `4 attempts over
+/// 1530 ms; last error server`. `None` for an answer on the first attempt.
+fn request_line(c: &FailingCase) -> Option<String> {
+    if c.error_class.is_none() && c.attempts <= 1 {
+        return None;
+    }
+    let attempts = match c.attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    };
+    let last = c
+        .error_class
+        .as_deref()
+        .map_or_else(|| "answered".to_owned(), |e| format!("last error {e}"));
+    Some(format!("{attempts} over {} ms; {last}", c.latency_ms))
+}
+
 /// `proximity report --failures` as plain text: per pair, its silent rate and its
 /// failing cases, each with what was expected beside what came out.
 pub fn failures_table(list: &FailureList) -> String {
@@ -666,6 +683,9 @@ pub fn failures_table(list: &FailureList) -> String {
                 let _ = writeln!(out, "     why:      {}", term(d));
             } else {
                 let _ = writeln!(out, "     why:      {}", term(&c.reason));
+            }
+            if let Some(line) = request_line(c) {
+                let _ = writeln!(out, "     request:  {}", term(&line));
             }
             let _ = writeln!(out, "     signals:  {}", case_signals(c));
         }
@@ -709,6 +729,9 @@ pub fn failures_markdown(list: &FailureList) -> String {
             let _ = writeln!(out, "- expected: {}", md_text(expected));
             let why = c.detail.as_deref().unwrap_or(&c.reason);
             let _ = writeln!(out, "- why: {}", md_text(why));
+            if let Some(line) = request_line(c) {
+                let _ = writeln!(out, "- request: {}", md_text(&line));
+            }
             let _ = writeln!(out, "- signals: {}\n", md_text(&case_signals(c)));
             if c.output.is_empty() {
                 out.push_str("(empty output)\n\n");
