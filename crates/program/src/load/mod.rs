@@ -34,7 +34,7 @@ pub use personas::DEFAULT_EDGE_SHARE;
 use seen_ids::SeenIds;
 use suites::{CaseSink, SuiteCtx, SuiteOut};
 pub use tools::SCRIPTED_ERRORS;
-use yaml_errors::{load_error_diag, serde_error_diag};
+use yaml_errors::{load_error_diag, read_text, serde_error_diag};
 
 /// The file name that marks a program directory.
 pub const PROGRAM_FILE: &str = "proximity.yaml";
@@ -130,11 +130,10 @@ impl Loader {
 
     /// Read a file into the source map; its source id.
     fn read_source(&mut self, path: &Path) -> Option<usize> {
-        match fs_err::read_to_string(path) {
+        match read_text(path) {
             Ok(text) => Some(self.sources.add(path.to_path_buf(), text)),
-            Err(e) => {
-                self.diags
-                    .push(Diagnostic::file(path, format!("cannot read: {e}")));
+            Err(d) => {
+                self.diags.push(d);
                 None
             }
         }
