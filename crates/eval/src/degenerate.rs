@@ -26,7 +26,7 @@ pub const ECHO_MIN_WORDS: usize = 6;
 /// …or a passing one of at least this many (a short copy that passes is an extraction)…
 pub const ECHO_MIN_WORDS_PASSING: usize = 12;
 /// …whose word trigrams occur in the prompt at least this often is an echo.
-pub const ECHO_MIN_SHARE: f64 = 0.8;
+pub const ECHO_MIN_SHARE: f64 = 0.9;
 /// The `finish_reason` of an output cut at `max_tokens` (OpenAI `length`, Anthropic
 /// `max_tokens` is mapped to it by the provider).
 pub const CUT_FINISH_REASONS: [&str; 2] = ["length", "max_tokens"];
