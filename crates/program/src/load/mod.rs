@@ -133,7 +133,7 @@ impl Loader {
         match read_text(path) {
             Ok(text) => Some(self.sources.add(path.to_path_buf(), text)),
             Err(d) => {
-                self.diags.push(d);
+                self.diags.push(*d);
                 None
             }
         }

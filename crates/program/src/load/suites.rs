@@ -196,7 +196,7 @@ impl Loader {
             match super::yaml_errors::read_text(file) {
                 Ok(text) => self.sources.set_text(id, text),
                 Err(d) => {
-                    self.diags.push(d);
+                    self.diags.push(*d);
                     return;
                 }
             }

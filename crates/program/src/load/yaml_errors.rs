@@ -129,9 +129,9 @@ pub(super) fn unclosed_flow_before(text: &str, before: usize) -> Option<(usize, 
 
 /// A file's text, or a diagnostic: one that cannot be read, or one that is not UTF-8
 /// (located at the first bad byte: its line, column and byte offset).
-pub(super) fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let bytes =
-        fs_err::read(path).map_err(|e| Diagnostic::file(path, format!("cannot read: {e}")))?;
+pub(super) fn read_text(path: &Path) -> Result<String, Box<Diagnostic>> {
+    let bytes = fs_err::read(path)
+        .map_err(|e| Box::new(Diagnostic::file(path, format!("cannot read: {e}"))))?;
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();
@@ -155,7 +155,7 @@ pub(super) fn read_text(path: &Path) -> Result<String, Diagnostic> {
             .position(|&b| b == b'\n')
             .map_or(bytes.len(), |i| at + i);
         d.snippet = Some(good(&bytes[line_start..line_end]));
-        d.expected("UTF-8 text: save the file as UTF-8")
+        Box::new(d.expected("UTF-8 text: save the file as UTF-8"))
     })
 }
 
