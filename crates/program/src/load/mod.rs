@@ -121,6 +121,9 @@ struct Loader {
     /// Parse every suite file whole, as before suites were streamed: the behaviour
     /// streaming is tested against.
     whole_files: bool,
+    /// Ids of personas whose entry failed to load (its error already reported): cases
+    /// naming one are not reported again as naming an unknown persona.
+    broken_personas: Vec<String>,
 }
 
 impl Loader {

@@ -332,3 +332,31 @@ fn an_unclosed_flow_sequence_is_reported_on_its_own_line() {
         Some((1, 4))
     );
 }
+
+#[test]
+fn a_persona_that_fails_to_load_adds_one_error_not_one_per_case() {
+    let program = PROGRAM.replace(
+        "  - id: q\n    headcount: 1\n",
+        "  - id: q\n    headcount: many\n",
+    );
+    let cases: String = (1..=3).map(|i| case(&format!("c{i}"), "")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join(PROGRAM_FILE), program).unwrap();
+    fs_err::create_dir_all(dir.path().join("suites")).unwrap();
+    let suite = format!("persona: q\nworkflow: w\ncases:\n{cases}");
+    fs_err::write(dir.path().join("suites/s.yaml"), suite).unwrap();
+    let Err(LoadError::Invalid(d)) = load(dir.path()) else {
+        panic!("a persona with `headcount: many` loaded");
+    };
+    let text = d.to_string();
+    assert_eq!(d.len(), 1, "{text}");
+    assert!(text.contains("headcount"), "{text}");
+    assert!(!text.contains("unknown persona"), "{text}");
+    // A persona that is truly missing is still reported.
+    let suite = format!("persona: nobody\nworkflow: w\ncases:\n{}", case("c9", ""));
+    fs_err::write(dir.path().join("suites/s.yaml"), suite).unwrap();
+    let Err(LoadError::Invalid(d)) = load(dir.path()) else {
+        panic!("a case of an unknown persona loaded");
+    };
+    assert!(d.to_string().contains("unknown persona `nobody`"), "{d}");
+}
