@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use proximity_store::dashboard::PairSignals;
-use proximity_store::{ResultRecord, Verdict};
+use proximity_store::{DegenerateCounts, ResultRecord, Verdict};
 use serde::Serialize;
 
 use crate::agreement::{Agreements, PairAgreement};
@@ -30,6 +30,9 @@ pub struct FailureAnatomy {
     pub silent: VerdictShare,
     pub structural: VerdictShare,
     pub loud: VerdictShare,
+    /// Loud results whose output was degenerate, by reason (repetition loop, cut off at
+    /// `max_tokens`, echo of the prompt, error object): `docs/assertions.md`.
+    pub degenerate: DegenerateCounts,
     /// Silent results ÷ non-pass results, with its interval; `None` without failures.
     pub silent_share_of_failures: Option<Estimate>,
     /// The tool's effective context from the context-fill probe; `None`: not probed.
@@ -124,11 +127,13 @@ pub fn anatomy(rows: &[&ResultRecord]) -> FailureAnatomy {
         .map_or(("", ""), |r| (r.persona.as_str(), r.tool_id.as_str()));
     let signals = pair_signals(persona, tool, rows);
     let agreements = Agreements::of(rows.iter().copied());
-    from_counts(
+    let mut a = from_counts(
         &verdicts,
         confidence(&signals, agreements.pair(persona, tool)),
         mostly_silent(failures),
-    )
+    );
+    a.degenerate = signals.degenerate;
+    a
 }
 
 /// The failure anatomy from a pair's verdict counts, its confidence signals and its
@@ -149,6 +154,7 @@ pub(crate) fn from_counts(
         silent: share(verdicts.silent),
         structural: share(verdicts.structural),
         loud: share(verdicts.loud),
+        degenerate: DegenerateCounts::default(),
         silent_share_of_failures: (failures > 0)
             .then(|| Estimate::counts(verdicts.silent, failures)),
         effective_context_tokens: None,
@@ -205,6 +211,10 @@ pub(crate) fn pair_signals(persona: &str, tool: &str, rows: &[&ResultRecord]) ->
     };
     let (logprob_pass_sum, logprob_pass_n) = logprob(Verdict::Pass);
     let (logprob_silent_sum, logprob_silent_n) = logprob(Verdict::Silent);
+    let mut degenerate = DegenerateCounts::default();
+    for r in rows {
+        degenerate.add(r.verdict, &r.reason);
+    }
     let answered: Vec<u64> = rows
         .iter()
         .filter(|r| r.error_class.is_none())
@@ -228,6 +238,7 @@ pub(crate) fn pair_signals(persona: &str, tool: &str, rows: &[&ResultRecord]) ->
         logprob_silent_n,
         latency_p50: percentile_u64(&latencies, 50.0).unwrap_or(0),
         latency_p95: percentile_u64(&latencies, 95.0).unwrap_or(0),
+        degenerate,
     }
 }
 
@@ -255,8 +266,18 @@ mod tests {
         rows[2].mean_logprob = Some(-1.0);
         rows[4].hedged = Some(true);
         rows[0].hedged = Some(false);
+        rows[4].reason = "degenerate: repetition loop — \"3\" repeated 9 times".into();
+        // A silent result never counts as degenerate, whatever its reason says.
+        rows[0].reason = "degenerate: echo of the prompt — 90%".into();
         let refs: Vec<&ResultRecord> = rows.iter().collect();
         let a = anatomy(&refs);
+        assert_eq!(
+            a.degenerate,
+            DegenerateCounts {
+                repetition_loop: 1,
+                ..DegenerateCounts::default()
+            }
+        );
         assert_eq!(
             (
                 a.pass.count,

@@ -88,6 +88,12 @@ pub struct FailingCase {
     pub answer: Option<String>,
     pub hedged: Option<bool>,
     pub mean_logprob: Option<f64>,
+    /// Requests sent for the sample (retries included; 0: served from the cache).
+    pub attempts: u32,
+    /// Time they took in all, milliseconds (a failed request's too).
+    pub latency_ms: u64,
+    /// The class of the error the last attempt ended with; `None`: answered.
+    pub error_class: Option<String>,
 }
 
 /// The assertion outcome behind a failing verdict: the first failed `correct` (then
@@ -156,6 +162,9 @@ pub fn failures(
                     answer: extract_answer(&first.output),
                     hedged: first.hedged,
                     mean_logprob: first.mean_logprob,
+                    attempts: first.attempts,
+                    latency_ms: first.latency_ms,
+                    error_class: first.error_class.clone(),
                 });
             }
         }

@@ -215,6 +215,36 @@ fn mostly_silent_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
+/// Lines counting each pair's degenerate loud results by reason, for pairs that have any.
+fn degenerate_lines(report: &Report) -> Vec<String> {
+    report
+        .scorecard
+        .iter()
+        .filter(|row| row.failure_anatomy.degenerate.total() > 0)
+        .map(|row| {
+            let d = &row.failure_anatomy.degenerate;
+            let parts: Vec<String> = [
+                (d.repetition_loop, "repetition loop"),
+                (d.cut_off, "cut off at max_tokens"),
+                (d.echo, "echo of the prompt"),
+                (d.error_object, "error object"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{what} {n}"))
+            .collect();
+            format!(
+                "{} / {}: {} of {} loud ({})",
+                row.persona,
+                row.tool,
+                d.total(),
+                row.failure_anatomy.loud.count,
+                parts.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// Lines with each pair's confidence signals, for pairs that have any.
 fn confidence_lines(report: &Report) -> Vec<String> {
     let lp = |v: Option<f64>| v.map_or_else(|| NONE.to_owned(), |v| format!("{v:.2}"));
@@ -315,6 +345,13 @@ pub fn table(report: &Report) -> String {
     } else {
         out.push_str("Mostly silent workflows (failures that look fine):\n");
         for line in silent {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let degenerate = degenerate_lines(report);
+    if !degenerate.is_empty() {
+        out.push_str("Degenerate output (loud, by reason):\n");
+        for line in degenerate {
             let _ = writeln!(out, "  {line}");
         }
     }
@@ -449,6 +486,14 @@ pub fn markdown(report: &Report) -> String {
     if !silent.is_empty() {
         out.push_str("Mostly silent workflows (failures that look fine):\n\n");
         for line in silent {
+            let _ = writeln!(out, "- {}", md_text(&line));
+        }
+        out.push('\n');
+    }
+    let degenerate = degenerate_lines(report);
+    if !degenerate.is_empty() {
+        out.push_str("Degenerate output (loud, by reason):\n\n");
+        for line in degenerate {
             let _ = writeln!(out, "- {}", md_text(&line));
         }
         out.push('\n');
@@ -592,6 +637,23 @@ fn case_signals(c: &FailingCase) -> String {
     )
 }
 
+/// What the sample's requests did, for a failed request or one retried: `4 attempts over
+/// 1530 ms; last error server`. `None` for an answer on the first attempt.
+fn request_line(c: &FailingCase) -> Option<String> {
+    if c.error_class.is_none() && c.attempts <= 1 {
+        return None;
+    }
+    let attempts = match c.attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    };
+    let last = c
+        .error_class
+        .as_deref()
+        .map_or_else(|| "answered".to_owned(), |e| format!("last error {e}"));
+    Some(format!("{attempts} over {} ms; {last}", c.latency_ms))
+}
+
 /// `proximity report --failures` as plain text: per pair, its silent rate and its
 /// failing cases, each with what was expected beside what came out.
 pub fn failures_table(list: &FailureList) -> String {
@@ -621,6 +683,9 @@ pub fn failures_table(list: &FailureList) -> String {
                 let _ = writeln!(out, "     why:      {}", term(d));
             } else {
                 let _ = writeln!(out, "     why:      {}", term(&c.reason));
+            }
+            if let Some(line) = request_line(c) {
+                let _ = writeln!(out, "     request:  {}", term(&line));
             }
             let _ = writeln!(out, "     signals:  {}", case_signals(c));
         }
@@ -664,6 +729,9 @@ pub fn failures_markdown(list: &FailureList) -> String {
             let _ = writeln!(out, "- expected: {}", md_text(expected));
             let why = c.detail.as_deref().unwrap_or(&c.reason);
             let _ = writeln!(out, "- why: {}", md_text(why));
+            if let Some(line) = request_line(c) {
+                let _ = writeln!(out, "- request: {}", md_text(&line));
+            }
             let _ = writeln!(out, "- signals: {}\n", md_text(&case_signals(c)));
             if c.output.is_empty() {
                 out.push_str("(empty output)\n\n");

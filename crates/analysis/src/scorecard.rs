@@ -170,8 +170,10 @@ fn score_row(pair: PairScore, signals: Option<&PairSignals>, agreement: &Agreeme
     let none = PairSignals::default();
     let signals = signals.unwrap_or(&none);
     let confidence = confidence(signals, agreement.pair(&pair.persona, &pair.tool));
+    let mut failure_anatomy = from_counts(&pair.verdicts, confidence, pair.mostly_silent_workflows);
+    failure_anatomy.degenerate = signals.degenerate;
     ScoreRow {
-        failure_anatomy: from_counts(&pair.verdicts, confidence, pair.mostly_silent_workflows),
+        failure_anatomy,
         latency_ms: Latency {
             p50: signals.latency_p50,
             p95: signals.latency_p95,

@@ -80,7 +80,14 @@ fn result(program: &Program, run_id: &str, case: usize, tool: &str, sample: u32)
         attempts: 1,
         cached: h.is_multiple_of(5),
         verdict,
-        reason: format!("{verdict} by fixture"),
+        // Some results of every verdict carry a degenerate reason: only loud ones count.
+        reason: match (h >> 3) % 6 {
+            0 => "degenerate: repetition loop — \"1\" repeated 9 times".to_owned(),
+            1 => "degenerate: cut off at max_tokens — no sentence was finished".to_owned(),
+            2 => "degenerate: echo of the prompt — 90% of the output".to_owned(),
+            3 => "degenerate: error object — a JSON object".to_owned(),
+            _ => format!("{verdict} by fixture"),
+        },
         assertions: vec![AssertionOutcome {
             group: "correct".into(),
             assertion: "contains \"42\"".into(),
@@ -170,6 +177,11 @@ async fn aggregates_give_the_scorecard_of_every_result() {
             .iter()
             .any(|a| a.confidence.mean_logprob_silent.is_some()));
         assert!(anatomies.iter().any(|a| a.confidence.hedged > 0));
+        // Degenerate counts come from the store's sums too, and only loud results count.
+        assert!(anatomies.iter().any(|a| a.degenerate.cut_off > 0));
+        assert!(anatomies
+            .iter()
+            .all(|a| a.degenerate.total() <= a.loud.count));
         assert!(anatomies
             .iter()
             .any(|a| !a.mostly_silent_workflows.is_empty()));

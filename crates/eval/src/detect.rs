@@ -28,6 +28,7 @@ pub const REFUSAL_PATTERNS: &[&str] = &[
     r"as an ai( language model| assistant| model)?,? (i can't|i won't|i don't|i'm not able|i'm unable)",
     r"i (must|have to|need to) (decline|refuse)",
     r"i'm not (allowed|permitted) to",
+    r"i'm not capable of",
     r"(against|violates?) my (guidelines|policies|policy|principles|programming)",
 ];
 
@@ -75,7 +76,7 @@ pub const ABSTENTION_PATTERNS: &[&str] = &[
     r"insufficient (information|data|context)",
     r"there's no (information|mention|data|record)",
     r"no information (about|on|regarding)",
-    r"the (document|documents|text|context|passage|email|report|article|source|contract|policy|provided text|provided document|provided information|information provided)( provided)? (doesn't|don't|didn't) (say|mention|specify|state|contain|include|provide|indicate|give|list)",
+    r"the (document|documents|text|context|passage|email|report|article|source|contract|policy|log|logs|file|table|provided text|provided document|provided information|information provided)( provided)? (doesn't|don't|didn't) (say|mention|specify|state|contain|include|provide|indicate|give|list)",
     r"(isn't|aren't|wasn't|not) (mentioned|specified|stated|provided|given|included|listed) in the",
     r"(isn't|aren't) (mentioned|specified|stated|provided|given)",
     r"unknown from the",

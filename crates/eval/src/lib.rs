@@ -3,6 +3,7 @@
 //! [`runner::suites`] as it goes, the queue [`worker`], assertions, verdicts and the probes.
 
 pub mod assertions;
+pub mod degenerate;
 pub mod detect;
 pub mod probe;
 pub mod runner;

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 
-use crate::runs::{ResultRecord, Verdict};
+use crate::runs::{Degeneracy, DegenerateCounts, ResultRecord, Verdict};
 use crate::{run_rows, Result, Store, StoreError};
 
 /// The sums the scorecard's weighted estimates rest on, for one (persona, tool,
@@ -61,6 +61,8 @@ pub struct PairSignals {
     /// results, or over all results when none was answered.
     pub latency_p50: u64,
     pub latency_p95: u64,
+    /// Loud results by degenerate reason.
+    pub degenerate: DegenerateCounts,
 }
 
 #[derive(sqlx::FromRow)]
@@ -75,6 +77,10 @@ struct PairSignalRow {
     logprob_pass_n: i64,
     logprob_silent_sum: Option<f64>,
     logprob_silent_n: i64,
+    degenerate_repetition_loop: i64,
+    degenerate_cut_off: i64,
+    degenerate_echo: i64,
+    degenerate_error_object: i64,
 }
 
 /// One sample's answer, for self-consistency across a case's samples.
@@ -114,6 +120,11 @@ impl SilentKey {
 
 /// The 0-based position of the nearest-rank `q`-th percentile among `n` sorted values,
 /// as `proximity_analysis::stats::percentile_u64` picks it; `None` when `n` is 0.
+/// The `LIKE` pattern of reasons naming `d` (`_` in a prefix matches itself too).
+fn like(d: Degeneracy) -> String {
+    format!("{}%", d.reason_prefix())
+}
+
 fn nearest_rank(n: u64, q: f64) -> Option<u64> {
     if n == 0 {
         return None;
@@ -263,12 +274,24 @@ impl Store {
                         CAST(SUM(CASE WHEN verdict = 'silent' THEN mean_logprob END)
                              AS DOUBLE PRECISION) AS logprob_silent_sum,
                         SUM(CASE WHEN verdict = 'silent' AND mean_logprob IS NOT NULL
-                                 THEN 1 ELSE 0 END) AS logprob_silent_n
+                                 THEN 1 ELSE 0 END) AS logprob_silent_n,
+                        SUM(CASE WHEN verdict = 'loud' AND reason LIKE $2
+                                 THEN 1 ELSE 0 END) AS degenerate_repetition_loop,
+                        SUM(CASE WHEN verdict = 'loud' AND reason LIKE $3
+                                 THEN 1 ELSE 0 END) AS degenerate_cut_off,
+                        SUM(CASE WHEN verdict = 'loud' AND reason LIKE $4
+                                 THEN 1 ELSE 0 END) AS degenerate_echo,
+                        SUM(CASE WHEN verdict = 'loud' AND reason LIKE $5
+                                 THEN 1 ELSE 0 END) AS degenerate_error_object
                  FROM results WHERE run_id = $1
                  GROUP BY persona, tool_id
                  ORDER BY persona, tool_id",
             )
             .bind(run_id)
+            .bind(like(Degeneracy::RepetitionLoop))
+            .bind(like(Degeneracy::CutOff))
+            .bind(like(Degeneracy::Echo))
+            .bind(like(Degeneracy::ErrorObject))
             .fetch_all(pool)
             .await?
         });
@@ -297,6 +320,12 @@ impl Store {
                 logprob_silent_n: count(r.logprob_silent_n),
                 latency_p50: at[0],
                 latency_p95: at[1],
+                degenerate: DegenerateCounts {
+                    repetition_loop: count(r.degenerate_repetition_loop),
+                    cut_off: count(r.degenerate_cut_off),
+                    echo: count(r.degenerate_echo),
+                    error_object: count(r.degenerate_error_object),
+                },
                 persona: r.persona,
                 tool_id: r.tool_id,
             });

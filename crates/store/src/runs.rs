@@ -47,6 +47,87 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// Why an output is degenerate: visibly broken whatever it says, so a failing one is loud
+/// with its own reason, never silent (`docs/assertions.md`, "Degenerate output"). The
+/// reason of such a result starts with [`Degeneracy::reason_prefix`], which is how the
+/// failure anatomy counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Degeneracy {
+    /// The output ends in a unit repeated over and over.
+    RepetitionLoop,
+    /// Cut at `max_tokens` before any answer was complete.
+    CutOff,
+    /// The output mostly repeats the prompt.
+    Echo,
+    /// An error object where an answer was due.
+    ErrorObject,
+}
+
+impl Degeneracy {
+    pub const ALL: [Degeneracy; 4] = [
+        Self::RepetitionLoop,
+        Self::CutOff,
+        Self::Echo,
+        Self::ErrorObject,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RepetitionLoop => "repetition_loop",
+            Self::CutOff => "cut_off",
+            Self::Echo => "echo",
+            Self::ErrorObject => "error_object",
+        }
+    }
+
+    /// How the reason of a result with this degeneracy starts.
+    pub fn reason_prefix(self) -> &'static str {
+        match self {
+            Self::RepetitionLoop => "degenerate: repetition loop",
+            Self::CutOff => "degenerate: cut off at max_tokens",
+            Self::Echo => "degenerate: echo of the prompt",
+            Self::ErrorObject => "degenerate: error object",
+        }
+    }
+
+    /// The degeneracy a result's reason names, if any.
+    pub fn of_reason(reason: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|d| reason.starts_with(d.reason_prefix()))
+    }
+}
+
+/// Loud results by [`Degeneracy`]: the failure anatomy's `degenerate` counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DegenerateCounts {
+    pub repetition_loop: u64,
+    pub cut_off: u64,
+    pub echo: u64,
+    pub error_object: u64,
+}
+
+impl DegenerateCounts {
+    /// Count a result whose verdict and reason are given (only loud ones count).
+    pub fn add(&mut self, verdict: Verdict, reason: &str) {
+        if verdict != Verdict::Loud {
+            return;
+        }
+        match Degeneracy::of_reason(reason) {
+            Some(Degeneracy::RepetitionLoop) => self.repetition_loop += 1,
+            Some(Degeneracy::CutOff) => self.cut_off += 1,
+            Some(Degeneracy::Echo) => self.echo += 1,
+            Some(Degeneracy::ErrorObject) => self.error_object += 1,
+            None => {}
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.repetition_loop + self.cut_off + self.echo + self.error_object
+    }
+}
+
 /// The outcome of one assertion on one output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssertionOutcome {

@@ -170,3 +170,46 @@ fn number_formats() {
     assert_eq!(usd(0.0012), "$0.0012");
     assert_eq!(usd(1.234), "$1.23");
 }
+
+#[test]
+fn a_failed_request_shows_its_attempts_latency_and_error_class() {
+    use crate::failures::{failures, FailureFilter};
+    let (program, run, mut results) = fixture::sample();
+    let r = &mut results[0];
+    r.verdict = Verdict::Loud;
+    r.output = String::new();
+    r.assertions.clear();
+    r.error_class = Some("timeout".into());
+    r.reason = "provider error: timeout — no answer within 60s".into();
+    r.attempts = 4;
+    r.latency_ms = 1530;
+    let case_id = r.case_id.clone();
+    let report = scorecard(&program, &run, &results);
+    let loud = failures(&report, &results, FailureFilter::Loud, 10);
+    let case = loud
+        .pairs
+        .iter()
+        .flat_map(|p| &p.cases)
+        .find(|c| c.case_id == case_id)
+        .unwrap();
+    assert_eq!(
+        (case.attempts, case.latency_ms, case.error_class.as_deref()),
+        (4, 1530, Some("timeout"))
+    );
+    let line = "4 attempts over 1530 ms; last error timeout";
+    assert!(failures_table(&loud).contains(&format!("request:  {line}")));
+    assert!(failures_markdown(&loud).contains(&format!("- request: {line}")));
+    let json: serde_json::Value = serde_json::from_str(&failures_json(&loud)).unwrap();
+    let shown = json["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["cases"].as_array().unwrap())
+        .find(|c| c["case_id"] == case_id.as_str())
+        .unwrap();
+    assert_eq!(shown["attempts"], 4);
+    assert_eq!(shown["error_class"], "timeout");
+    // An answer on its first attempt adds no line.
+    let silent = failures(&report, &results, FailureFilter::Silent, 10);
+    assert!(!failures_table(&silent).contains("request:"));
+}

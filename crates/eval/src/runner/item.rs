@@ -230,6 +230,15 @@ pub(crate) fn reserve(
     Some(Reservation { estimate, reserved })
 }
 
+/// A request that failed after its retries: the last error, how long it took in all and
+/// how many attempts were made. Kept with the result like an answer's.
+#[derive(Debug)]
+pub(crate) struct FailedAnswer {
+    pub(crate) error: ProviderError,
+    pub(crate) latency_ms: u64,
+    pub(crate) attempts: u32,
+}
+
 /// Step: ask the provider, retrying transient faults as the tool's parameters allow
 /// (`max_attempts`, default 4; `timeout_secs` an attempt, default 60).
 pub(crate) async fn ask(
@@ -237,20 +246,24 @@ pub(crate) async fn ask(
     provider: &dyn Provider,
     request: &ChatRequest,
     progress: &dyn Progress,
-) -> Result<CachedAnswer, ProviderError> {
+) -> Result<CachedAnswer, FailedAnswer> {
     let policy = RetryPolicy {
         max_attempts: ctx.tool.params.max_attempts.unwrap_or(4).max(1),
         ..RetryPolicy::default()
     };
     if !request.tools.is_empty() && !provider.supports_tools() {
         // Sent without them, the answer would be judged on a question it was not asked.
-        return Err(ProviderError::new(
-            ErrorClass::Config,
-            format!(
-                "tool `{}` (provider `{}`) cannot honour the case's `tools`: it sends no function definitions",
-                ctx.tool.id, ctx.tool.provider
+        return Err(FailedAnswer {
+            error: ProviderError::new(
+                ErrorClass::Config,
+                format!(
+                    "tool `{}` (provider `{}`) cannot honour the case's `tools`: it sends no function definitions",
+                    ctx.tool.id, ctx.tool.provider
+                ),
             ),
-        ));
+            latency_ms: 0,
+            attempts: 0,
+        });
     }
     let timeout = Duration::from_secs_f64(ctx.tool.params.timeout_secs.unwrap_or(60.0));
     let started = Instant::now();
@@ -259,11 +272,19 @@ pub(crate) async fn ask(
     })
     .await;
     let latency_ms = started.elapsed().as_millis() as u64;
-    attempted.result.map(|response| CachedAnswer {
-        response,
-        latency_ms,
-        attempts: attempted.attempts,
-    })
+    let attempts = attempted.attempts;
+    match attempted.result {
+        Ok(response) => Ok(CachedAnswer {
+            response,
+            latency_ms,
+            attempts,
+        }),
+        Err(error) => Err(FailedAnswer {
+            error,
+            latency_ms,
+            attempts,
+        }),
+    }
 }
 
 /// Step: release a request's reservation, counting what its answer really cost (a
@@ -272,7 +293,7 @@ pub(crate) fn settle(
     budget: &Mutex<Budget>,
     tool: &Tool,
     reservation: Reservation,
-    answer: &Result<CachedAnswer, ProviderError>,
+    answer: &Result<CachedAnswer, FailedAnswer>,
 ) {
     let actual = match answer {
         Ok(a) => tool.price.cost(
@@ -329,6 +350,7 @@ pub(crate) fn verdict(
             output: &response.text,
             error: None,
             provider_refused: response.refused,
+            finish_reason: response.finish_reason.as_deref(),
             outcomes,
             tool_calls: &response.tool_calls,
         }),
@@ -337,6 +359,7 @@ pub(crate) fn verdict(
             output: "",
             error: Some(error),
             provider_refused: false,
+            finish_reason: None,
             outcomes: &[],
             tool_calls: &[],
         }),
@@ -393,20 +416,21 @@ pub(crate) fn answered(
     )
 }
 
-/// Step: the result of an item whose request failed.
-pub(crate) fn failed(ctx: &ItemCtx<'_>, e: ProviderError) -> ResultRecord {
-    let (verdict, reason) = verdict(ctx.case, Err(&e), &[]);
+/// Step: the result of an item whose request failed: its attempts, the time they took
+/// and the last error's class are kept, like an answer's.
+pub(crate) fn failed(ctx: &ItemCtx<'_>, f: FailedAnswer) -> ResultRecord {
+    let (verdict, reason) = verdict(ctx.case, Err(&f.error), &[]);
     record(
         ctx,
         RecordParts {
             tool_fingerprint: version_fingerprint(ctx.config_fp, None),
             model_version: None,
             output: String::new(),
-            error: Some(e),
+            error: Some(f.error),
             input_tokens: 0,
             output_tokens: 0,
-            latency_ms: 0,
-            attempts: 0,
+            latency_ms: f.latency_ms,
+            attempts: f.attempts,
             cached: false,
             verdict,
             reason,

@@ -122,6 +122,8 @@ impl Loader {
             return None;
         };
         match ctx.personas.iter().find(|p| p.id == persona.as_str()) {
+            // Known, but its entry did not load: that error is reported once, there.
+            None if self.broken_personas.iter().any(|b| b == persona.as_str()) => {}
             None => {
                 let d = self
                     .diag(

@@ -35,7 +35,7 @@ pub use personas::DEFAULT_EDGE_SHARE;
 use seen_ids::SeenIds;
 use suites::{CaseSink, SuiteCtx, SuiteOut};
 pub use tools::SCRIPTED_ERRORS;
-use yaml_errors::{load_error_diag, serde_error_diag};
+use yaml_errors::{load_error_diag, read_text, serde_error_diag};
 
 /// The file name that marks a program directory.
 pub const PROGRAM_FILE: &str = "proximity.yaml";
@@ -122,6 +122,9 @@ struct Loader {
     /// Parse every suite file whole, as before suites were streamed: the behaviour
     /// streaming is tested against.
     whole_files: bool,
+    /// Ids of personas whose entry failed to load (its error already reported): cases
+    /// naming one are not reported again as naming an unknown persona.
+    broken_personas: Vec<String>,
 }
 
 impl Loader {
@@ -131,11 +134,10 @@ impl Loader {
 
     /// Read a file into the source map; its source id.
     fn read_source(&mut self, path: &Path) -> Option<usize> {
-        match fs_err::read_to_string(path) {
+        match read_text(path) {
             Ok(text) => Some(self.sources.add(path.to_path_buf(), text)),
-            Err(e) => {
-                self.diags
-                    .push(Diagnostic::file(path, format!("cannot read: {e}")));
+            Err(d) => {
+                self.diags.push(*d);
                 None
             }
         }

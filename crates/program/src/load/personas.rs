@@ -24,6 +24,13 @@ impl Loader {
         let mut seen = HashMap::new();
         for node in self.list(map, "personas") {
             let Some(raw) = self.item::<RawPersona>(node, "persona") else {
+                if let Some(id) = node
+                    .as_mapping()
+                    .and_then(|m| m.get_scalar("id"))
+                    .map(|id| id.as_str().to_owned())
+                {
+                    self.broken_personas.push(id);
+                }
                 continue;
             };
             if !self.dup_check(&mut seen, &raw.id, "persona") {

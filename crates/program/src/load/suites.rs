@@ -193,11 +193,10 @@ impl Loader {
         let Some(top) = streamed.filter(|_| !chars.failed()) else {
             self.diags.0.truncate(diags_before);
             out.undo(id, kept_before);
-            match fs_err::read_to_string(file) {
+            match super::yaml_errors::read_text(file) {
                 Ok(text) => self.sources.set_text(id, text),
-                Err(e) => {
-                    self.diags
-                        .push(Diagnostic::file(file, format!("cannot read: {e}")));
+                Err(d) => {
+                    self.diags.push(*d);
                     return;
                 }
             }

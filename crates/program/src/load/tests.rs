@@ -276,7 +276,7 @@ fn a_suite_that_is_not_utf8_is_reported_as_before() {
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(dir.path().join(PROGRAM_FILE), PROGRAM).unwrap();
     fs_err::create_dir_all(dir.path().join("suites")).unwrap();
-    fs_err::write(dir.path().join("suites/s.yaml"), bytes).unwrap();
+    fs_err::write(dir.path().join("suites/s.yaml"), &bytes).unwrap();
     let Err(LoadError::Invalid(d)) = load(dir.path()) else {
         panic!("a suite that is not UTF-8 loaded");
     };
@@ -287,4 +287,76 @@ fn a_suite_that_is_not_utf8_is_reported_as_before() {
         "{message}"
     );
     assert!(message.contains("s.yaml"), "{message}");
+    // Located at the bad byte: its line, column and offset.
+    let line = text_before_line(&bytes, at);
+    assert_eq!((d.0[0].line, d.0[0].column), (line, 17), "{message}");
+    assert!(
+        message.contains(&format!("byte 0xff at byte offset {at}")),
+        "{message}"
+    );
+}
+
+/// The 1-based line of byte `at`.
+fn text_before_line(bytes: &[u8], at: usize) -> usize {
+    bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+#[test]
+fn an_unclosed_flow_sequence_is_reported_on_its_own_line() {
+    let good = case("ok", "");
+    let text = format!(
+        "persona: p\nworkflow: w\ncases:\n{good}  - id: bad\n    kind: [edge\n    prompt: hi\n"
+    );
+    let line = text.lines().position(|l| l.contains("[edge")).unwrap() + 1;
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join(PROGRAM_FILE), PROGRAM).unwrap();
+    fs_err::create_dir_all(dir.path().join("suites")).unwrap();
+    fs_err::write(dir.path().join("suites/s.yaml"), text).unwrap();
+    let Err(LoadError::Invalid(d)) = load(dir.path()) else {
+        panic!("a suite with an unclosed `[` loaded");
+    };
+    assert_eq!(d.len(), 1, "{d}");
+    assert_eq!((d.0[0].line, d.0[0].column), (line, 11), "{d}");
+    assert!(d.to_string().contains("`[` is never closed"), "{d}");
+    // A `[` closed on its line does not take the blame for a later mistake.
+    assert_eq!(
+        super::yaml_errors::unclosed_flow_before("a: [1]\nb: c: d\n", 2),
+        None
+    );
+    assert_eq!(
+        super::yaml_errors::unclosed_flow_before("a: \"[\"\n", 2),
+        None
+    );
+    assert_eq!(
+        super::yaml_errors::unclosed_flow_before("a: [1 # ]\n", 2),
+        Some((1, 4))
+    );
+}
+
+#[test]
+fn a_persona_that_fails_to_load_adds_one_error_not_one_per_case() {
+    let program = PROGRAM.replace(
+        "  - id: q\n    headcount: 1\n",
+        "  - id: q\n    headcount: many\n",
+    );
+    let cases: String = (1..=3).map(|i| case(&format!("c{i}"), "")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join(PROGRAM_FILE), program).unwrap();
+    fs_err::create_dir_all(dir.path().join("suites")).unwrap();
+    let suite = format!("persona: q\nworkflow: w\ncases:\n{cases}");
+    fs_err::write(dir.path().join("suites/s.yaml"), suite).unwrap();
+    let Err(LoadError::Invalid(d)) = load(dir.path()) else {
+        panic!("a persona with `headcount: many` loaded");
+    };
+    let text = d.to_string();
+    assert_eq!(d.len(), 1, "{text}");
+    assert!(text.contains("headcount"), "{text}");
+    assert!(!text.contains("unknown persona"), "{text}");
+    // A persona that is truly missing is still reported.
+    let suite = format!("persona: nobody\nworkflow: w\ncases:\n{}", case("c9", ""));
+    fs_err::write(dir.path().join("suites/s.yaml"), suite).unwrap();
+    let Err(LoadError::Invalid(d)) = load(dir.path()) else {
+        panic!("a case of an unknown persona loaded");
+    };
+    assert!(d.to_string().contains("unknown persona `nobody`"), "{d}");
 }

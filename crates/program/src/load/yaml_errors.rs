@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use marked_yaml::{Node, Span};
+use marked_yaml::{Marker, Node, Span};
 
 use crate::diagnostic::{Diagnostic, SourceMap};
 use crate::suggest::{did_you_mean, one_of};
@@ -14,6 +14,11 @@ pub(super) fn load_error_diag(
     e: &marked_yaml::LoadError,
 ) -> Diagnostic {
     use marked_yaml::LoadError as E;
+    if let E::ScanError(m, err) = e {
+        if let Some(d) = unclosed_flow_diag(sources, m, err) {
+            return d;
+        }
+    }
     let (marker, message, expected) = match e {
         E::TopLevelMustBeMapping(m) => (
             Some(*m),
@@ -54,6 +59,104 @@ pub(super) fn load_error_diag(
         d = d.expected(x);
     }
     d
+}
+
+/// The scanner reports a `[` or `{` never closed where it gives up — often the next
+/// line (`kind: [edge` on line 14 is reported at line 15). When a flow collection opened
+/// on an earlier line is still open there, point at it instead.
+fn unclosed_flow_diag(
+    sources: &SourceMap,
+    m: &Marker,
+    err: &impl std::fmt::Display,
+) -> Option<Diagnostic> {
+    let text = sources.text(m.source());
+    let (line, column) = unclosed_flow_before(text, m.line())?;
+    // Unless the scanner names a flow collection itself, only the line just before counts
+    // (blank and comment lines aside): a `[` further up may be text of a block scalar.
+    let mut between = text
+        .lines()
+        .skip(line)
+        .take(m.line().saturating_sub(line + 1));
+    let names_flow = err.to_string().contains("flow");
+    if !names_flow && between.any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')) {
+        return None;
+    }
+    let opener = text.lines().nth(line - 1)?.chars().nth(column - 1)?;
+    let closer = if opener == '[' { ']' } else { '}' };
+    let at = Marker::new(m.source(), 0, line, column);
+    Some(
+        Diagnostic::at(
+            sources,
+            &Span::new_start(at),
+            format!("invalid YAML: `{opener}` is never closed"),
+        )
+        .expected(format!(
+            "`{closer}` on the same line, or the value without `{opener}`"
+        ))
+        .hint(Some(format!(
+            "the parser stopped at line {}: {err}",
+            m.line()
+        ))),
+    )
+}
+
+/// The line and column (1-based) of the last `[` or `{` opened before line `before` and
+/// not closed by then, outside quotes and comments.
+pub(super) fn unclosed_flow_before(text: &str, before: usize) -> Option<(usize, usize)> {
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    for (i, l) in text.lines().enumerate().take(before.saturating_sub(1)) {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (j, c) in l.chars().enumerate() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if prev.is_whitespace() => break,
+                    '"' | '\'' if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(c),
+                    '[' | '{' => open.push((i + 1, j + 1)),
+                    ']' | '}' => {
+                        open.pop();
+                    }
+                    _ => {}
+                },
+            }
+            prev = c;
+        }
+    }
+    open.last().copied()
+}
+
+/// A file's text, or a diagnostic: one that cannot be read, or one that is not UTF-8
+/// (located at the first bad byte: its line, column and byte offset).
+pub(super) fn read_text(path: &Path) -> Result<String, Box<Diagnostic>> {
+    let bytes = fs_err::read(path)
+        .map_err(|e| Box::new(Diagnostic::file(path, format!("cannot read: {e}"))))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = &bytes[..at];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let good = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let mut d = Diagnostic::file(
+            path,
+            format!(
+                "cannot read: not UTF-8 (byte 0x{:02x} at byte offset {at})",
+                bytes[at]
+            ),
+        );
+        d.line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        d.column = good(&bytes[line_start..at]).chars().count() + 1;
+        let line_end = bytes[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| at + i);
+        d.snippet = Some(good(&bytes[line_start..line_end]));
+        Box::new(d.expected("UTF-8 text: save the file as UTF-8"))
+    })
 }
 
 pub(super) fn serde_error_diag(

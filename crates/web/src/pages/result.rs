@@ -57,6 +57,7 @@ pub fn build(ctx: &PageCtx<'_>, run: &proximity_store::RunRecord, r: &ResultReco
             tokens => format!("{} in / {} out", r.input_tokens, r.output_tokens),
             cost => usd_small(r.cost_usd),
             latency_ms => r.latency_ms,
+            attempts => r.attempts,
             cached => r.cached,
             hedged => r.hedged,
             assertions => r.assertions.iter().map(|a| context! {

@@ -187,7 +187,11 @@ async fn a_reservation_that_would_pass_the_budget_is_refused() {
     assert!(reserve(&budget, ctx.tool, &request).is_none());
     assert!(budget.lock().unwrap().exhausted);
     // Settling a failure frees the reservation and spends nothing.
-    let failure = Err(ProviderError::new(ErrorClass::Server, "boom"));
+    let failure = Err(FailedAnswer {
+        error: ProviderError::new(ErrorClass::Server, "boom"),
+        latency_ms: 12,
+        attempts: 4,
+    });
     settle(&budget, ctx.tool, first, &failure);
     let b = budget.lock().unwrap();
     assert_eq!((b.spent, b.reserved), (0.0, 0.0));
@@ -221,7 +225,12 @@ async fn asking_returns_the_answer_or_the_providers_error_class() {
     let err = ask(&ctx, provider.as_ref(), &request_of(&ctx), &Silent)
         .await
         .unwrap_err();
-    assert_eq!(err.class, ErrorClass::Auth);
+    assert_eq!(err.error.class, ErrorClass::Auth);
+    // An auth fault is not retried: one attempt, and its time is kept.
+    assert_eq!(err.attempts, 1);
+    let result = failed(&ctx, err);
+    assert_eq!(result.attempts, 1);
+    assert_eq!(result.error_class.as_deref(), Some("auth"));
 }
 
 #[tokio::test]
@@ -266,12 +275,23 @@ async fn records_carry_the_answer_or_the_error() {
     assert_eq!(r.hedged, Some(false));
     assert_ne!(r.tool_fingerprint, version_fingerprint(&f.fp, None));
 
-    let r = failed(&ctx, ProviderError::new(ErrorClass::Server, "boom"));
+    let r = failed(&ctx, boom(4, 1500));
     assert_eq!(r.verdict, Verdict::Loud);
     assert_eq!(r.error_class.as_deref(), Some("server"));
     assert_eq!(r.error_message.as_deref(), Some("boom"));
-    assert_eq!((r.cost_usd, r.attempts, r.cached), (0.0, 0, false));
+    // A failed request keeps what happened: its attempts and the time they took.
+    assert_eq!((r.cost_usd, r.attempts, r.cached), (0.0, 4, false));
+    assert_eq!(r.latency_ms, 1500);
     assert!(r.output.is_empty() && r.assertions.is_empty() && r.hedged.is_none());
+}
+
+/// A server fault after `attempts` attempts taking `latency_ms` in all.
+fn boom(attempts: u32, latency_ms: u64) -> FailedAnswer {
+    FailedAnswer {
+        error: ProviderError::new(ErrorClass::Server, "boom"),
+        latency_ms,
+        attempts,
+    }
 }
 
 #[tokio::test]
@@ -279,7 +299,7 @@ async fn a_result_is_written_once() {
     let f = fixture().await;
     let ctx = f.ctx("fine");
     let budget = Mutex::new(Budget::new(None, 0.0));
-    let r = failed(&ctx, ProviderError::new(ErrorClass::Server, "boom"));
+    let r = failed(&ctx, boom(1, 3));
     let first = write(&ctx, r.clone(), None, &budget, &Silent)
         .await
         .unwrap();
