@@ -408,10 +408,10 @@ async fn drift_findings_and_the_risk_baseline_appear_on_the_overview_and_tool_pa
         })
         .await
         .unwrap();
-    store
-        .create_run(&common::run("r2", "2026-04-01T10:00:00Z"))
-        .await
-        .unwrap();
+    // The newer one is a risk-probe run, as `proximity probe risk` records it.
+    let mut r2 = common::run("r2", "2026-04-01T10:00:00Z");
+    r2.config = serde_json::json!({"probe": {"kind": "risk"}});
+    store.create_run(&r2).await.unwrap();
     let mut later = common::result_for(&program, "r2", 0, "acme-copilot", 0);
     later.workflow = "risk-injection".into();
     later.verdict = proximity_store::Verdict::Silent;

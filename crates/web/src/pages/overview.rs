@@ -191,7 +191,7 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
             .runs()
             .await?
             .iter()
-            .filter(|r| !proximity_analysis::context_fill::is_context_probe(r))
+            .filter(|r| super::run_kind(r) == super::RunKind::Eval)
             .take(8)
             .map(|r| {
                 let mut h = RunHead::new(r, ctx.links);
