@@ -156,9 +156,17 @@ pub fn usd(v: f64) -> String {
 }
 
 /// Format a small cost with enough digits: `$0.0042`.
+/// Amounts under a dollar keep four places and one under $0.0001 reads `<$0.0001`, so
+/// a real spend never reads `$0.00`.
 pub fn usd_small(v: f64) -> String {
     if v.abs() >= 1.0 || v == 0.0 {
         usd(v)
+    } else if v.abs() < 0.0001 {
+        if v < 0.0 {
+            "-<$0.0001".into()
+        } else {
+            "<$0.0001".into()
+        }
     } else {
         format!("${v:.4}")
     }
@@ -206,6 +214,9 @@ mod tests {
         assert_eq!(usd(-12.345), "-$12.35");
         assert_eq!(usd(1_000_000.0), "$1,000,000.00");
         assert_eq!(usd_small(0.00421), "$0.0042");
+        assert_eq!(usd_small(0.0033), "$0.0033");
+        assert_eq!(usd_small(0.00001), "<$0.0001");
+        assert_eq!(usd_small(3609.964), "$3,609.96");
         assert_eq!(points(-0.234), "-23 pts");
         assert_eq!(points(0.1), "+10 pts");
     }

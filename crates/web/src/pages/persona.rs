@@ -48,16 +48,17 @@ pub fn standardise_plan(input: &PlanInput, persona: &str, tool: &str) -> Option<
         })
         .collect();
     let mut summary = format!(
-        "${:.2}/month, silent-failure rate {} over {} results",
-        w.monthly_cost_usd,
+        "{}/month, silent-failure rate {} over {} results",
+        usd(w.monthly_cost_usd),
         pct(w.silent_rate),
-        w.results
+        crate::pages::usage::count(i64::try_from(w.results).unwrap_or(i64::MAX))
     );
     if let Some(c) = &w.compared_with {
+        let sign = if c.cost_change_usd >= 0.0 { "+" } else { "" };
         summary.push_str(&format!(
-            "; vs the planner's choice `{}`: {:+.2} $/month, silent rate {:+.1} points",
+            "; vs the planner's choice `{}`: {sign}{}/month, silent rate {:+.1} points",
             c.tool,
-            c.cost_change_usd,
+            usd(c.cost_change_usd),
             c.silent_rate_change * 100.0
         ));
     }

@@ -8,7 +8,7 @@ use minijinja::{context, Value};
 use proximity_store::RunStatus;
 use serde::Serialize;
 
-use super::{html, page, run_kind, usd, Chrome, PageCtx};
+use super::{html, page, run_kind, usd_small, Chrome, PageCtx};
 use crate::links::Links;
 use crate::{AppState, WebError};
 
@@ -53,7 +53,7 @@ pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
                 silent: t.map_or(0, |t| t.silent),
                 structural: t.map_or(0, |t| t.structural),
                 loud: t.map_or(0, |t| t.loud),
-                cost: usd(t.map_or(0.0, |t| t.cost_usd)),
+                cost: usd_small(t.map_or(0.0, |t| t.cost_usd)),
             }
         })
         .collect();
