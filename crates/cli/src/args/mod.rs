@@ -83,7 +83,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the dashboard (127.0.0.1:7777 by default).
     Serve(ServeArgs),
-    /// Generated cases that measure a tool (`context`: context fill).
+    /// Generated cases that measure a tool (`context`: context fill; `risk`: the risk
+    /// probes).
     #[command(subcommand)]
     Probe(ProbeCommand),
     /// Manage the embedded local model.
@@ -178,6 +179,24 @@ pub enum Format {
     Junit,
     /// A static site (`report --out DIR` only): the dashboard's views of the run.
     Html,
+}
+
+/// Output formats of a context-fill curve: a scorecard's, less JUnit and HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CurveFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+impl From<CurveFormat> for Format {
+    fn from(f: CurveFormat) -> Self {
+        match f {
+            CurveFormat::Table => Self::Table,
+            CurveFormat::Json => Self::Json,
+            CurveFormat::Markdown => Self::Markdown,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -309,9 +328,9 @@ pub struct ProbeContextArgs {
     /// Ask the tool again instead of reusing cached answers.
     #[arg(long)]
     pub no_cache: bool,
-    /// How to print the curve (`junit` is not available for probes).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// How to print the curve.
+    #[arg(long, value_enum, default_value_t = CurveFormat::Table)]
+    pub format: CurveFormat,
     /// Write the curve to this file instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,

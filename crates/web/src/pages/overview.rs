@@ -64,7 +64,7 @@ struct PairLine {
     gap_negative: bool,
     silent: String,
     monthly_cost: String,
-    results: u64,
+    results: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -190,7 +190,10 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
     let lines: Vec<PairLine> = pairs
         .iter()
         .map(|p| PairLine {
-            persona: p.persona.clone(),
+            persona: ctx
+                .program
+                .persona(&p.persona)
+                .map_or_else(|| p.persona.clone(), |x| x.name.clone()),
             persona_href: ctx.links.persona(&p.persona, &run.id),
             tool: p.tool.clone(),
             tool_href: ctx.links.tool(&p.tool),
@@ -200,7 +203,9 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
             gap_negative: p.gap.is_some_and(|g| g < 0.0),
             silent: p.silent_rate.with_ci(),
             monthly_cost: p.monthly_cost_usd.map_or("—".into(), usd),
-            results: p.verdicts.total(),
+            results: crate::pages::usage::count(
+                i64::try_from(p.verdicts.total()).unwrap_or(i64::MAX),
+            ),
         })
         .collect();
     let gaps: Vec<Gap> = pairs
