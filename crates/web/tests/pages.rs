@@ -482,6 +482,29 @@ async fn promote_appends_the_case_keeping_old_bytes_and_the_suite_still_loads() 
         )
         .await
         .unwrap();
+    // A note without a prompt cannot become a case here: no form, the cli's way instead.
+    let bare = store
+        .insert_note(
+            &NewNote {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+                author: "bo".into(),
+                role: NoteRole::Practitioner,
+                persona: "support-agent".into(),
+                tool: "acme-copilot".into(),
+                workflow: Some("ticket-triage".into()),
+                task: "triage".into(),
+                what_happened: "fine".into(),
+                outcome: NoteOutcome::Worked,
+                failure_mode: None,
+                minutes_saved: 3.0,
+                minutes_lost: 0.0,
+                prompt: None,
+                output: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
     let suite = proximity_program::promote::suite_for(&program, "support-agent").unwrap();
     let before = fs_err::read(&suite).unwrap();
     let security = Security::new(HOST.parse().unwrap(), None);
@@ -535,6 +558,8 @@ async fn promote_appends_the_case_keeping_old_bytes_and_the_suite_still_loads() 
     assert_eq!(case.note.as_deref(), Some(id.to_string().as_str()));
     let (_, _, page) = get(&app, "/field-log?notice=promoted").await;
     assert!(page.contains(&format!("case <code>field-note-{id}</code>")));
+    assert!(!page.contains(&format!("action=\"/field-log/{bare}/promote\"")));
+    assert!(page.contains(&format!("proximity note promote {bare} --workflow")));
 
     let (status, _, _) = post(
         &app,
