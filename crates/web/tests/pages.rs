@@ -375,6 +375,15 @@ async fn decisions_show_their_stale_reasons_and_are_due_on_the_overview() {
         "the evidence-age reason: {page}"
     );
     assert!(page.contains("2026-04-01"), "review by = decided + horizon");
+    // The whole record: statement, author, scope and evidence.
+    assert!(page.contains("Support uses acme-copilot for triage."));
+    assert!(page.contains("by lead"));
+    assert!(page.contains("personas support-agent; tools acme-copilot"));
+    assert!(page.contains("<code>run:r1</code>"));
+    assert!(
+        !page.contains("fingerprint "),
+        "stale reasons in words, not hashes"
+    );
     let (_, _, overview) = get(&app, "/").await;
     assert!(overview
         .contains("<strong>Support standardises on acme-copilot</strong>: evidence run:r1 is"));
