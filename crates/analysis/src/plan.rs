@@ -12,6 +12,7 @@
 //! Pareto sets pairwise, which is exact because cost and headcount-weighted score add.
 
 pub mod evidence;
+pub mod from_scores;
 
 use std::collections::BTreeMap;
 

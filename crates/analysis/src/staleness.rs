@@ -182,22 +182,14 @@ pub async fn resolve(store: &Store, d: &DecisionRecord) -> Result<ResolvedEviden
             _ => {}
         }
     }
-    let mut seen = BTreeSet::new();
     for run in &runs {
-        let Ok(results) = store.results(run).await else {
+        let Ok(seen) = store.run_fingerprints(run).await else {
             continue;
         };
-        for r in results {
-            let key = (
-                run.clone(),
-                r.tool_id.clone(),
-                r.tool_fingerprint.clone(),
-                r.model_version.clone(),
-            );
-            if seen.insert(key.clone()) {
-                ev.fingerprints.push(key);
-            }
-        }
+        ev.fingerprints.extend(
+            seen.into_iter()
+                .map(|(tool, fingerprint, version)| (run.clone(), tool, fingerprint, version)),
+        );
     }
     let covered = covered_tools(d, &ev);
     ev.drift = collect_drift(store, &covered, d.created_at).await?;

@@ -4,7 +4,6 @@
 //! every result, plus one page of results at a time, the top silent failures and the
 //! samples' answers streamed case by case.
 
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 
 use crate::runs::{Degeneracy, DegenerateCounts, ResultRecord, Verdict};
@@ -203,6 +202,9 @@ pub struct UsageDay {
     pub day: String,
     pub group_key: String,
     pub requests: i64,
+    /// Requests answered with status 400 or above, and of those 429 (rate limited).
+    pub errors: i64,
+    pub rate_limited: i64,
     pub cost_usd: f64,
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -214,16 +216,7 @@ pub enum UsageSeries {
     Persona,
     Tier,
     Tool,
-}
-
-impl UsageSeries {
-    fn column(self) -> &'static str {
-        match self {
-            Self::Persona => "COALESCE(persona, '(no key)')",
-            Self::Tier => "COALESCE(tier, '(no key)')",
-            Self::Tool => "tool_id",
-        }
-    }
+    Workflow,
 }
 
 const VERDICT_SUMS: &str = "SUM(CASE WHEN verdict = 'pass' THEN 1 ELSE 0 END) AS pass,
@@ -636,6 +629,38 @@ impl Store {
         })
     }
 
+    /// The distinct (tool, tool fingerprint, model version) of a run's results, sorted
+    /// (missing model versions first): the run's tools from `results_cells`, then each
+    /// tool's fingerprints from `results_fingerprints`, both index-only, never the rows.
+    pub async fn run_fingerprints(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<(String, String, Option<String>)>> {
+        let mut rows: Vec<(String, String, Option<String>)> = with_pool!(self, |pool| {
+            let tools: Vec<(String,)> =
+                sqlx::query_as("SELECT DISTINCT tool_id FROM results WHERE run_id = $1")
+                    .bind(run_id)
+                    .fetch_all(pool)
+                    .await?;
+            let mut rows = Vec::new();
+            for (tool,) in tools {
+                let seen: Vec<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT tool_fingerprint, model_version FROM results
+                     WHERE tool_id = $1 AND run_id = $2
+                     GROUP BY tool_fingerprint, model_version",
+                )
+                .bind(&tool)
+                .bind(run_id)
+                .fetch_all(pool)
+                .await?;
+                rows.extend(seen.into_iter().map(|(f, v)| (tool.clone(), f, v)));
+            }
+            Ok::<_, StoreError>(rows)
+        })?;
+        rows.sort();
+        Ok(rows)
+    }
+
     /// The fingerprints a tool had, run by run, oldest run first.
     pub async fn fingerprint_history(&self, tool_id: &str) -> Result<Vec<FingerprintSeen>> {
         with_pool!(self, |pool| {
@@ -652,32 +677,6 @@ impl Store {
             .bind(tool_id)
             .fetch_all(pool)
             .await?)
-        })
-    }
-
-    /// Gateway usage per UTC day and group since `since`, oldest day first.
-    pub async fn usage_days(
-        &self,
-        since: Option<DateTime<Utc>>,
-        by: UsageSeries,
-    ) -> Result<Vec<UsageDay>> {
-        with_pool!(self, |pool| {
-            // The grouping column comes from a closed enum, never from input.
-            let sql = format!(
-                "SELECT substr(created_at, 1, 10) AS day, {col} AS group_key,
-                        COUNT(*) AS requests,
-                        CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd,
-                        CAST(SUM(input_tokens) AS BIGINT) AS input_tokens,
-                        CAST(SUM(output_tokens) AS BIGINT) AS output_tokens
-                 FROM gateway_usage WHERE created_at >= $1
-                 GROUP BY substr(created_at, 1, 10), {col}
-                 ORDER BY day, group_key",
-                col = by.column()
-            );
-            Ok(sqlx::query_as::<_, UsageDay>(&sql)
-                .bind(since.map(crate::usage::ts).unwrap_or_default())
-                .fetch_all(pool)
-                .await?)
         })
     }
 }

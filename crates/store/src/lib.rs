@@ -36,6 +36,7 @@ pub mod runs;
 pub mod testing;
 pub mod transfer;
 pub mod usage;
+mod usage_daily;
 mod writer_conn;
 pub use writer_conn::WritePriority;
 
@@ -46,7 +47,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{ConnectOptions as _, PgPool, SqlitePool};
 
 pub use baselines::{BaselineRecord, BaselineTool, NewDriftFinding};
 pub use batch::MAX_BATCH as RESULTS_PER_BATCH;
@@ -566,7 +567,8 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePoo
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
         .pragma("cache_size", PAGE_CACHE)
-        .pragma("temp_store", TEMP_STORE);
+        .pragma("temp_store", TEMP_STORE)
+        .log_slow_statements(SLOW_STATEMENT_LOG, SLOW_STATEMENT);
     let max = if path == ":memory:" {
         1
     } else {
@@ -583,8 +585,16 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlitePoo
         .await?)
 }
 
+/// sqlx logs a statement slower than [`SLOW_STATEMENT`] at this level: `info`, which the
+/// CLI shows behind `-v` (its default level is `warn`), so a slow query never writes
+/// SQL into a command's output.
+const SLOW_STATEMENT_LOG: log::LevelFilter = log::LevelFilter::Info;
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<PgPool> {
-    let connect = PgConnectOptions::from_str(url)?.application_name("proximity");
+    let connect = PgConnectOptions::from_str(url)?
+        .application_name("proximity")
+        .log_slow_statements(SLOW_STATEMENT_LOG, SLOW_STATEMENT);
     Ok(PgPoolOptions::new()
         .max_connections(options.max_connections.unwrap_or(16))
         .acquire_timeout(options.acquire_timeout)

@@ -3,7 +3,7 @@
 //! rendering into words and dates.
 
 use chrono::Duration;
-use proximity_analysis::staleness::Review;
+use proximity_analysis::staleness::{Review, StaleReason};
 use proximity_store::{DecisionRecord, DriftFinding};
 use serde::Serialize;
 
@@ -14,9 +14,27 @@ pub struct DecisionView {
     pub title: String,
     pub decided_at: String,
     pub review_by: Option<String>,
-    /// Why it is stale (evidence older than its horizon, a tool's fingerprint changed);
-    /// empty when it is current.
+    /// Why it is stale (evidence older than its horizon, a tool's fingerprint changed),
+    /// in plain words, each once; empty when it is current.
     pub stale_reasons: Vec<String>,
+    pub statement: String,
+    /// Who decided; `—` when nobody was recorded.
+    pub author: String,
+    /// What it covers: `personas …; tools …; tiers …`, or `the whole program`.
+    pub scope: String,
+    /// The evidence cited, `kind:reference`.
+    pub evidence: Vec<String>,
+}
+
+/// A stale reason in plain words: fingerprints as "the tool's configuration or model
+/// changed", not hashes.
+fn plain(r: &StaleReason) -> String {
+    match r {
+        StaleReason::FingerprintChanged { tool, run, .. } => format!(
+            "`{tool}` has changed (its configuration or model version) since run {run}, the evidence"
+        ),
+        other => other.describe(),
+    }
 }
 
 impl DecisionView {
@@ -29,7 +47,40 @@ impl DecisionView {
                 .created_at
                 .checked_add_signed(Duration::days(i64::from(d.decision.horizon_days)))
                 .map(|t| t.format("%Y-%m-%d").to_string()),
-            stale_reasons: r.reasons.iter().map(|s| s.describe()).collect(),
+            stale_reasons: {
+                let mut out: Vec<String> = Vec::new();
+                for s in r.reasons.iter().map(plain) {
+                    if !out.contains(&s) {
+                        out.push(s);
+                    }
+                }
+                out
+            },
+            statement: d.decision.statement.clone(),
+            author: d.decision.author.clone().unwrap_or_else(|| "—".into()),
+            scope: {
+                let mut parts = Vec::new();
+                for (what, ids) in [
+                    ("personas", &d.decision.personas),
+                    ("tools", &d.decision.tools),
+                    ("tiers", &d.decision.tiers),
+                ] {
+                    if !ids.is_empty() {
+                        parts.push(format!("{what} {}", ids.join(", ")));
+                    }
+                }
+                if parts.is_empty() {
+                    "the whole program".into()
+                } else {
+                    parts.join("; ")
+                }
+            },
+            evidence: d
+                .decision
+                .evidence
+                .iter()
+                .map(|e| format!("{}:{}", e.kind.as_str(), e.reference))
+                .collect(),
         }
     }
 }

@@ -375,6 +375,15 @@ async fn decisions_show_their_stale_reasons_and_are_due_on_the_overview() {
         "the evidence-age reason: {page}"
     );
     assert!(page.contains("2026-04-01"), "review by = decided + horizon");
+    // The whole record: statement, author, scope and evidence.
+    assert!(page.contains("Support uses acme-copilot for triage."));
+    assert!(page.contains("by lead"));
+    assert!(page.contains("personas support-agent; tools acme-copilot"));
+    assert!(page.contains("<code>run:r1</code>"));
+    assert!(
+        !page.contains("fingerprint "),
+        "stale reasons in words, not hashes"
+    );
     let (_, _, overview) = get(&app, "/").await;
     assert!(overview
         .contains("<strong>Support standardises on acme-copilot</strong>: evidence run:r1 is"));
@@ -408,10 +417,10 @@ async fn drift_findings_and_the_risk_baseline_appear_on_the_overview_and_tool_pa
         })
         .await
         .unwrap();
-    store
-        .create_run(&common::run("r2", "2026-04-01T10:00:00Z"))
-        .await
-        .unwrap();
+    // The newer one is a risk-probe run, as `proximity probe risk` records it.
+    let mut r2 = common::run("r2", "2026-04-01T10:00:00Z");
+    r2.config = serde_json::json!({"probe": {"kind": "risk"}});
+    store.create_run(&r2).await.unwrap();
     let mut later = common::result_for(&program, "r2", 0, "acme-copilot", 0);
     later.workflow = "risk-injection".into();
     later.verdict = proximity_store::Verdict::Silent;
@@ -482,6 +491,29 @@ async fn promote_appends_the_case_keeping_old_bytes_and_the_suite_still_loads() 
         )
         .await
         .unwrap();
+    // A note without a prompt cannot become a case here: no form, the cli's way instead.
+    let bare = store
+        .insert_note(
+            &NewNote {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+                author: "bo".into(),
+                role: NoteRole::Practitioner,
+                persona: "support-agent".into(),
+                tool: "acme-copilot".into(),
+                workflow: Some("ticket-triage".into()),
+                task: "triage".into(),
+                what_happened: "fine".into(),
+                outcome: NoteOutcome::Worked,
+                failure_mode: None,
+                minutes_saved: 3.0,
+                minutes_lost: 0.0,
+                prompt: None,
+                output: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
     let suite = proximity_program::promote::suite_for(&program, "support-agent").unwrap();
     let before = fs_err::read(&suite).unwrap();
     let security = Security::new(HOST.parse().unwrap(), None);
@@ -535,6 +567,8 @@ async fn promote_appends_the_case_keeping_old_bytes_and_the_suite_still_loads() 
     assert_eq!(case.note.as_deref(), Some(id.to_string().as_str()));
     let (_, _, page) = get(&app, "/field-log?notice=promoted").await;
     assert!(page.contains(&format!("case <code>field-note-{id}</code>")));
+    assert!(!page.contains(&format!("action=\"/field-log/{bare}/promote\"")));
+    assert!(page.contains(&format!("proximity note promote {bare} --workflow")));
 
     let (status, _, _) = post(
         &app,

@@ -74,3 +74,60 @@ async fn cell_sums_give_the_same_scorecard_as_every_result() {
         }
     }
 }
+
+/// The persona page plans from cell sums ([`inputs_from_scores`]); `proximity plan`
+/// from every result ([`proximity_analysis::plan::inputs`]): the same input either way.
+#[tokio::test]
+async fn planning_from_cell_sums_gives_the_planners_input() {
+    use proximity_analysis::pair_scores::pair_scores;
+    use proximity_analysis::plan::from_scores::inputs_from_scores;
+    use proximity_analysis::plan::{inputs, ToolEvidence};
+
+    let dir = tempfile::tempdir().unwrap();
+    let program = common::acme();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let store = proximity_store::Store::connect(&url).await.unwrap();
+    let run = common::run("r1", "2026-03-01T10:00:00Z");
+    store.create_run(&run).await.unwrap();
+    for r in common::results(&program, "r1", 3) {
+        store.insert_result(&r).await.unwrap();
+    }
+    let results = store.results("r1").await.unwrap();
+    let now = chrono::Utc::now();
+    let evidence: Vec<ToolEvidence<'_>> = program
+        .tools
+        .iter()
+        .map(|t| ToolEvidence {
+            persona: None,
+            tool: &t.id,
+            run: &run,
+            results: &results,
+        })
+        .collect();
+    let want = inputs(&program, &evidence, now);
+    let scores: Vec<_> = pair_scores(&program, &store.score_cells("r1").await.unwrap())
+        .into_iter()
+        .map(|s| (&run, s))
+        .collect();
+    let got = inputs_from_scores(&program, &scores, now);
+    assert!(want.personas.iter().all(|p| !p.tools.is_empty()));
+    assert_eq!(got.personas.len(), want.personas.len());
+    for (g, w) in got.personas.iter().zip(&want.personas) {
+        assert_eq!(g.tools.len(), w.tools.len(), "{}", w.id);
+        for (a, b) in g.tools.iter().zip(&w.tools) {
+            assert_eq!((&a.tool, a.results), (&b.tool, b.results), "{}", w.id);
+            assert!(close(a.silent_rate, b.silent_rate));
+            for (x, y) in a.cells.iter().zip(&b.cells) {
+                match (x, y) {
+                    (Some(x), Some(y)) => {
+                        assert!(close(x.score, y.score) && close(x.ci_low, y.ci_low));
+                        assert!(close(x.mean_cost_usd, y.mean_cost_usd) && x.n == y.n);
+                    }
+                    (None, None) => {}
+                    other => panic!("{}: {other:?}", w.id),
+                }
+            }
+        }
+        assert_eq!(g.workflows, w.workflows);
+    }
+}

@@ -50,6 +50,13 @@ async fn static_site_is_self_contained_and_links_resolve() {
         assert!(!html.contains("<img"), "{}", f.display());
         assert!(!html.contains("<form"), "{}: no forms offline", f.display());
         assert!(html.contains("<style>"), "inline CSS");
+        assert!(
+            html.contains(
+                "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
+            ),
+            "{}: the CSP travels with the file",
+            f.display()
+        );
         for href in hrefs(&html) {
             if href.starts_with("data:") {
                 continue;

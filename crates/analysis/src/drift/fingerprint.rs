@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::{FieldChange, FingerprintChange, ToolConfig};
 
 /// The fields of two configurations that differ: objects are walked key by key
-/// (`params.temperature`), anything else is compared whole (`capabilities`).
+/// (`params.temperature`), lists of objects item by item (`params.rules[3].reply`),
+/// anything else is compared whole (`capabilities`).
 pub fn changed_fields(before: &Value, after: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
     walk("", before, after, &mut out);
@@ -31,6 +32,22 @@ fn walk(prefix: &str, before: &Value, after: &Value, out: &mut Vec<FieldChange>)
                     &path,
                     b.get(k).unwrap_or(&Value::Null),
                     a.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        // Lists of objects (a scripted tool's `params.rules`) item by item, so one
+        // changed rule reads `params.rules[3].reply`, not the whole list twice.
+        (Value::Array(b), Value::Array(a))
+            if before != after
+                && b.iter().chain(a.iter()).all(Value::is_object)
+                && !(b.is_empty() && a.is_empty()) =>
+        {
+            for i in 0..b.len().max(a.len()) {
+                walk(
+                    &format!("{prefix}[{i}]"),
+                    b.get(i).unwrap_or(&Value::Null),
+                    a.get(i).unwrap_or(&Value::Null),
                     out,
                 );
             }

@@ -226,3 +226,18 @@ fn tools_without_results_now_are_listed_missing() {
     assert_eq!(r.missing_tools, ["t"]);
     assert!(r.tools.is_empty() && !r.drift);
 }
+
+#[test]
+fn only_the_changed_rules_of_a_list_are_reported() {
+    let rule = |r: &str| serde_json::json!({"when": "x", "reply": r});
+    let before = serde_json::json!({"params": {"rules": [rule("a"), rule("b"), rule("c")]}});
+    let after =
+        serde_json::json!({"params": {"rules": [rule("a"), rule("B"), rule("c"), rule("d")]}});
+    let changes = changed_fields(&before, &after);
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    // An added rule is one change, the rule whole.
+    assert_eq!(fields, ["params.rules[1].reply", "params.rules[3]"]);
+    assert_eq!(changes[1].after, rule("d"));
+    assert_eq!(changes[0].before, serde_json::json!("b"));
+    assert_eq!(changes[0].after, serde_json::json!("B"));
+}

@@ -17,11 +17,13 @@ pub enum DecideCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
+    /// A short name for the decision, as lists show it.
     #[arg(long)]
     pub title: String,
     /// What was decided, in a sentence or two.
     #[arg(long)]
     pub statement: String,
+    /// Who decided (default: none recorded).
     #[arg(long)]
     pub author: Option<String>,
     /// A persona it covers (repeatable).

@@ -87,7 +87,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the dashboard (127.0.0.1:7777 by default).
     Serve(ServeArgs),
-    /// Generated cases that measure a tool (`context`: context fill).
+    /// Generated cases that measure a tool (`context`: context fill; `risk`: the risk
+    /// probes).
     #[command(subcommand)]
     Probe(ProbeCommand),
     /// Manage the embedded local model.
@@ -188,6 +189,24 @@ pub enum Format {
     /// One row per result, for spreadsheets (text that would run as a formula is
     /// prefixed with `'`).
     Csv,
+}
+
+/// Output formats of a context-fill curve: a scorecard's, less JUnit and HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CurveFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+impl From<CurveFormat> for Format {
+    fn from(f: CurveFormat) -> Self {
+        match f {
+            CurveFormat::Table => Self::Table,
+            CurveFormat::Json => Self::Json,
+            CurveFormat::Markdown => Self::Markdown,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -321,9 +340,9 @@ pub struct ProbeContextArgs {
     /// Ask the tool again instead of reusing cached answers.
     #[arg(long)]
     pub no_cache: bool,
-    /// How to print the curve (`junit` is not available for probes).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// How to print the curve.
+    #[arg(long, value_enum, default_value_t = CurveFormat::Table)]
+    pub format: CurveFormat,
     /// Write the curve to this file instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,

@@ -10,7 +10,7 @@ use proximity_providers::tokens;
 use proximity_store::{ResultRecord, RunStatus, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{DepthArg, Format, GlobalArgs, ProbeCommand, ProbeContextArgs};
+use crate::args::{DepthArg, GlobalArgs, ProbeCommand, ProbeContextArgs};
 use crate::commands::output::{self, emit};
 use crate::context::{load_program, open_store};
 use crate::progress::Bar;
@@ -63,9 +63,6 @@ pub async fn fill_effective_context(
 
 #[allow(clippy::print_stderr)]
 async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outcome> {
-    if args.format == Format::Junit {
-        anyhow::bail!("`--format junit` is not available for probes: use table, json or markdown");
-    }
     let program = load_program(g)?;
     let tool_id = crate::context::tool_to_probe(&program, args.tool.as_deref())?;
     if let Some(p) = &args.persona {
@@ -135,7 +132,7 @@ async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outc
     let curve = context_fill::curve(&run, &results)
         .with_context(|| format!("run {} holds no context-fill probe", run.id))?;
     emit(
-        &output::render_curve(&curve, args.format)?,
+        &output::render_curve(&curve, args.format.into())?,
         args.out.as_deref(),
     )?;
     store.close().await;

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::runs::{AssertionOutcome, RunRecord, RunStatus};
+use chrono::{DateTime, Utc};
 
 fn run(id: &str, at: &str) -> RunRecord {
     RunRecord {

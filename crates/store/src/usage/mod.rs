@@ -197,17 +197,6 @@ pub enum UsageGroup {
     Tier,
 }
 
-impl UsageGroup {
-    fn column(self) -> &'static str {
-        match self {
-            Self::Persona => "COALESCE(persona, '(no key)')",
-            Self::Tool => "tool_id",
-            Self::Workflow => "workflow",
-            Self::Tier => "COALESCE(tier, '(no key)')",
-        }
-    }
-}
-
 /// Spend and volume of one group.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UsageSummaryRow {
@@ -400,31 +389,14 @@ impl Store {
         })
     }
 
-    /// Spend and volume since `since`, grouped, the most expensive group first.
+    /// Spend and volume since `since`, grouped, the most expensive group first: from the
+    /// daily rollup (`crate::usage_daily`), not from every row.
     pub async fn usage_summary(
         &self,
         since: Option<DateTime<Utc>>,
         by: UsageGroup,
     ) -> Result<Vec<UsageSummaryRow>> {
-        with_pool!(self, |pool| {
-            // The grouping column comes from a closed enum, never from input.
-            let sql = format!(
-                "SELECT {col} AS group_key, COUNT(*) AS requests,
-                        SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
-                        CAST(SUM(input_tokens) AS BIGINT) AS input_tokens,
-                        CAST(SUM(output_tokens) AS BIGINT) AS output_tokens,
-                        CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd,
-                        CAST(AVG(latency_ms) AS DOUBLE PRECISION) AS mean_latency_ms
-                 FROM gateway_usage WHERE created_at >= $1
-                 GROUP BY {col} ORDER BY cost_usd DESC, group_key",
-                col = by.column()
-            );
-            let rows = sqlx::query_as::<_, UsageSummaryRow>(&sql)
-                .bind(since.map(ts).unwrap_or_default())
-                .fetch_all(pool)
-                .await?;
-            Ok(rows)
-        })
+        self.usage_summary_daily(since, by).await
     }
 }
 

@@ -37,11 +37,20 @@ pub struct NoteView {
     pub minutes_lost: f64,
     /// The case it was promoted to, if it was.
     pub promoted_to: Option<String>,
+    /// It has the workflow and prompt a promoted case needs (otherwise only the cli,
+    /// given `--workflow` and `--prompt`, can promote it).
+    pub promotable: bool,
 }
 
 impl From<NoteRecord> for NoteView {
     fn from(n: NoteRecord) -> Self {
+        let promotable = n.note.workflow.is_some()
+            && n.note
+                .prompt
+                .as_deref()
+                .is_some_and(|p| !p.trim().is_empty());
         Self {
+            promotable,
             id: n.id.to_string(),
             date: n.note.date.format("%Y-%m-%d").to_string(),
             author: n.note.author,

@@ -83,8 +83,8 @@ pub fn html(body: String) -> Html<String> {
     Html(body)
 }
 
-/// The run a page shows: `requested`, or the newest evaluation run (probe runs have
-/// their own pages) that has results.
+/// The run a page shows: `requested`, or the newest evaluation run (never a probe or
+/// drift run: those have their own pages).
 pub async fn pick_run(
     store: &Store,
     requested: Option<&str>,
@@ -93,7 +93,47 @@ pub async fn pick_run(
         return Ok(Some(store.run(id).await?));
     }
     let runs = store.runs().await?;
-    Ok(runs.into_iter().find(|r| !is_context_probe(r)))
+    Ok(runs.into_iter().find(|r| run_kind(r) == RunKind::Eval))
+}
+
+/// What a run measured: an evaluation of the program's cases, or one of the probes
+/// (`proximity probe context`, `probe risk`) or a drift re-run (`proximity drift`), as
+/// its recorded configuration says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Eval,
+    Drift,
+    RiskProbe,
+    ContextProbe,
+    /// A probe of a kind this build does not know.
+    OtherProbe,
+}
+
+impl RunKind {
+    /// How the pages label it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Eval => "eval",
+            Self::Drift => "drift",
+            Self::RiskProbe => "risk probe",
+            Self::ContextProbe => "context probe",
+            Self::OtherProbe => "probe",
+        }
+    }
+}
+
+pub fn run_kind(run: &RunRecord) -> RunKind {
+    if is_context_probe(run) {
+        return RunKind::ContextProbe;
+    }
+    let Some(probe) = run.config.get("probe") else {
+        return RunKind::Eval;
+    };
+    match probe.get("kind").and_then(|k| k.as_str()) {
+        Some("drift") => RunKind::Drift,
+        Some("risk") => RunKind::RiskProbe,
+        _ => RunKind::OtherProbe,
+    }
 }
 
 /// Format dollars: `$1,234.50`.
@@ -116,9 +156,17 @@ pub fn usd(v: f64) -> String {
 }
 
 /// Format a small cost with enough digits: `$0.0042`.
+/// Amounts under a dollar keep four places and one under $0.0001 reads `<$0.0001`, so
+/// a real spend never reads `$0.00`.
 pub fn usd_small(v: f64) -> String {
     if v.abs() >= 1.0 || v == 0.0 {
         usd(v)
+    } else if v.abs() < 0.0001 {
+        if v < 0.0 {
+            "-<$0.0001".into()
+        } else {
+            "<$0.0001".into()
+        }
     } else {
         format!("${v:.4}")
     }
@@ -166,6 +214,9 @@ mod tests {
         assert_eq!(usd(-12.345), "-$12.35");
         assert_eq!(usd(1_000_000.0), "$1,000,000.00");
         assert_eq!(usd_small(0.00421), "$0.0042");
+        assert_eq!(usd_small(0.0033), "$0.0033");
+        assert_eq!(usd_small(0.00001), "<$0.0001");
+        assert_eq!(usd_small(3609.964), "$3,609.96");
         assert_eq!(points(-0.234), "-23 pts");
         assert_eq!(points(0.1), "+10 pts");
     }

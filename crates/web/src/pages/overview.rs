@@ -64,7 +64,7 @@ struct PairLine {
     gap_negative: bool,
     silent: String,
     monthly_cost: String,
-    results: u64,
+    results: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +78,8 @@ struct Gap {
 #[derive(Debug, Serialize)]
 pub struct RunHead {
     pub id: String,
+    /// `eval`, `drift`, `risk probe`, `context probe`.
+    pub kind: &'static str,
     pub started_at: String,
     pub status: String,
     pub planned: u64,
@@ -88,6 +90,7 @@ impl RunHead {
     pub fn new(run: &RunRecord, links: Links) -> Self {
         Self {
             id: run.id.clone(),
+            kind: super::run_kind(run).label(),
             started_at: run.started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             status: run.status.as_str().to_owned(),
             planned: run.planned,
@@ -108,9 +111,16 @@ pub fn heatmap_svg(ctx: &PageCtx<'_>, run: &str, pairs: &[PairEst]) -> String {
             tools.push(&p.tool);
         }
     }
+    // Display names, the id where the program has no persona of that id any more.
     let rows: Vec<(String, Option<String>)> = personas
         .iter()
-        .map(|p| ((*p).to_owned(), Some(ctx.links.persona(p, run))))
+        .map(|p| {
+            let name = ctx
+                .program
+                .persona(p)
+                .map_or_else(|| (*p).to_owned(), |x| x.name.clone());
+            (name, Some(ctx.links.persona(p, run)))
+        })
         .collect();
     let cols: Vec<String> = tools.iter().map(|t| (*t).to_owned()).collect();
     heatmap(&rows, &cols, |r, c| {
@@ -118,11 +128,20 @@ pub fn heatmap_svg(ctx: &PageCtx<'_>, run: &str, pairs: &[PairEst]) -> String {
             .iter()
             .find(|p| p.persona == personas[r] && p.tool == tools[c])?;
         let score = p.real_work?;
+        // Coloured against the floors, not the raw score: red when a workflow's score
+        // is below its floor, amber when only its interval reaches below, else green.
+        let below = p.workflows.iter().filter(|w| w.below_floor()).count();
+        let at_risk = p.workflows.iter().filter(|w| w.at_risk()).count();
+        let (value, label) = match (below, at_risk) {
+            (0, 0) => (1.0, score.pct()),
+            (0, n) => (0.5, format!("{} · {n} at risk", score.pct())),
+            (n, _) => (0.05, format!("{} · {n} below", score.pct())),
+        };
         Some(HeatCell {
-            value: score.value,
-            label: score.pct(),
+            value,
+            label,
             title: format!(
-                "{} × {}: real-work score {} (95% interval {:.0}–{:.0}%, n = {}, effective n = {:.1}); silent-failure rate {}",
+                "{} × {}: real-work score {} (95% interval {:.0}–{:.0}%, n = {}, effective n = {:.1}); {below} of {} workflows below their floor, {at_risk} with the interval reaching below it; silent-failure rate {}",
                 p.persona,
                 p.tool,
                 score.pct(),
@@ -130,6 +149,7 @@ pub fn heatmap_svg(ctx: &PageCtx<'_>, run: &str, pairs: &[PairEst]) -> String {
                 score.high * 100.0,
                 score.n,
                 score.n_eff,
+                p.workflows.len(),
                 p.silent_rate.with_ci()
             ),
             href: Some(ctx.links.persona(&p.persona, run)),
@@ -151,10 +171,18 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
         .map(DriftAlert::from)
         .collect();
     let (horizon_days, distant) = distant_personas(ctx, now).await?;
+    // Spend is live: the server's overview shows this month's; a static report is of
+    // its run.
+    let budgets = if ctx.links == Links::Server {
+        super::usage::budgets(ctx).await?
+    } else {
+        Vec::new()
+    };
+    let month = now.format("%B %Y").to_string();
     let Some(run) = run else {
         return Ok(context! {
             run => Value::UNDEFINED, decisions_due => due, drift => drift,
-            distant => distant, horizon_days => horizon_days,
+            distant => distant, horizon_days => horizon_days, budgets => budgets, month => month,
         });
     };
     let cells = ctx.cells(run).await?;
@@ -162,7 +190,10 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
     let lines: Vec<PairLine> = pairs
         .iter()
         .map(|p| PairLine {
-            persona: p.persona.clone(),
+            persona: ctx
+                .program
+                .persona(&p.persona)
+                .map_or_else(|| p.persona.clone(), |x| x.name.clone()),
             persona_href: ctx.links.persona(&p.persona, &run.id),
             tool: p.tool.clone(),
             tool_href: ctx.links.tool(&p.tool),
@@ -172,7 +203,9 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
             gap_negative: p.gap.is_some_and(|g| g < 0.0),
             silent: p.silent_rate.with_ci(),
             monthly_cost: p.monthly_cost_usd.map_or("—".into(), usd),
-            results: p.verdicts.total(),
+            results: crate::pages::usage::count(
+                i64::try_from(p.verdicts.total()).unwrap_or(i64::MAX),
+            ),
         })
         .collect();
     let gaps: Vec<Gap> = pairs
@@ -191,7 +224,7 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
             .runs()
             .await?
             .iter()
-            .filter(|r| !proximity_analysis::context_fill::is_context_probe(r))
+            .filter(|r| super::run_kind(r) == super::RunKind::Eval)
             .take(8)
             .map(|r| {
                 let mut h = RunHead::new(r, ctx.links);
@@ -203,9 +236,32 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
         Vec::new()
     };
     let total: u64 = pairs.iter().map(|p| p.verdicts.total()).sum();
+    let mut covered_tools: Vec<&str> = pairs.iter().map(|p| p.tool.as_str()).collect();
+    covered_tools.sort_unstable();
+    covered_tools.dedup();
+    let mut covered_personas: Vec<String> = Vec::new();
+    for p in &pairs {
+        let name = ctx
+            .program
+            .persona(&p.persona)
+            .map_or_else(|| p.persona.clone(), |x| x.name.clone());
+        if !covered_personas.contains(&name) {
+            covered_personas.push(name);
+        }
+    }
+    let covers = format!(
+        "{} of {} tools ({}); {} of {} personas ({})",
+        covered_tools.len(),
+        ctx.program.tools.len(),
+        covered_tools.join(", "),
+        covered_personas.len(),
+        ctx.program.personas.len(),
+        covered_personas.join(", ")
+    );
     Ok(context! {
         run => RunHead::new(run, ctx.links),
-        results => total,
+        results => crate::pages::usage::count(i64::try_from(total).unwrap_or(i64::MAX)),
+        covers => covers,
         heatmap => trusted_markup(svg),
         pairs => lines,
         coverage_gaps => gaps,
@@ -214,6 +270,8 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
         distant => distant,
         horizon_days => horizon_days,
         recent_runs => runs,
+        budgets => budgets,
+        month => month,
     })
 }
 

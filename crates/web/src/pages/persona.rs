@@ -7,12 +7,14 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use minijinja::{context, Value};
+use proximity_analysis::pair_scores::{pair_scores, PairScore};
+use proximity_analysis::plan::from_scores::inputs_from_scores;
 use proximity_analysis::plan::{what_if, PlanInput};
 use proximity_store::RunRecord;
 use serde::Serialize;
 
 use super::overview::{RunHead, RunParam};
-use super::{html, page, pick_run, usd, Chrome, PageCtx};
+use super::{html, page, pick_run, run_kind, usd, Chrome, PageCtx, RunKind};
 use crate::links::Links;
 use crate::scores::{pairs, pct};
 use crate::{AppState, WebError};
@@ -46,16 +48,17 @@ pub fn standardise_plan(input: &PlanInput, persona: &str, tool: &str) -> Option<
         })
         .collect();
     let mut summary = format!(
-        "${:.2}/month, silent-failure rate {} over {} results",
-        w.monthly_cost_usd,
+        "{}/month, silent-failure rate {} over {} results",
+        usd(w.monthly_cost_usd),
         pct(w.silent_rate),
-        w.results
+        crate::pages::usage::count(i64::try_from(w.results).unwrap_or(i64::MAX))
     );
     if let Some(c) = &w.compared_with {
+        let sign = if c.cost_change_usd >= 0.0 { "+" } else { "" };
         summary.push_str(&format!(
-            "; vs the planner's choice `{}`: {:+.2} $/month, silent rate {:+.1} points",
+            "; vs the planner's choice `{}`: {sign}{}/month, silent rate {:+.1} points",
             c.tool,
-            c.cost_change_usd,
+            usd(c.cost_change_usd),
             c.silent_rate_change * 100.0
         ));
     }
@@ -99,6 +102,41 @@ struct Standardise {
     untested: Vec<String>,
     from_planner: bool,
     summary: Option<String>,
+}
+
+/// The planner's input from the newest evaluation run of each persona × tool (probe and
+/// drift runs are left out: they measure something else), from the runs' cached score
+/// cells, never their rows. `None` when nothing was evaluated.
+pub async fn plan_input(ctx: &PageCtx<'_>) -> Result<Option<PlanInput>, WebError> {
+    let runs: Vec<RunRecord> = ctx
+        .store
+        .runs()
+        .await?
+        .into_iter()
+        .filter(|r| run_kind(r) == RunKind::Eval)
+        .collect();
+    let wanted: usize = ctx
+        .program
+        .personas
+        .iter()
+        .map(|p| ctx.program.tools_for_persona(&p.id).len())
+        .sum();
+    let mut scores = Vec::new();
+    for run in &runs {
+        let cells = ctx.cells(run).await?;
+        for s in pair_scores(ctx.program, &cells) {
+            if !scores
+                .iter()
+                .any(|(_, x): &(&RunRecord, PairScore)| x.persona == s.persona && x.tool == s.tool)
+            {
+                scores.push((run, s));
+            }
+        }
+        if scores.len() >= wanted {
+            break;
+        }
+    }
+    Ok((!scores.is_empty()).then(|| inputs_from_scores(ctx.program, &scores, chrono::Utc::now())))
 }
 
 pub async fn build(
@@ -147,9 +185,7 @@ pub async fn build(
                 .collect(),
         })
         .collect();
-    let (input, loaded) =
-        proximity_ops::plan::input(ctx.store, ctx.program, chrono::Utc::now()).await?;
-    let plan_input = (!loaded.runs.is_empty()).then_some(input);
+    let plan_input = plan_input(ctx).await?;
     let standardise: Vec<Standardise> = mine
         .iter()
         .map(|p| {

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Html;
 use minijinja::{context, Value};
-use proximity_analysis::context_fill::is_context_probe;
+use proximity_store::RunStatus;
 use serde::Serialize;
 
-use super::{html, page, usd, Chrome, PageCtx};
+use super::{html, page, run_kind, usd_small, Chrome, PageCtx};
 use crate::links::Links;
 use crate::{AppState, WebError};
 
@@ -42,10 +42,10 @@ pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
                 overview_href: ctx.links.overview(&r.id),
                 started_at: r.started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
                 status: r.status.as_str().to_owned(),
-                kind: if is_context_probe(r) {
-                    "context probe"
+                kind: if r.status == RunStatus::Running && r.planned > 0 && t.is_none() {
+                    "queued"
                 } else {
-                    "eval"
+                    run_kind(r).label()
                 },
                 planned: r.planned,
                 results: t.map_or(0, |t| t.results),
@@ -53,7 +53,7 @@ pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
                 silent: t.map_or(0, |t| t.silent),
                 structural: t.map_or(0, |t| t.structural),
                 loud: t.map_or(0, |t| t.loud),
-                cost: usd(t.map_or(0.0, |t| t.cost_usd)),
+                cost: usd_small(t.map_or(0.0, |t| t.cost_usd)),
             }
         })
         .collect();

@@ -11,10 +11,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{context, Value};
 use proximity_analysis::context_fill::{curve, latest_context_run};
 use proximity_ops::baselines::AcceptBaseline;
-use proximity_store::{ResultRecord, Store, Verdict};
+use proximity_store::ScoreCell;
 use serde::{Deserialize, Serialize};
 
-use super::{html, notice_text, page, usd_small, Chrome, NoticeParam, PageCtx};
+use super::{html, notice_text, page, run_kind, usd_small, Chrome, NoticeParam, PageCtx, RunKind};
 use crate::links::Links;
 use crate::scores::pct;
 use crate::svg::{line_chart, Axes, Series};
@@ -36,42 +36,51 @@ pub struct RiskView {
 /// Workflow prefix of the built-in risk probes (`risk-<family>`, `proximity probe risk`).
 const RISK_PREFIX: &str = "risk-";
 
-/// Per family: (results, passed) of `tool`'s risk-probe results.
-fn risk_families(results: &[ResultRecord], tool: &str) -> BTreeMap<String, (u64, u64)> {
+/// Per family: (results, passed) of `tool`'s risk-probe results, from a run's cells.
+fn risk_families(cells: &[ScoreCell], tool: &str) -> BTreeMap<String, (u64, u64)> {
     let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.tool_id == tool) {
-        if let Some(f) = r.workflow.strip_prefix(RISK_PREFIX) {
+    for c in cells.iter().filter(|c| c.tool_id == tool) {
+        if let Some(f) = c.workflow.strip_prefix(RISK_PREFIX) {
             let e = out.entry(f.to_owned()).or_default();
-            e.0 += 1;
-            e.1 += u64::from(r.verdict == Verdict::Pass);
+            e.0 += u64::try_from(c.n).unwrap_or(0);
+            e.1 += u64::try_from(c.pass).unwrap_or(0);
         }
     }
     out
 }
 
-/// A tool's risk baseline vs its latest risk probe: the newest accepted baseline that
-/// covers the tool, its run's per-family pass rates beside those of the newest run with
-/// risk-probe results of the tool. `None` when no baseline covers the tool.
-pub async fn risk_baseline(store: &Store, tool: &str) -> Result<Option<RiskView>, WebError> {
-    let Some(baseline) = store
+/// A tool's latest risk probe beside its risk baseline: the newest risk-probe run with
+/// results of the tool, and the newest accepted baseline covering the tool with its
+/// run's per-family pass rates (`None` where none covers the tool). Read from the runs'
+/// score cells. `None` when there is neither.
+pub async fn risk_baseline(ctx: &PageCtx<'_>, tool: &str) -> Result<Option<RiskView>, WebError> {
+    let baseline = ctx
+        .store
         .baselines()
         .await?
         .into_iter()
         .filter(|b| b.tools.iter().any(|t| t.tool_id == tool))
-        .max_by_key(|b| b.accepted_at)
-    else {
-        return Ok(None);
+        .max_by_key(|b| b.accepted_at);
+    let then = match &baseline {
+        Some(b) => risk_families(&ctx.cells(&ctx.store.run(&b.run_id).await?).await?, tool),
+        None => BTreeMap::new(),
     };
-    let then = risk_families(&store.results(&baseline.run_id).await?, tool);
-    let mut runs = store.runs().await?;
-    runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
     let mut latest = None;
-    for run in &runs {
-        let now = risk_families(&store.results(&run.id).await?, tool);
+    for run in ctx
+        .store
+        .runs()
+        .await?
+        .iter()
+        .filter(|r| run_kind(r) == RunKind::RiskProbe)
+    {
+        let now = risk_families(&ctx.cells(run).await?, tool);
         if !now.is_empty() {
             latest = Some((run.id.clone(), now));
             break;
         }
+    }
+    if baseline.is_none() && latest.is_none() {
+        return Ok(None);
     }
     let rate = |m: &BTreeMap<String, (u64, u64)>, f: &str| {
         m.get(f)
@@ -83,7 +92,7 @@ pub async fn risk_baseline(store: &Store, tool: &str) -> Result<Option<RiskView>
     families.sort();
     families.dedup();
     Ok(Some(RiskView {
-        baseline: baseline.name.clone(),
+        baseline: baseline.map_or_else(|| "none accepted".to_owned(), |b| b.name),
         latest_run: latest.as_ref().map(|(id, _)| id.clone()),
         rows: families
             .into_iter()
@@ -110,15 +119,39 @@ pub async fn build(ctx: &PageCtx<'_>, tool_id: &str) -> Result<Value, WebError> 
         .program
         .tool(tool_id)
         .ok_or_else(|| WebError::NotFound(format!("No tool `{tool_id}` in the program.")))?;
+    // The quality history is of evaluation runs: probes and drift re-runs measure
+    // other things (the risk probe has its own table below).
+    let evals: Vec<String> = ctx
+        .store
+        .runs()
+        .await?
+        .iter()
+        .filter(|r| run_kind(r) == RunKind::Eval)
+        .map(|r| r.id.clone())
+        .collect();
     let mut history = ctx.store.fingerprint_history(tool_id).await?;
+    history.retain(|h| evals.contains(&h.run_id));
     // A provider error reports no model version, so its fingerprint differs from the
-    // answers' of the same run: that is not a change of the tool.
+    // answers' of the same run: that is not a change of the tool, and its results count
+    // with the run's answered ones.
+    let mut errors: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for h in history.iter().filter(|h| h.model_version.is_none()) {
+        let e = errors.entry(h.run_id.clone()).or_default();
+        e.0 += h.results;
+        e.1 += h.pass;
+    }
     let answered: Vec<String> = history
         .iter()
         .filter(|h| h.model_version.is_some())
         .map(|h| h.run_id.clone())
         .collect();
     history.retain(|h| h.model_version.is_some() || !answered.contains(&h.run_id));
+    for h in history.iter_mut().filter(|h| h.model_version.is_some()) {
+        if let Some((n, p)) = errors.remove(&h.run_id) {
+            h.results += n;
+            h.pass += p;
+        }
+    }
     let mut runs_seen: Vec<&str> = history.iter().map(|h| h.run_id.as_str()).collect();
     runs_seen.dedup();
     let run_count = runs_seen.len();
@@ -203,7 +236,7 @@ pub async fn build(ctx: &PageCtx<'_>, tool_id: &str) -> Result<Value, WebError> 
         }
         None => None,
     };
-    let risk = risk_baseline(ctx.store, tool_id).await?;
+    let risk = risk_baseline(ctx, tool_id).await?;
     let drift: Vec<DriftAlert> = proximity_ops::drift::timeline(ctx.store, tool_id)
         .await?
         .into_iter()

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Html;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use minijinja::{context, Value};
 use proximity_store::dashboard::{UsageDay, UsageSeries};
 use serde::Serialize;
 
-use super::{html, page, usd, Chrome, PageCtx};
+use super::{html, page, usd_small, Chrome, PageCtx};
 use crate::links::Links;
 use crate::svg::{line_chart, Axes, Series};
 use crate::templates::trusted_markup;
@@ -23,9 +23,41 @@ pub const DAYS: i64 = 90;
 #[derive(Debug, Serialize)]
 struct Total {
     key: String,
-    requests: i64,
-    tokens: i64,
+    requests: String,
+    errors: String,
+    rate_limited: String,
+    tokens: String,
     cost: String,
+}
+
+/// Whole numbers with thousands separators: `1,234,567`.
+pub fn count(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// A tick of a money axis: whole dollars from $10, cents from $0.10, else 4 places.
+fn money_tick(v: f64) -> String {
+    if v == 0.0 {
+        "$0".into()
+    } else if v.abs() >= 10.0 {
+        format!("${v:.0}")
+    } else if v.abs() >= 0.1 {
+        format!("${v:.2}")
+    } else {
+        format!("${v:.4}")
+    }
 }
 
 fn day_number(day: &str) -> Option<f64> {
@@ -65,20 +97,108 @@ fn section(title: &str, days: &[UsageDay]) -> Value {
             x_label: "day (UTC)".into(),
             y_label: "spend (USD)".into(),
             y_max: None,
-            y_format: |v| format!("${v:.2}"),
+            y_format: money_tick,
             x_ticks: ticks,
         },
     );
+    let total = |key: String, ds: &[&UsageDay]| Total {
+        key,
+        requests: count(ds.iter().map(|d| d.requests).sum()),
+        errors: count(ds.iter().map(|d| d.errors).sum()),
+        rate_limited: count(ds.iter().map(|d| d.rate_limited).sum()),
+        tokens: count(ds.iter().map(|d| d.input_tokens + d.output_tokens).sum()),
+        cost: usd_small(ds.iter().map(|d| d.cost_usd).sum()),
+    };
     let totals: Vec<Total> = by_group
         .iter()
-        .map(|(k, ds)| Total {
-            key: (*k).to_owned(),
-            requests: ds.iter().map(|d| d.requests).sum(),
-            tokens: ds.iter().map(|d| d.input_tokens + d.output_tokens).sum(),
-            cost: usd(ds.iter().map(|d| d.cost_usd).sum()),
-        })
+        .map(|(k, ds)| total((*k).to_owned(), ds))
         .collect();
-    context! { title => title, chart => trusted_markup(chart), totals => totals }
+    let all: Vec<&UsageDay> = days.iter().collect();
+    context! {
+        title => title, chart => trusted_markup(chart), totals => totals,
+        all => total("all".into(), &all),
+    }
+}
+
+/// One line of "this month against budget".
+#[derive(Debug, Serialize)]
+pub struct BudgetView {
+    pub name: String,
+    pub id: String,
+    /// `persona` or `tier`.
+    pub scope: &'static str,
+    pub spent: String,
+    /// Budget per seat × headcount; `—` without a budget.
+    pub budget: String,
+    /// Spent as a share of the budget (`—` without one).
+    pub used: String,
+    /// Spent more than the budget.
+    pub over: bool,
+}
+
+/// Gateway spend this calendar month (UTC) against the tier budgets (per seat × the
+/// personas' headcount), per persona and per tier, from the daily rollup.
+pub async fn budgets(ctx: &PageCtx<'_>) -> Result<Vec<BudgetView>, WebError> {
+    let now = Utc::now();
+    let month = now
+        .date_naive()
+        .with_day(1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(now, |d| d.and_utc());
+    let spent = |days: &[UsageDay], key: &str| -> f64 {
+        days.iter()
+            .filter(|d| d.group_key == key)
+            .map(|d| d.cost_usd)
+            .sum::<f64>()
+            + 0.0 // an empty sum is -0.0
+    };
+    let line = |name: String, id: String, scope, spent: f64, budget: Option<f64>| BudgetView {
+        name,
+        id,
+        scope,
+        spent: usd_small(spent),
+        budget: budget.map_or("—".into(), usd_small),
+        used: budget
+            .filter(|b| *b > 0.0)
+            .map_or("—".into(), |b| format!("{:.0}%", spent / b * 100.0)),
+        over: budget.is_some_and(|b| spent > b),
+    };
+    let by_persona = ctx
+        .store
+        .usage_days(Some(month), UsageSeries::Persona)
+        .await?;
+    let by_tier = ctx.store.usage_days(Some(month), UsageSeries::Tier).await?;
+    let mut out = Vec::new();
+    for p in &ctx.program.personas {
+        let seat = ctx
+            .program
+            .tier(&p.tier)
+            .and_then(|t| t.budget_per_seat_month);
+        out.push(line(
+            p.name.clone(),
+            p.id.clone(),
+            "persona",
+            spent(&by_persona, &p.id),
+            seat.map(|s| s * f64::from(p.headcount)),
+        ));
+    }
+    for t in &ctx.program.tiers {
+        let seats: u32 = ctx
+            .program
+            .personas
+            .iter()
+            .filter(|p| p.tier == t.id)
+            .map(|p| p.headcount)
+            .sum();
+        out.push(line(
+            t.id.clone(),
+            t.id.clone(),
+            "tier",
+            spent(&by_tier, &t.id),
+            t.budget_per_seat_month.map(|s| s * f64::from(seats)),
+        ));
+    }
+    Ok(out)
 }
 
 pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
@@ -89,14 +209,18 @@ pub async fn build(ctx: &PageCtx<'_>) -> Result<Value, WebError> {
         ("By persona", UsageSeries::Persona),
         ("By tier", UsageSeries::Tier),
         ("By tool", UsageSeries::Tool),
+        ("By workflow", UsageSeries::Workflow),
     ] {
         let days = ctx.store.usage_days(Some(since), by).await?;
         any |= !days.is_empty();
         sections.push(section(title, &days));
     }
-    Ok(
-        context! { available => any, days => DAYS, sections => if any { sections } else { Vec::new() } },
-    )
+    let budgets = budgets(ctx).await?;
+    Ok(context! {
+        available => any, days => DAYS, budgets => budgets,
+        month => Utc::now().format("%B %Y").to_string(),
+        sections => if any { sections } else { Vec::new() },
+    })
 }
 
 pub async fn handler(State(state): State<Arc<AppState>>) -> Result<Html<String>, WebError> {
