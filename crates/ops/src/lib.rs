@@ -14,6 +14,7 @@
 //! | `decide review`, the decisions page | [`decisions::review`] |
 //! | `plan`, `friction`, the persona page's what-if | [`plan::input`], [`plan::what_if`] |
 //! | the overview's and tool page's drift | [`drift::alerts`], [`drift::timeline`] |
+//! | `import promptfoo` | [`promptfoo::import`] |
 //! | `keys create|list|revoke`, the gateway's authentication | [`keys`] |
 
 pub mod baselines;
@@ -24,6 +25,7 @@ pub mod ids;
 pub mod keys;
 pub mod notes;
 pub mod plan;
+pub mod promptfoo;
 pub mod when;
 
 pub use error::OpsError;

@@ -21,6 +21,7 @@ mod failures;
 mod gateway;
 mod gateway_proxy;
 mod gateway_replicas;
+mod import_promptfoo;
 mod local_model;
 mod memory;
 mod probe_context;
