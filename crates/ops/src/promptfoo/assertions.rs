@@ -8,8 +8,7 @@ use proximity_program::promote::scalar;
 use regex::Regex;
 use serde_json::Value;
 
-use super::config::Assert;
-use super::Unsupported;
+use super::{Assert, Unsupported};
 
 /// A mapped assertion: its group and the item written under it (`contains: Paris`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use marked_yaml::Node;
 use proximity_program::yaml::{loader_options, node_to_json, scalar, too_deep};
 use serde_json::Value;
 
-use super::{Loc, Unsupported};
+use super::{Assert, Loc, Unsupported};
 use crate::OpsError;
 
 /// The config, read.
@@ -38,18 +38,6 @@ pub struct Prompt {
     /// The `label` or `id` it was given, or the file it came from.
     pub label: Option<String>,
     pub body: PromptBody,
-    pub loc: Loc,
-}
-
-/// One promptfoo assertion as written.
-#[derive(Debug, Clone)]
-pub struct Assert {
-    /// `contains`, `not-icontains`, `llm-rubric`, …
-    pub kind: String,
-    pub value: Option<Value>,
-    /// Keys that change what the assertion checks and have no Proximity equivalent
-    /// (`transform`, `provider`, `rubricPrompt`).
-    pub modifiers: Vec<String>,
     pub loc: Loc,
 }
 

@@ -33,6 +33,18 @@ impl fmt::Display for Loc {
     }
 }
 
+/// One promptfoo assertion as written.
+#[derive(Debug, Clone)]
+pub struct Assert {
+    /// `contains`, `not-icontains`, `llm-rubric`, …
+    pub kind: String,
+    pub value: Option<serde_json::Value>,
+    /// Keys that change what the assertion checks and have no Proximity equivalent
+    /// (`transform`, `provider`, `rubricPrompt`).
+    pub modifiers: Vec<String>,
+    pub loc: Loc,
+}
+
 /// What to do with a case that has an assertion Proximity cannot express.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnsupportedPolicy {
@@ -306,4 +318,97 @@ fn append(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROGRAM: &str = "version: 1\nname: t\ntools:\n  - id: v\n    provider: scripted\n    params: { default_reply: ok }\ntiers:\n  - id: b\n    tools: [v]\npersonas:\n  - id: clerk\n    name: Clerk\n    headcount: 1\n    tier: b\n    workflows:\n      - { id: lookup, share: 1, floor: 0.5 }\n";
+
+    fn program() -> (tempfile::TempDir, Program) {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("proximity.yaml"), PROGRAM).unwrap();
+        fs_err::create_dir_all(dir.path().join("suites")).unwrap();
+        let p = load(dir.path()).unwrap();
+        (dir, p)
+    }
+
+    fn request(config: PathBuf, suite: Option<PathBuf>) -> ImportRequest {
+        ImportRequest {
+            config,
+            persona: None,
+            workflow: None,
+            suite,
+            unsupported: UnsupportedPolicy::Skip,
+        }
+    }
+
+    #[test]
+    fn csv_tests_file_vars_and_default_test_are_read() {
+        let (dir, program) = program();
+        let cfg = dir.path().join("pf");
+        fs_err::create_dir_all(&cfg).unwrap();
+        fs_err::write(cfg.join("ctx.txt"), "the context").unwrap();
+        fs_err::write(
+            cfg.join("t.csv"),
+            "q,__expected,__description\nhi,contains: ok,First\nyo,ok,\n",
+        )
+        .unwrap();
+        fs_err::write(
+            cfg.join("promptfooconfig.yaml"),
+            "prompts: ['{{ctx}}: {{q}}']\ndefaultTest:\n  vars: { ctx: file://ctx.txt }\n  assert:\n    - type: max-length\ntests: file://t.csv\n",
+        )
+        .unwrap();
+        let c = config::read(&cfg.join("promptfooconfig.yaml")).unwrap();
+        assert_eq!(c.tests.len(), 2);
+        assert_eq!(c.tests[0].vars["ctx"], "the context");
+        assert_eq!(c.tests[0].description.as_deref(), Some("First"));
+        assert_eq!(c.tests[0].asserts[1].kind, "contains");
+        assert_eq!(
+            c.tests[1].asserts[1].kind, "equals",
+            "a plain value is equals"
+        );
+        assert_eq!(c.tests[1].asserts[1].loc.to_string(), "t.csv:3:2");
+        assert_eq!(
+            c.tests[0].asserts[0].loc.to_string(),
+            "promptfooconfig.yaml:5:7"
+        );
+
+        // `max-length` maps to nothing: every case is skipped, the assertion listed once.
+        let report = import(&program, &request(cfg.join("promptfooconfig.yaml"), None)).unwrap();
+        assert!(report.written.is_empty());
+        assert_eq!(report.skipped, 2);
+        assert_eq!(report.unsupported_assertions, 2);
+        assert_eq!(report.unsupported.len(), 1, "{:?}", report.unsupported);
+        assert!(!dir.path().join("suites/promptfoo.yaml").exists());
+    }
+
+    #[test]
+    fn a_suite_the_program_does_not_read_is_restored() {
+        let (dir, program) = program();
+        fs_err::write(
+            dir.path().join("pf.yaml"),
+            "prompts: ['Q: {{q}}']\ntests:\n  - vars: { q: a }\n    assert: [{ type: contains, value: a }]\n",
+        )
+        .unwrap();
+        let outside = dir.path().join("elsewhere.yaml");
+        let original = "persona: clerk\nworkflow: lookup\ncases:\n";
+        fs_err::write(&outside, original).unwrap();
+        let err = import(
+            &program,
+            &request(dir.path().join("pf.yaml"), Some(outside.clone())),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("restored unchanged"), "{err}");
+        assert_eq!(fs_err::read_to_string(&outside).unwrap(), original);
+    }
+
+    #[test]
+    fn text_prompt_files_split_on_dashes() {
+        assert_eq!(
+            config::split_prompts("one {{a}}\n---\ntwo\n  ---  \n\nthree\n"),
+            ["one {{a}}", "two", "three"]
+        );
+    }
 }
