@@ -586,10 +586,13 @@ fn read_assert(node: &Node, src: &Src) -> Result<Assert, OpsError> {
         .to_owned();
     let mut modifiers = Vec::new();
     for (k, _) in map.iter() {
-        if matches!(
-            k.as_str(),
-            "transform" | "provider" | "rubricPrompt" | "contextTransform"
-        ) {
+        let changes_the_check = match k.as_str() {
+            "transform" | "provider" | "rubricPrompt" | "contextTransform" => true,
+            // A rubric's score threshold: a judge says PASS or FAIL, it gives no score.
+            "threshold" => kind == "llm-rubric",
+            _ => false,
+        };
+        if changes_the_check {
             modifiers.push(k.as_str().to_owned());
         }
     }

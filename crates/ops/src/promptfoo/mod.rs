@@ -121,6 +121,17 @@ pub fn import(program: &Program, req: &ImportRequest) -> Result<ImportReport, Op
     let (persona, workflow) = persona_and_workflow(program, req, text.as_deref())?;
 
     let cfg = config::read(&req.config)?;
+    if cfg.prompts.is_empty() {
+        let listed: Vec<String> = cfg
+            .unsupported
+            .iter()
+            .map(|u| format!("{}: {}: {}", u.loc, u.what, u.why))
+            .collect();
+        return Err(
+            OpsError::invalid("the config has no prompt Proximity can use")
+                .with_hint(listed.join("; ")),
+        );
+    }
     let mut unsupported = cfg.unsupported.clone();
     let mut taken: HashSet<String> = program.cases.iter().map(|c| c.id.clone()).collect();
     // A suite the import creates gets a header with both.
@@ -402,6 +413,28 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("restored unchanged"), "{err}");
         assert_eq!(fs_err::read_to_string(&outside).unwrap(), original);
+    }
+
+    #[test]
+    fn code_prompts_and_rubric_thresholds_are_refused_with_their_location() {
+        let (dir, program) = program();
+        fs_err::write(
+            dir.path().join("pf.yaml"),
+            "prompts: [file://p.js]\ntests:\n  - assert:\n      - type: llm-rubric\n        value: ok\n        threshold: 0.8\n",
+        )
+        .unwrap();
+        let err = import(&program, &request(dir.path().join("pf.yaml"), None)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the config has no prompt Proximity can use"
+        );
+        assert_eq!(
+            err.hint(),
+            Some("pf.yaml:1:11: prompt p.js: a prompt function runs code")
+        );
+        let c = config::read(&dir.path().join("pf.yaml")).unwrap();
+        let why = assertions::map(&c.tests[0].asserts[0]).unwrap_err();
+        assert!(why.contains("`threshold`"), "{why}");
     }
 
     #[test]
