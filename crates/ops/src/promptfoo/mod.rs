@@ -11,10 +11,12 @@ pub mod write;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+use proximity_program::load::load_each;
 use proximity_program::promote::{cases_indent, suite_default};
-use proximity_program::{load, LoadError, Program};
+use proximity_program::{LoadError, Program};
 
 use crate::{ids, OpsError};
 
@@ -304,17 +306,16 @@ fn append(
     };
     updated.extend_from_slice(blocks.as_bytes());
     fs_err::write(suite, &updated)?;
-    let check = load(&program.root);
-    let why = match &check {
-        Ok(prog) => {
-            let ids: HashSet<&str> = prog.cases.iter().map(|c| c.id.as_str()).collect();
-            written
-                .iter()
-                .find(|id| !ids.contains(id.as_str()))
-                .map(|id| {
-                    format!("case `{id}` is not in the reloaded program (is the suite file among the program's `suites`?)")
-                })
-        }
+    // Reloaded case by case (none kept): memory does not grow with the import.
+    let mut missing: HashSet<&str> = written.iter().map(String::as_str).collect();
+    let check = load_each(&program.root, &mut |case| {
+        missing.remove(case.id.as_str());
+        ControlFlow::Continue(())
+    });
+    let why = match check {
+        Ok(_) => missing.iter().min().map(|id| {
+            format!("case `{id}` is not in the reloaded program (is the suite file among the program's `suites`?)")
+        }),
         Err(LoadError::Invalid(d)) => Some(d.to_string()),
         Err(e) => Some(e.to_string()),
     };
@@ -334,6 +335,7 @@ fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proximity_program::load;
 
     const PROGRAM: &str = "version: 1\nname: t\ntools:\n  - id: v\n    provider: scripted\n    params: { default_reply: ok }\ntiers:\n  - id: b\n    tools: [v]\npersonas:\n  - id: clerk\n    name: Clerk\n    headcount: 1\n    tier: b\n    workflows:\n      - { id: lookup, share: 1, floor: 0.5 }\n";
 
