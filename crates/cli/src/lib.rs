@@ -91,7 +91,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Coverage(a) => commands::coverage::run(g, a).await,
         Command::Migrate(a) => commands::migrate::run(g, a).await,
         Command::Export(a) => commands::export::run(g, a).await,
-        Command::Import(a) => commands::import::run(g, a).await,
+        Command::Import(a) => match &a.from {
+            Some(args::import::ImportFrom::Promptfoo(p)) => commands::import_promptfoo::run(g, p),
+            None => commands::import::run(g, a).await,
+        },
         Command::Worker(a) => commands::worker::run(g, a).await,
     }
 }

@@ -14,6 +14,7 @@
 //! | `decide review`, the decisions page | [`decisions::review`] |
 //! | `plan`, `friction`, the persona page's what-if | [`plan::input`], [`plan::what_if`] |
 //! | the overview's and tool page's drift | [`drift::alerts`], [`drift::timeline`] |
+//! | `import promptfoo` | [`promptfoo::import`] |
 //! | `keys create|list|revoke`, the gateway's authentication | [`keys`] |
 //! | `mix`, `--weights observed` of `eval`, `report` and `plan` | [`mix::observe`], [`mix::weigh`], [`mix::price_plan`] |
 
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod mix;
 pub mod notes;
 pub mod plan;
+pub mod promptfoo;
 pub mod when;
 
 pub use error::OpsError;

@@ -79,7 +79,7 @@ pub fn template(text: &str) -> String {
 }
 
 /// A key and a possibly multi-line string at `indent`.
-fn key_value(indent: &str, key: &str, value: &str) -> String {
+pub fn key_value(indent: &str, key: &str, value: &str) -> String {
     let multiline = value.contains('\n');
     let block_ok = multiline
         && !value.starts_with([' ', '\t'])
@@ -142,8 +142,13 @@ pub fn cases_indent(text: &str, path: &Path) -> Result<String, PromoteError> {
 
 /// The suite's top-level `persona:`, read from the text.
 pub fn suite_default_persona(text: &str) -> Option<String> {
+    suite_default(text, "persona")
+}
+
+/// The suite's top-level `key:` (`persona`, `workflow`), read from the text.
+pub fn suite_default(text: &str, key: &str) -> Option<String> {
     text.lines()
-        .find_map(|l| l.strip_prefix("persona:"))
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
         .map(|v| {
             v.split('#')
                 .next()

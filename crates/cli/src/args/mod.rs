@@ -127,7 +127,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Write the whole store as JSON Lines, to move it to another backend.
     Export(export::ExportArgs),
-    /// Load a `proximity export` file into the store (empty, unless `--merge`).
+    /// Load a `proximity export` file into the store (empty, unless `--merge`), or
+    /// `import promptfoo CONFIG`: a promptfoo config's tests as cases of a suite file.
     Import(import::ImportArgs),
     /// Evaluate queued runs' items (`proximity eval --queue`) from a shared store, with
     /// other workers on any number of machines.

@@ -13,12 +13,13 @@ use crate::commands::output;
 use crate::{context, Outcome};
 
 pub async fn run(g: &GlobalArgs, a: &ImportArgs) -> anyhow::Result<Outcome> {
+    let file = a.file.as_deref().context("give the export to read")?;
     let url = context::target_url(g)?;
-    let stdin = a.file.as_os_str() == "-";
+    let stdin = file.as_os_str() == "-";
     let input: Box<dyn BufRead> = if stdin {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
-        Box::new(BufReader::new(fs_err::File::open(&a.file)?))
+        Box::new(BufReader::new(fs_err::File::open(file)?))
     };
     let store = context::open_url(g, &url).await?;
     let options = ImportOptions {
@@ -37,7 +38,7 @@ pub async fn run(g: &GlobalArgs, a: &ImportArgs) -> anyhow::Result<Outcome> {
     let source = if stdin {
         "standard input".to_owned()
     } else {
-        a.file.display().to_string()
+        file.display().to_string()
     };
     let counts = result.with_context(|| {
         format!(

@@ -11,6 +11,7 @@ pub mod export;
 pub mod friction;
 pub mod gateway;
 pub mod import;
+pub mod import_promptfoo;
 pub mod init;
 pub mod keys;
 pub mod migrate;

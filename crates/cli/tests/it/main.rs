@@ -23,6 +23,7 @@ mod gateway;
 mod gateway_proxy;
 mod gateway_replicas;
 mod gateway_translate;
+mod import_promptfoo;
 mod local_model;
 mod memory;
 mod mix;
