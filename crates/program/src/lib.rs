@@ -16,6 +16,7 @@ pub mod promote;
 pub mod prompt;
 pub mod raw;
 pub mod schema;
+mod schema_shapes;
 pub mod suggest;
 pub mod yaml;
 mod yaml_stream;

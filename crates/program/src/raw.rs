@@ -9,7 +9,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::model::{CaseKind, CaseSource, Price, ProviderKind, RateLimit, Role, ToolParams};
-use crate::schema::{AssertGroups, FunctionDef, ToolChoiceValue};
+use crate::schema_shapes::{AssertGroups, FunctionDef, ToolChoiceValue};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use schemars::SchemaGenerator;
+
 use super::*;
+use crate::assertion::CHECK_KEYS;
 use crate::raw::{PROGRAM_KEYS, SUITE_KEYS};
+use crate::schema_shapes::check_value;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
