@@ -78,6 +78,64 @@ fn invalid_yaml_is_located() {
     insta::assert_snapshot!("invalid_yaml", normalise(&stderr(&out), p.path()));
 }
 
+const ONE_MISTAKE: &str = r#"version: 1
+name: one-mistake
+tools:
+  - id: bot
+    provider: scripted
+    params: { default_reply: hi }
+    temprature: 0.2
+tiers:
+  - id: basic
+    tools: [bot]
+    budget_per_seat_month: lots
+personas:
+  - id: adjuster
+    headcount: many
+    tier: basic
+    workflows:
+      - { id: claims, share: 1.0, floor: 0.8 }
+"#;
+
+/// One mistake, one error: a tool, a tier and a persona whose entries fail to load are
+/// still known by their ids, so the tier naming the tool, the persona naming the tier and
+/// the eight cases naming the persona add no "unknown …" errors.
+#[test]
+fn each_mistake_is_reported_once() {
+    let cases: String = (1..=8)
+        .map(|i| {
+            format!(
+                "  - id: c{i}\n    prompt: hi\n    assert:\n      correct: [{{ contains: hi }}]\n"
+            )
+        })
+        .collect();
+    let suite = format!("persona: adjuster\nworkflow: claims\ncases:\n{cases}");
+    let p = TempProgram::new(ONE_MISTAKE, &[("cases.yaml", &suite)]);
+    let out = run(proximity(p.path()).arg("check"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = normalise(&stderr(&out), p.path());
+    for false_error in ["unknown tool", "unknown tier", "unknown persona"] {
+        assert!(!err.contains(false_error), "{err}");
+    }
+    assert!(err.contains("3 errors found"), "{err}");
+    insta::assert_snapshot!("one_error_per_mistake", err);
+}
+
+/// A file that is not UTF-8 is reported at the line, column and byte of its first bad
+/// byte.
+#[test]
+fn a_file_that_is_not_utf8_is_located_to_the_byte() {
+    let p = openai_program("http://127.0.0.1:9/v1", "", &[("a", "hi", "contains: hi")]);
+    let mut bytes = b"persona: p\ncases:\n  - id: one\n    workflow: w\n    prompt: caf".to_vec();
+    bytes.extend_from_slice(&[0xe9, b'\n']);
+    fs_err::write(p.path().join("suites/latin1.yaml"), bytes).unwrap();
+    let out = run(proximity(p.path()).arg("check"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = normalise(&stderr(&out), p.path());
+    assert!(err.contains("latin1.yaml:5:"), "{err}");
+    insta::assert_snapshot!("not_utf8", err);
+}
+
 /// A suite of `- - - … x` 50,000 deep aborted `check` and `eval` with a stack overflow
 /// (exit 134); the nesting is now capped with a located error.
 #[test]
