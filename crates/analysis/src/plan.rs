@@ -50,6 +50,33 @@ pub struct PersonaInput {
     pub tools: Vec<ToolOption>,
 }
 
+impl PersonaInput {
+    /// A persona of `program` as the planner sees it, with the tool options found for it.
+    pub(crate) fn new(
+        program: &Program,
+        p: &proximity_program::Persona,
+        tools: Vec<ToolOption>,
+    ) -> Self {
+        Self {
+            id: p.id.clone(),
+            headcount: p.headcount,
+            tier: p.tier.clone(),
+            budget_per_seat: program.tier(&p.tier).and_then(|t| t.budget_per_seat_month),
+            workflows: p
+                .workflows
+                .iter()
+                .map(|w| WorkflowInput {
+                    id: w.id.clone(),
+                    share: w.share,
+                    floor: w.floor,
+                    monthly_volume: w.monthly_volume,
+                })
+                .collect(),
+            tools,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkflowInput {
     pub id: String,
@@ -261,23 +288,7 @@ pub fn inputs(program: &Program, evidence: &[ToolEvidence<'_>], now: DateTime<Ut
                 results: row.silent_failure_rate.n,
             });
         }
-        personas.push(PersonaInput {
-            id: p.id.clone(),
-            headcount: p.headcount,
-            tier: p.tier.clone(),
-            budget_per_seat: program.tier(&p.tier).and_then(|t| t.budget_per_seat_month),
-            workflows: p
-                .workflows
-                .iter()
-                .map(|w| WorkflowInput {
-                    id: w.id.clone(),
-                    share: w.share,
-                    floor: w.floor,
-                    monthly_volume: w.monthly_volume,
-                })
-                .collect(),
-            tools,
-        });
+        personas.push(PersonaInput::new(program, p, tools));
     }
     PlanInput {
         personas,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use proximity_program::Program;
 use proximity_store::RunRecord;
 
-use super::{Cell, PersonaInput, PlanInput, ToolOption, WorkflowInput};
+use super::{Cell, PersonaInput, PlanInput, ToolOption};
 use crate::pair_scores::PairScore;
 
 /// Per persona of the program, one candidate per tool: the first of `scores` (the
@@ -53,23 +53,7 @@ pub fn inputs_from_scores(
                     results: s.silent_failure_rate.n,
                 });
             }
-            PersonaInput {
-                id: p.id.clone(),
-                headcount: p.headcount,
-                tier: p.tier.clone(),
-                budget_per_seat: program.tier(&p.tier).and_then(|t| t.budget_per_seat_month),
-                workflows: p
-                    .workflows
-                    .iter()
-                    .map(|w| WorkflowInput {
-                        id: w.id.clone(),
-                        share: w.share,
-                        floor: w.floor,
-                        monthly_volume: w.monthly_volume,
-                    })
-                    .collect(),
-                tools,
-            }
+            PersonaInput::new(program, p, tools)
         })
         .collect();
     PlanInput {
