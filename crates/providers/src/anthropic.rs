@@ -6,7 +6,9 @@
 //!
 //! As a forwarder ([`Forward`]) it serves a client's whole OpenAI request, translated by
 //! [`crate::anthropic_openai`] (tools, structured output, images), answered and streamed
-//! back as OpenAI's `chat.completion` and `chat.completion.chunk` objects.
+//! back as OpenAI's `chat.completion` and `chat.completion.chunk` objects. A typed
+//! request with tools (an eval case's) goes through the same translation; a typed stream
+//! is read through the same event translation, delta by delta.
 
 use ::http::{HeaderMap, HeaderValue, Uri};
 use async_trait::async_trait;
@@ -20,7 +22,9 @@ use crate::anthropic_openai::{self, StreamTranslator};
 use crate::error::{ErrorClass, ProviderError};
 use crate::forward::{ChunkStream, Forward, ForwardRequest};
 use crate::http::{self, Upstream};
+use crate::openai::ChunkOutcome;
 use crate::request::{ChatRequest, ChatResponse, Usage};
+use crate::stream::{ChatStream, StreamEnd, StreamEvent};
 use crate::transport::Transport;
 use crate::Provider;
 
@@ -187,6 +191,9 @@ pub fn parse_response(body: &str) -> Result<ChatResponse, String> {
 #[async_trait]
 impl Provider for Anthropic {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        if !request.tools.is_empty() {
+            return self.complete_with_tools(request).await;
+        }
         let (headers, key) = self.headers()?;
         let post = http::Post {
             transport: &self.transport,
@@ -205,9 +212,115 @@ impl Provider for Anthropic {
         .await
     }
 
+    /// Streamed as Anthropic streams it: each text delta as it comes, through the same
+    /// event translation the forwarding path uses.
+    async fn complete_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
+        if !request.tools.is_empty() {
+            // Text deltas cannot carry tool calls: answered whole.
+            let response = self.complete(request).await?;
+            return Ok(crate::stream::from_response(response));
+        }
+        let (headers, key) = self.headers()?;
+        let mut body = request_body(&self.model, request);
+        body["stream"] = json!(true);
+        let post = http::Post {
+            transport: &self.transport,
+            url: &self.url,
+            headers,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        };
+        let response =
+            http::send_streaming(Upstream::Anthropic, post, Some(key.as_str()), &self.key_env)
+                .await?;
+        let events = response.into_stream().eventsource();
+        let chunks = Box::pin(translated_chunks(events, StreamTranslator::new(None), key));
+        Ok(Box::pin(text_events(chunks)))
+    }
+
+    fn supports_tools(&self) -> bool {
+        true
+    }
+
     fn forwarder(&self) -> Option<&dyn Forward> {
         Some(self)
     }
+}
+
+impl Anthropic {
+    /// A request with tools, through the translation the gateway forwards with
+    /// ([`crate::anthropic_openai`]), its answer read as OpenAI's.
+    async fn complete_with_tools(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderError> {
+        let answer = self.forward(&as_openai_request(request)).await?;
+        crate::openai::parse_response(&answer.to_string())
+            .map_err(|what| http::malformed(Upstream::Anthropic, 200, &what))
+    }
+}
+
+/// A typed request as the OpenAI request it stands for.
+fn as_openai_request(request: &ChatRequest) -> ForwardRequest {
+    let mut fields = Map::new();
+    let messages = request
+        .messages
+        .iter()
+        .map(|m| json!({ "role": m.role, "content": m.content }))
+        .collect();
+    fields.insert("messages".into(), Value::Array(messages));
+    if let Some(t) = request.temperature {
+        fields.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = request.top_p {
+        fields.insert("top_p".into(), json!(p));
+    }
+    if !request.stop.is_empty() {
+        fields.insert("stop".into(), json!(request.stop));
+    }
+    fields.insert("tools".into(), Value::Array(request.tools.clone()));
+    if let Some(choice) = &request.tool_choice {
+        fields.insert("tool_choice".into(), choice.clone());
+    }
+    ForwardRequest {
+        fields: std::sync::Arc::new(fields),
+        system: None,
+        defaults: Vec::new(),
+        max_tokens: request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+    }
+}
+
+/// Translated chunks as text deltas, then one `Done` once the stream has ended after
+/// `message_stop` (a cut-off stream's `Err` is passed on, and ends it).
+fn text_events(
+    chunks: impl futures::Stream<Item = Result<Value, ProviderError>> + Send + Unpin + 'static,
+) -> impl futures::Stream<Item = Result<StreamEvent, ProviderError>> + Send {
+    futures::stream::unfold(
+        (chunks, StreamEnd::default(), false),
+        |(mut chunks, mut end, finished)| async move {
+            if finished {
+                return None;
+            }
+            loop {
+                match chunks.next().await {
+                    None => {
+                        let done = StreamEvent::Done(std::mem::take(&mut end));
+                        return Some((Ok(done), (chunks, end, true)));
+                    }
+                    Some(Err(e)) => return Some((Err(e), (chunks, end, true))),
+                    Some(Ok(chunk)) => match crate::openai::apply_chunk_value(&chunk, &mut end) {
+                        Ok(ChunkOutcome::Delta(text)) => {
+                            return Some((Ok(StreamEvent::Delta(text)), (chunks, end, false)));
+                        }
+                        Ok(_) => continue,
+                        Err(what) => {
+                            let e = http::malformed(Upstream::Anthropic, 200, &what);
+                            return Some((Err(e), (chunks, end, true)));
+                        }
+                    },
+                }
+            }
+        },
+    )
 }
 
 #[async_trait]

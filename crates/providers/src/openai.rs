@@ -492,7 +492,7 @@ where
 
 /// What one SSE `data:` payload amounted to.
 #[derive(Debug, PartialEq)]
-enum ChunkOutcome {
+pub(crate) enum ChunkOutcome {
     Delta(String),
     Done,
     Nothing,
@@ -510,6 +510,12 @@ fn apply_chunk(data: &str, end: &mut StreamEnd) -> Result<ChunkOutcome, String> 
         return Ok(ChunkOutcome::Nothing);
     }
     let v: Value = serde_json::from_str(data).map_err(|e| format!("a stream chunk: {e}"))?;
+    apply_chunk_value(&v, end)
+}
+
+/// Apply one parsed `chat.completion.chunk` (see [`apply_chunk`]); also what the
+/// `anthropic` provider's translated chunks go through.
+pub(crate) fn apply_chunk_value(v: &Value, end: &mut StreamEnd) -> Result<ChunkOutcome, String> {
     if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
         return Err(format!("an error in the stream: {err}"));
     }

@@ -359,3 +359,131 @@ async fn api_key_never_appears_in_errors() {
     assert!(!format!("{e:?}").contains(key), "{e:?}");
     assert!(e.to_string().contains("bad request"), "{e}");
 }
+
+fn sse(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect()
+}
+
+fn stream_reply(body: String) -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![("content-type", "text/event-stream".into())],
+        body,
+        delay: Duration::ZERO,
+    }
+}
+
+#[tokio::test]
+async fn a_typed_stream_comes_delta_by_delta_and_a_cut_off_one_is_an_error() {
+    use futures::StreamExt;
+    use proximity_providers::StreamEvent;
+    let events = [
+        json!({"type": "message_start", "message": {"model": "claude-test-20250101", "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Pa"}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ris"}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+        json!({"type": "message_stop"}),
+    ];
+    let whole = sse(&events);
+    let cut = sse(&events[..4]);
+    let mock = serve("", move |n, _| {
+        stream_reply(if n == 0 { whole.clone() } else { cut.clone() })
+    })
+    .await;
+    let t = tool(
+        &mock.base_url,
+        "PROXIMITY_TEST_ANTH_STREAM",
+        "sk-ant-s",
+        None,
+    );
+    let provider = Anthropic::new(&t).unwrap();
+    let got: Vec<_> = provider
+        .complete_stream(&request(&t))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    let deltas: Vec<&str> = got
+        .iter()
+        .filter_map(|e| match e {
+            Ok(StreamEvent::Delta(d)) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deltas, ["Pa", "ris"], "{got:?}");
+    match got.last() {
+        Some(Ok(StreamEvent::Done(end))) => {
+            assert_eq!(end.finish_reason.as_deref(), Some("stop"));
+            assert_eq!(
+                end.usage.map(|u| (u.input_tokens, u.output_tokens)),
+                Some((12, 2))
+            );
+            assert_eq!(end.model_version.as_deref(), Some("claude-test-20250101"));
+        }
+        other => panic!("the stream did not end with Done: {other:?}"),
+    }
+    let body = mock.seen.lock().unwrap()[0].body.clone();
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["system"], "Answer in one word.");
+
+    let got: Vec<_> = provider
+        .complete_stream(&request(&t))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(
+        !got.iter().any(|e| matches!(e, Ok(StreamEvent::Done(_)))),
+        "a cut-off stream must not end as complete: {got:?}"
+    );
+    match got.last() {
+        Some(Err(e)) => assert_eq!(e.class, ErrorClass::Malformed, "{e}"),
+        other => panic!("a cut-off stream must end in an error: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_typed_request_with_tools_is_translated_and_its_calls_come_back() {
+    let mock = serve("", |_, _| {
+        Reply::json(
+            200,
+            json!({
+                "id": "msg_2", "type": "message", "role": "assistant", "model": "claude-test-20250101",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "lookup_order", "input": {"order_id": "A-17"}}],
+                "stop_reason": "tool_use", "usage": {"input_tokens": 30, "output_tokens": 9}
+            }),
+        )
+    })
+    .await;
+    let t = tool(
+        &mock.base_url,
+        "PROXIMITY_TEST_ANTH_TOOLS",
+        "sk-ant-t",
+        None,
+    );
+    let provider = Anthropic::new(&t).unwrap();
+    assert!(provider.supports_tools());
+    let mut r = request(&t);
+    r.tools = vec![json!({"type": "function", "function": {
+        "name": "lookup_order",
+        "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}
+    }})];
+    r.tool_choice = Some(json!("required"));
+    let answer = provider.complete(&r).await.unwrap();
+    assert_eq!(answer.tool_calls.len(), 1, "{answer:?}");
+    assert_eq!(answer.tool_calls[0].name, "lookup_order");
+    assert_eq!(answer.finish_reason.as_deref(), Some("tool_calls"));
+    assert_eq!(answer.usage.output_tokens, 9);
+
+    let body = mock.seen.lock().unwrap()[0].body.clone();
+    assert_eq!(body["tools"][0]["name"], "lookup_order");
+    assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+    assert_eq!(body["tool_choice"]["type"], "any");
+    assert_eq!(body["system"], "Answer in one word.");
+    assert_eq!(body["max_tokens"], 1024);
+}

@@ -77,7 +77,13 @@ async fn messages(State(s): State<Arc<Messages>>, Json(body): Json<Value>) -> Re
     for (i, b) in blocks.iter().enumerate() {
         if b["type"] == "text" {
             events.push(json!({"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}}));
-            events.push(json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": b["text"]}}));
+            // The text in two deltas, as the API sends it piece by piece.
+            let text: Vec<char> = b["text"].as_str().unwrap_or_default().chars().collect();
+            let (head, tail) = text.split_at(text.len() / 2);
+            for piece in [head, tail] {
+                let piece: String = piece.iter().collect();
+                events.push(json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": piece}}));
+            }
         } else {
             let mut start = b.clone();
             start["input"] = json!({});
@@ -195,6 +201,25 @@ async fn an_anthropic_tool_speaks_tools_and_structured_output_in_openai_shapes()
         serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
     assert_eq!(args, json!({"city": "Paris"}));
     assert_eq!(v["usage"]["prompt_tokens"], 11);
+
+    // A request with only the typed fields, streamed: relayed delta by delta, as sent.
+    let body = with(json!({"stream": true}));
+    let r = post_chat(&c, &gw.url, &key, &body, None).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(last_sent()["stream"], true);
+    let deltas: Vec<String> = r
+        .events()
+        .iter()
+        .filter(|e| *e != "[DONE]")
+        .filter_map(|e| {
+            let c: Value = serde_json::from_str(e).unwrap();
+            c.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(deltas, ["he", "llo"], "{}", r.body);
 
     // The same, streamed: tool-call deltas with index, id, name, then argument pieces.
     let mut body = with(json!({"tools": [weather_tool()], "stream": true,
