@@ -96,14 +96,16 @@ async fn serve(
 
     // A request with fields the typed path does not carry goes to a forwarding provider:
     // `openai` sends it as the client sent it, `anthropic` translates it (refusing, by
-    // name, a field its API has no equivalent for); any other provider refuses what it
-    // cannot honour. (Only those two are asked: asking others would build them, a
+    // name, a field its API has no equivalent for), `scripted` answers tools from its
+    // rules; any other provider refuses what it cannot honour. (Only those two are asked: asking others would build them, a
     // `local` model included.)
     let forwards = |t: &Tool| match t.provider {
         ProviderKind::Openai => loaded.provider(t).is_ok_and(|p| p.forwarder().is_some()),
         // Always: a tool that cannot be built (its key unset) fails as it would on the
         // typed path, rather than refusing fields it could translate.
         ProviderKind::Anthropic => true,
+        // Its rules answer with function calls when a client offers functions.
+        ProviderKind::Scripted => true,
         _ => false,
     };
     let forwarding = incoming.forward.is_some() && forwards(access.tool);
@@ -294,14 +296,15 @@ async fn serve(
 }
 
 /// Whether `tool` can honour the client's whole request: an `openai` tool forwards it
-/// as sent; an `anthropic` tool's translation names the first field it has no
-/// equivalent for.
+/// as sent; an `anthropic` tool's translation, or what a `scripted` tool's rules can
+/// answer, names the first field it has no equivalent for.
 fn forward_check(incoming: &Incoming, tool: &Tool) -> Result<(), Unsupported> {
     match (tool.provider, incoming.to_forward_request(tool)) {
         (ProviderKind::Anthropic, Some(request)) => {
             let model = tool.model.as_deref().unwrap_or_default();
             translate_request(model, &request, false).map(|_| ())
         }
+        (ProviderKind::Scripted, Some(request)) => wire::check_scripted(&request.fields),
         _ => Ok(()),
     }
 }

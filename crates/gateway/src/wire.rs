@@ -3,7 +3,7 @@
 //! stream events and the `/v1/models` list.
 
 use proximity_program::{Message, ProviderKind, Role, Tool};
-use proximity_providers::forward::ForwardRequest;
+use proximity_providers::forward::{ForwardRequest, Unsupported};
 use proximity_providers::{ChatRequest, ChatResponse, Usage};
 use std::sync::Arc;
 
@@ -195,6 +195,60 @@ fn is_inert(key: &str, value: &Value) -> bool {
         ("user" | "metadata", _) => true,
         _ => false,
     }
+}
+
+/// What a `scripted` tool honours of a forwarded request: the typed fields, function
+/// tools and the turns that carry their calls (its rules choose the answer, calls
+/// included). The first other field that would change the answer is named, messages
+/// first (as [`parse_request`] names them).
+pub fn check_scripted(fields: &Map<String, Value>) -> Result<(), Unsupported> {
+    const HONOURED: [&str; 14] = [
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "stop",
+        "n",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+    ];
+    let refuse = |param: String| Unsupported {
+        message: format!("a `scripted` tool answers from its rules and cannot honour `{param}`"),
+        param,
+    };
+    let messages = fields.get("messages").and_then(Value::as_array);
+    for (i, m) in messages.into_iter().flatten().enumerate() {
+        let Some(m) = m.as_object() else { continue };
+        if let Some((k, _)) = m.iter().find(|(k, v)| {
+            !matches!(
+                k.as_str(),
+                "role" | "content" | "tool_calls" | "tool_call_id"
+            ) && !v.is_null()
+        }) {
+            return Err(refuse(format!("messages[{i}].{k}")));
+        }
+        if let Some(Value::Array(parts)) = m.get("content") {
+            if let Some(j) = parts
+                .iter()
+                .position(|p| p.get("type").and_then(Value::as_str) != Some("text"))
+            {
+                return Err(refuse(format!("messages[{i}].content[{j}]")));
+            }
+        }
+    }
+    if let Some((k, _)) = fields
+        .iter()
+        .find(|(k, v)| !HONOURED.contains(&k.as_str()) && !is_inert(k, v))
+    {
+        return Err(refuse(k.clone()));
+    }
+    Ok(())
 }
 
 /// Parse a request body, checking every field's type and range (a 400 naming the field
@@ -550,9 +604,22 @@ pub fn completion(
 ) -> Value {
     let (content, refusal) = if r.refused {
         (Value::Null, json!(r.text))
+    } else if r.text.is_empty() && !r.tool_calls.is_empty() {
+        (Value::Null, Value::Null)
     } else {
         (json!(r.text), Value::Null)
     };
+    let mut message = json!({"role": "assistant", "content": content, "refusal": refusal});
+    if !r.tool_calls.is_empty() {
+        message["tool_calls"] = r
+            .tool_calls
+            .iter()
+            .map(|c| {
+                json!({"id": c.id, "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments}})
+            })
+            .collect();
+    }
     json!({
         "id": format!("chatcmpl-{id}"),
         "object": "chat.completion",
@@ -561,7 +628,7 @@ pub fn completion(
         "system_fingerprint": fingerprint,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": refusal},
+            "message": message,
             "logprobs": null,
             "finish_reason": r.finish_reason.as_deref().unwrap_or("stop"),
         }],

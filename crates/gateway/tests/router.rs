@@ -491,9 +491,23 @@ async fn what_a_tool_cannot_honour_is_a_400_never_dropped() {
     let k = key(&f.store, "pb").await;
     let user = json!([{"role": "user", "content": "hi"}]);
     let tool = json!({"type": "function", "function": {"name": "f", "parameters": {}}});
+    // A `scripted` tool's rules answer offered functions and the turns that carry calls.
+    let honoured = [
+        json!({"tools": [tool]}),
+        json!({"tools": [tool], "tool_choice": "required"}),
+        json!({"messages": [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "42"}]}),
+    ];
+    for patch in honoured {
+        let mut body = json!({"model": "b-tool", "messages": user});
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, _, b) = send(&f.app, chat(Some(&k), body.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{body}: {}", String::from_utf8_lossy(&b));
+    }
     let cases = [
-        (json!({"tools": [tool]}), "tools"),
-        (json!({"tool_choice": "required"}), "tool_choice"),
         (
             json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}),
             "response_format",
@@ -501,10 +515,8 @@ async fn what_a_tool_cannot_honour_is_a_400_never_dropped() {
         (json!({"logprobs": true}), "logprobs"),
         (json!({"some_new_field": {"a": 1}}), "some_new_field"),
         (
-            json!({"messages": [{"role": "user", "content": "hi"},
-                {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-                {"role": "tool", "tool_call_id": "c", "content": "42"}]}),
-            "messages[1].tool_calls",
+            json!({"messages": [{"role": "user", "content": "hi", "name": "alice"}]}),
+            "messages[0].name",
         ),
         (
             json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]}),

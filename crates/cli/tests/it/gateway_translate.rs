@@ -129,7 +129,9 @@ tools:
     params: {{ max_tokens: 50 }}
   - id: bot
     provider: scripted
-    params: {{ default_reply: ok }}
+    params:
+      default_reply: ok
+      rules: [{{ when: weather, tool_calls: [{{ name: weather, arguments: {{ city: Paris }} }}] }}]
 tiers:
   - id: a
     tools: [claude, bot]
@@ -399,12 +401,66 @@ async fn an_anthropic_tool_speaks_tools_and_structured_output_in_openai_shapes()
     }
     assert_eq!(sent_count(), before, "nothing refused reached the upstream");
 
-    // A tool that cannot honour tools or response_format refuses them by name.
+    // A `scripted` tool's rules answer offered functions with calls, streamed or not,
+    // and with no functions offered too (its rules decide alone).
+    for extra in [
+        json!({"tools": [weather_tool()], "tool_choice": "required"}),
+        json!({"tools": [weather_tool()], "stream": true}),
+        json!({}),
+    ] {
+        let mut body = with(extra.clone());
+        body["model"] = json!("bot");
+        let r = post_chat(&c, &gw.url, &key, &body, None).await.unwrap();
+        assert_eq!(r.status, 200, "{extra}: {}", r.body);
+        let (name, args) = if extra["stream"] == true {
+            let chunks: Vec<Value> = r
+                .events()
+                .iter()
+                .filter(|e| *e != "[DONE]")
+                .map(|e| serde_json::from_str(e).unwrap())
+                .collect();
+            let name = chunks.iter().find_map(|c| {
+                c.pointer("/choices/0/delta/tool_calls/0/function/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            let args: String = chunks
+                .iter()
+                .filter_map(|c| {
+                    c.pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                        .and_then(Value::as_str)
+                })
+                .collect();
+            (name, args)
+        } else {
+            let v = r.json();
+            assert_eq!(v["choices"][0]["finish_reason"], "tool_calls", "{v}");
+            let call = &v["choices"][0]["message"]["tool_calls"][0];
+            (
+                call["function"]["name"].as_str().map(str::to_owned),
+                call["function"]["arguments"].as_str().unwrap().to_owned(),
+            )
+        };
+        assert_eq!(name.as_deref(), Some("weather"), "{extra}: {}", r.body);
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).unwrap(),
+            json!({"city": "Paris"}),
+            "{extra}"
+        );
+    }
+
+    // What its rules cannot answer is refused by name.
     for (extra, param) in [
-        (json!({"tools": [weather_tool()]}), "tools"),
         (
             json!({"response_format": {"type": "json_object"}}),
             "response_format",
+        ),
+        (json!({"logprobs": true}), "logprobs"),
+        (
+            json!({"messages": [{"role": "user", "content": [
+                {"type": "text", "text": "weather?"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]}),
+            "messages[0].content[1]",
         ),
     ] {
         let mut body = with(extra);
