@@ -349,6 +349,26 @@ fn a_probe_over_its_token_budget_is_refused_before_anything_is_sent() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(estimate > 12 * 7900, "estimate {estimate}");
+    assert!(err.contains("`--no-refine`"), "{err}");
+    // Without refinement its allowance is dropped: the grid's 24 requests alone.
+    let grid = run(probe(&p).args([
+        "--fills",
+        "0,50",
+        "--max-tokens-budget",
+        "5000",
+        "--no-refine",
+    ]));
+    assert_eq!(grid.status.code(), Some(2));
+    let grid_estimate: u64 = stderr(&grid)
+        .split("about ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        grid_estimate > 12 * 7900 && grid_estimate < estimate,
+        "{grid_estimate} (refining: {estimate})"
+    );
     assert_eq!(server.state.calls.load(Ordering::SeqCst), 0);
 }
 
