@@ -1,30 +1,96 @@
 //! The context-fill curve of a probe run: accuracy per fill × depth with Wilson 95%
 //! intervals, pooled per fill, and the **effective context** — the largest fill whose
 //! accuracy (every depth together), and that of every smaller fill, stays within
-//! [`TOLERANCE`] of the empty-context accuracy. Also the bisection step of `--refine` and
-//! the renderings (table, JSON, Markdown) `proximity probe context` and `proximity report`
+//! [`TOLERANCE`] of the empty-context accuracy, and the bracket refinement narrows (the
+//! effective fill and the first fill above it, [`knee_bracket`]). Also the renderings (table, JSON, Markdown) `proximity probe context` and `proximity report`
 //! print. Pure functions over a run record and its results: no I/O.
 //!
 //! A probe run is recognised by its config's `probe.kind == "context"`; each result's
 //! point is read from its case id, `ctx-f{fill}-t{tokens}-d-{depth}-s{sample}` (see
-//! `docs/probes.md`).
+//! `docs/probes.md`); fills are percents with up to two decimals ([`Fill`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use proximity_store::{ResultRecord, RunRecord, Verdict};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::stats::wilson_counts;
 
 /// How far (in accuracy, 0..=1) a fill may fall below the empty context and still count.
 pub const TOLERANCE: f64 = 0.10;
 
+/// A fill: percent of the usable window, kept in hundredths of a percent (the grid's
+/// whole percents, and the points refinement bisects to between them). Written `25`,
+/// `12.5`, `9.77`; in JSON an integer when whole, else a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Fill(u32);
+
+impl Fill {
+    /// A whole percent.
+    pub const fn percent(p: u32) -> Self {
+        Self(p * 100)
+    }
+
+    pub const fn from_hundredths(h: u32) -> Self {
+        Self(h)
+    }
+
+    pub const fn hundredths(self) -> u32 {
+        self.0
+    }
+
+    /// Read `25`, `12.5` or `9.77` (at most two decimals).
+    pub fn parse(s: &str) -> Option<Self> {
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) || s.ends_with('.') {
+            return None;
+        }
+        let whole: u32 = whole.parse().ok()?;
+        let frac: u32 = match frac.len() {
+            0 => 0,
+            1 => frac.parse::<u32>().ok()? * 10,
+            _ => frac.parse().ok()?,
+        };
+        whole.checked_mul(100)?.checked_add(frac).map(Self)
+    }
+}
+
+impl std::fmt::Display for Fill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (whole, frac) = (self.0 / 100, self.0 % 100);
+        match frac {
+            0 => write!(f, "{whole}"),
+            d if d % 10 == 0 => write!(f, "{whole}.{}", d / 10),
+            d => write!(f, "{whole}.{d:02}"),
+        }
+    }
+}
+
+impl From<Fill> for f64 {
+    fn from(fill: Fill) -> f64 {
+        f64::from(fill.0) / 100.0
+    }
+}
+
+impl Serialize for Fill {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_multiple_of(100) {
+            s.serialize_u32(self.0 / 100)
+        } else {
+            s.serialize_f64(f64::from(*self))
+        }
+    }
+}
+
 /// The point a probe case measures, read from its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseKey {
-    pub fill: u32,
+    pub fill: Fill,
     pub tokens: u64,
     pub depth: String,
     pub sample: u32,
@@ -40,7 +106,7 @@ pub fn parse_case_id(id: &str) -> Option<CaseKey> {
         return None;
     }
     Some(CaseKey {
-        fill: fill.parse().ok()?,
+        fill: Fill::parse(fill)?,
         tokens: tokens.parse().ok()?,
         depth: depth.to_owned(),
         sample: sample.parse().ok()?,
@@ -51,7 +117,7 @@ pub fn parse_case_id(id: &str) -> Option<CaseKey> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Point {
     /// Percent of the usable window.
-    pub fill: u32,
+    pub fill: Fill,
     /// Tokens of context at this fill.
     pub tokens: u64,
     pub depth: String,
@@ -65,7 +131,7 @@ pub struct Point {
 /// Accuracy at one fill, every depth together.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FillAccuracy {
-    pub fill: u32,
+    pub fill: Fill,
     pub tokens: u64,
     pub accuracy: f64,
     pub ci_low: f64,
@@ -91,7 +157,7 @@ fn depth_rank(depth: &str) -> u8 {
 
 /// The points of a probe's results (results whose case id is not a probe's are ignored).
 pub fn points(results: &[ResultRecord]) -> Vec<Point> {
-    let mut groups: BTreeMap<(u32, u8, String), (u64, u64, u64)> = BTreeMap::new();
+    let mut groups: BTreeMap<(Fill, u8, String), (u64, u64, u64)> = BTreeMap::new();
     for r in results {
         let Some(key) = parse_case_id(&r.case_id) else {
             continue;
@@ -125,14 +191,14 @@ pub fn points(results: &[ResultRecord]) -> Vec<Point> {
 /// Accuracy per fill (depths pooled), ascending by fill, each marked against the
 /// empty-context accuracy (`within_tolerance` is false everywhere without a fill 0).
 pub fn by_fill(points: &[Point]) -> Vec<FillAccuracy> {
-    let mut fills: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
+    let mut fills: BTreeMap<Fill, (u64, u64, u64)> = BTreeMap::new();
     for p in points {
         let f = fills.entry(p.fill).or_insert((p.tokens, 0, 0));
         f.1 += p.n;
         f.2 += p.passed;
     }
     let baseline = fills
-        .get(&0)
+        .get(&Fill::default())
         .filter(|f| f.1 > 0)
         .map(|f| f.2 as f64 / f.1 as f64);
     fills
@@ -157,14 +223,14 @@ pub fn by_fill(points: &[Point]) -> Vec<FillAccuracy> {
 pub fn baseline_accuracy(points: &[Point]) -> Option<f64> {
     by_fill(points)
         .into_iter()
-        .find(|f| f.fill == 0 && f.n > 0)
+        .find(|f| f.fill == Fill::default() && f.n > 0)
         .map(|f| f.accuracy)
 }
 
 /// The largest fill that, with every smaller fill, stays within [`TOLERANCE`] of the
 /// empty context. `None` without a fill-0 point, or when the empty context is never
 /// answered (accuracy 0: there is nothing to lose, so no knee to find).
-pub fn effective_fill(points: &[Point]) -> Option<u32> {
+pub fn effective_fill(points: &[Point]) -> Option<Fill> {
     let baseline = baseline_accuracy(points)?;
     if baseline <= 0.0 {
         return None;
@@ -185,16 +251,15 @@ pub fn effective_context(points: &[Point]) -> Option<u64> {
         .map(|f| f.tokens)
 }
 
-/// The next fill `--refine` should run: halfway between the effective fill and the first
-/// fill above it, while they are more than `resolution` points apart. `None` when the
-/// knee is located (or there is none: every fill is good, or no baseline).
-pub fn next_refine_fill(points: &[Point], resolution: u32) -> Option<u32> {
+/// Where the knee lies: the effective fill and the first fill measured above it (which
+/// fell below the tolerance). Refinement bisects between the two. `None` without an
+/// effective fill, or when no fill above it was measured (every fill held).
+pub fn knee_bracket(points: &[Point]) -> Option<(FillAccuracy, FillAccuracy)> {
     let good = effective_fill(points)?;
-    let first_bad = by_fill(points)
-        .into_iter()
-        .map(|f| f.fill)
-        .find(|&f| f > good)?;
-    (first_bad - good > resolution.max(1)).then(|| good + (first_bad - good) / 2)
+    let fills = by_fill(points);
+    let at = fills.iter().position(|f| f.fill == good)?;
+    let above = fills.get(at + 1)?.clone();
+    Some((fills[at].clone(), above))
 }
 
 /// Whether a run is a context-fill probe.
@@ -232,8 +297,13 @@ pub struct Curve {
     pub points: Vec<Point>,
     pub fills: Vec<FillAccuracy>,
     pub baseline_accuracy: Option<f64>,
-    pub effective_fill: Option<u32>,
+    pub effective_fill: Option<Fill>,
     pub effective_context_tokens: Option<u64>,
+    /// The first fill measured above the effective one (below the tolerance): the knee
+    /// lies between the two. `None` when every fill held.
+    pub first_below_fill: Option<Fill>,
+    /// Tokens of context at `first_below_fill`.
+    pub first_below_tokens: Option<u64>,
 }
 
 /// The curve of `run`, or `None` when it is not a context-fill probe.
@@ -242,6 +312,7 @@ pub fn curve(run: &RunRecord, results: &[ResultRecord]) -> Option<Curve> {
         return None;
     }
     let points = points(results);
+    let above = knee_bracket(&points).map(|(_, above)| above);
     Some(Curve {
         run_id: run.id.clone(),
         status: run.status.as_str().to_owned(),
@@ -260,6 +331,8 @@ pub fn curve(run: &RunRecord, results: &[ResultRecord]) -> Option<Curve> {
         baseline_accuracy: baseline_accuracy(&points),
         effective_fill: effective_fill(&points),
         effective_context_tokens: effective_context(&points),
+        first_below_fill: above.as_ref().map(|a| a.fill),
+        first_below_tokens: above.map(|a| a.tokens),
         points,
     })
 }
@@ -324,7 +397,7 @@ fn depths(curve: &Curve) -> Vec<String> {
     d
 }
 
-fn cell(curve: &Curve, fill: u32, depth: &str) -> String {
+fn cell(curve: &Curve, fill: Fill, depth: &str) -> String {
     curve
         .points
         .iter()
@@ -339,12 +412,24 @@ fn headline(curve: &Curve) -> String {
                 .window
                 .map(|w| format!(" of a {} window", thousands(w)))
                 .unwrap_or_default();
-            format!(
+            let mut s = format!(
                 "Effective context: {} tokens{of_window} (fill {fill}%): accuracy stays within {:.0} points of the empty context's {}.",
                 thousands(tokens),
                 TOLERANCE * 100.0,
                 pct(curve.baseline_accuracy.unwrap_or(0.0))
-            )
+            );
+            match (curve.first_below_fill, curve.first_below_tokens) {
+                (Some(above), Some(above_tokens)) => {
+                    let _ = write!(
+                        s,
+                        "\nThe knee lies between {} and {} tokens: fill {above}%, the next one measured, falls below.",
+                        thousands(tokens),
+                        thousands(above_tokens),
+                    );
+                }
+                _ => s.push_str("\nEvery fill measured stays within: the knee, if any, lies above the largest."),
+            }
+            s
         }
         _ => match curve.baseline_accuracy {
             None => "Effective context: unknown (no fill-0 point to compare with).".to_owned(),
@@ -451,7 +536,7 @@ mod tests {
 
     fn point(fill: u32, depth: &str, passed: u64, n: u64) -> Point {
         Point {
-            fill,
+            fill: Fill::percent(fill),
             tokens: u64::from(fill) * 100,
             depth: depth.to_owned(),
             accuracy: passed as f64 / n as f64,
@@ -462,24 +547,20 @@ mod tests {
         }
     }
 
-    /// Points of an accuracy function, one depth, `n` trials each.
-    fn curve_of(fills: &[u32], acc: impl Fn(u32) -> f64, n: u64) -> Vec<Point> {
-        fills
-            .iter()
-            .map(|&f| point(f, "middle", (acc(f) * n as f64).round() as u64, n))
-            .collect()
-    }
-
     #[test]
     fn case_ids_round_trip() {
         assert_eq!(
             parse_case_id("ctx-f50-t3975-d-middle-s2"),
             Some(CaseKey {
-                fill: 50,
+                fill: Fill::percent(50),
                 tokens: 3975,
                 depth: "middle".into(),
                 sample: 2
             })
+        );
+        assert_eq!(
+            parse_case_id("ctx-f9.77-t1554-d-end-s0").map(|k| k.fill),
+            Some(Fill::from_hundredths(977))
         );
         assert_eq!(parse_case_id("capital"), None);
         assert_eq!(parse_case_id("ctx-fx-t1-d-end-s0"), None);
@@ -494,7 +575,7 @@ mod tests {
             point(50, "start", 15, 20),
             point(75, "start", 18, 20),
         ];
-        assert_eq!(effective_fill(&pts), Some(25));
+        assert_eq!(effective_fill(&pts), Some(Fill::percent(25)));
         assert_eq!(effective_context(&pts), Some(2500));
         // A later recovery does not count: the curve must stay within.
         let fills = by_fill(&pts);
@@ -511,7 +592,7 @@ mod tests {
             point(50, "start", 0, 4),
             point(50, "end", 4, 4),
         ];
-        assert_eq!(effective_fill(&pts), Some(0));
+        assert_eq!(effective_fill(&pts), Some(Fill::percent(0)));
         assert_eq!(effective_context(&pts), Some(0));
         let all_good = vec![point(0, "start", 4, 4), point(50, "start", 4, 4)];
         assert_eq!(effective_context(&all_good), Some(5000));
@@ -527,26 +608,58 @@ mod tests {
     }
 
     #[test]
-    fn refine_bisects_to_the_knee_of_a_synthetic_accuracy_function() {
-        for knee in [3u32, 12, 37, 38, 61, 88, 97] {
-            let acc = |f: u32| if f <= knee { 1.0 } else { 0.2 };
-            let mut fills = vec![0, 25, 50, 75, 90, 100];
-            let mut steps = 0;
-            while let Some(next) = next_refine_fill(&curve_of(&fills, acc, 8), 5) {
-                assert!(!fills.contains(&next), "{next} asked twice");
-                fills.push(next);
-                steps += 1;
-                assert!(steps < 10);
-            }
-            let found = effective_fill(&curve_of(&fills, acc, 8)).unwrap();
-            assert!(
-                found <= knee && knee - found <= 5,
-                "knee {knee}: found {found} with fills {fills:?}"
-            );
+    fn fills_read_write_and_serialize_with_up_to_two_decimals() {
+        for (text, h) in [
+            ("0", 0),
+            ("25", 2500),
+            ("12.5", 1250),
+            ("9.77", 977),
+            ("0.05", 5),
+        ] {
+            let fill = Fill::parse(text).unwrap();
+            assert_eq!(fill.hundredths(), h, "{text}");
+            assert_eq!(fill.to_string(), text);
         }
-        // Nothing to refine when every fill holds.
-        let flat = curve_of(&[0, 50, 90], |_| 1.0, 4);
-        assert_eq!(next_refine_fill(&flat, 5), None);
+        for bad in ["", ".5", "5.", "1.234", "x", "-1", "1.x"] {
+            assert_eq!(Fill::parse(bad), None, "{bad}");
+        }
+        assert_eq!(serde_json::json!(Fill::percent(25)), serde_json::json!(25));
+        assert_eq!(
+            serde_json::json!(Fill::from_hundredths(977)),
+            serde_json::json!(9.77)
+        );
+        assert!(Fill::from_hundredths(977) < Fill::percent(10));
+        assert_eq!(f64::from(Fill::from_hundredths(1250)), 12.5);
+    }
+
+    #[test]
+    fn the_knee_is_bracketed_by_the_effective_fill_and_the_next_one() {
+        let mut pts = vec![
+            point(0, "end", 4, 4),
+            point(25, "end", 4, 4),
+            point(50, "end", 0, 4),
+            point(75, "end", 0, 4),
+        ];
+        let (good, above) = knee_bracket(&pts).unwrap();
+        assert_eq!(
+            (good.fill, above.fill),
+            (Fill::percent(25), Fill::percent(50))
+        );
+        // A point between narrows it, whichever way it falls.
+        let mut mid = point(0, "end", 4, 4);
+        mid.fill = Fill::from_hundredths(3750);
+        mid.tokens = 3750;
+        pts.push(mid);
+        let (good, above) = knee_bracket(&pts).unwrap();
+        assert_eq!(
+            (good.fill, above.fill),
+            (Fill::from_hundredths(3750), Fill::percent(50))
+        );
+        assert_eq!(effective_context(&pts), Some(3750));
+        // Nothing to bracket when every fill holds, or without a baseline.
+        let flat = vec![point(0, "end", 4, 4), point(90, "end", 4, 4)];
+        assert!(knee_bracket(&flat).is_none());
+        assert!(knee_bracket(&[point(50, "end", 4, 4)]).is_none());
     }
 
     #[test]

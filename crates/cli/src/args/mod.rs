@@ -320,10 +320,15 @@ pub struct ProbeContextArgs {
     /// Repeats per fill and depth, each with a different fact and filler order.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub samples: u32,
-    /// Bisect between the last good and the first bad fill until the knee is located
-    /// within 5% of the window.
-    #[arg(long)]
+    /// Bisect between the last good and the first bad fill until the two contexts differ
+    /// by at most 5% of the good one's tokens (or 16 tokens): the default. The most
+    /// steps it can take, and their tokens, are stated before the probe starts.
+    #[arg(long, overrides_with = "no_refine")]
     pub refine: bool,
+    /// Measure the grid only: no refinement (the knee is then only located between two
+    /// fills of the grid).
+    #[arg(long, overrides_with = "refine")]
+    pub no_refine: bool,
     /// Refuse to start when the estimated tokens (prompts and `max_tokens` answers) pass
     /// this; stop once the tokens really sent reach it.
     #[arg(long, value_name = "TOKENS")]

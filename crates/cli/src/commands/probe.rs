@@ -1,6 +1,7 @@
 //! `proximity probe context`: generate the context-fill cases of a tool, refuse them when
 //! their estimate passes `--max-tokens-budget`, run them through the runner into a new
-//! run (bisecting with `--refine`), and print the curve and the effective context.
+//! run (bisecting towards the knee unless `--no-refine`), and print the curve and the
+//! effective context.
 
 use anyhow::Context as _;
 use proximity_analysis::context_fill;
@@ -83,7 +84,7 @@ async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outc
         depths: args.depths.iter().copied().map(depth).collect(),
         samples: args.samples,
         seed: args.seed,
-        refine: args.refine,
+        refine: !args.no_refine,
         max_tokens_budget: args.max_tokens_budget,
     };
     let planned = tokio::task::spawn_blocking(move || {
@@ -94,13 +95,21 @@ async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outc
     let (planned, cases, estimate) = probe::prepare(planned).await?;
     let config = planned.config.clone();
     if !g.quiet {
+        let refinement = if config.refine {
+            format!(
+                " + at most {} refinement steps of {} requests",
+                config.refine_max_steps,
+                planned.requests_per_fill()
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "probe context `{tool_id}`: window {window} tokens ({} usable), fills {:?}%, {} cases, about {estimate} tokens ({}{}); filler: {}",
+            "probe context `{tool_id}`: window {window} tokens ({} usable), fills {:?}%, {} requests{refinement}, up to about {estimate} tokens ({}); filler: {}",
             config.usable,
             config.fills,
             cases.len(),
             config.counting,
-            if config.refine { ", refinement included" } else { "" },
             config.filler,
         );
     }
@@ -117,9 +126,15 @@ async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outc
         budget_usd: None,
         use_cache: !args.no_cache,
     };
-    let resolution = config.resolution;
+    let (resolution, min_tokens) = (config.resolution, config.resolution_min_tokens);
     let next = move |results: &[ResultRecord]| {
-        context_fill::next_refine_fill(&context_fill::points(results), resolution)
+        let (good, above) = context_fill::knee_bracket(&context_fill::points(results))?;
+        probe::next_refine(
+            (good.fill.hundredths(), good.tokens),
+            (above.fill.hundredths(), above.tokens),
+            resolution,
+            min_tokens,
+        )
     };
     let outcome = probe::run(
         &program, &store, planned, cases, options, cancel, &bar, &next,
@@ -139,12 +154,17 @@ async fn context(g: &GlobalArgs, args: &ProbeContextArgs) -> anyhow::Result<Outc
     let summary = &outcome.summary;
     if !g.quiet {
         eprintln!(
-            "run {}: {} ({} results, {} tokens sent; estimated {estimate}; fills run {:?})",
+            "run {}: {} ({} results, {} tokens sent; estimated up to {estimate}; fills run {}%)",
             summary.run_id,
             summary.status.as_str(),
             summary.completed,
             outcome.tokens_used,
-            outcome.fills,
+            outcome
+                .fills
+                .iter()
+                .map(|&f| probe::fill_label(f))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
     }
     match summary.status {

@@ -1,6 +1,9 @@
 //! End-to-end: `proximity probe context` against a real OpenAI-compatible server whose
 //! recall falls off past a known number of tokens (the knee found with `--refine` must be
-//! within 10% of it), the token budget (refused before anything is sent; stopped cleanly
+//! within 10% of it), the default probe against a server that sees only the last N tokens
+//! of its prompt (the echo-tail pattern: knees at 10%, 30% and 70% of the window, each
+//! found within 10% in a bounded number of requests, which the grid alone misses), the
+//! token budget (refused before anything is sent; stopped cleanly
 //! when real usage reaches it), `proximity report` on a probe run, and a small grid on the
 //! real local model.
 //!
@@ -24,6 +27,12 @@ use crate::common::*;
 const KNEE: usize = 6000;
 
 struct Recall {
+    /// Prompts answered while shorter than this many tokens, or (with `tail`) the
+    /// tokens at the end of the prompt the server sees.
+    knee: usize,
+    /// Echo-tail: the server sees only the last `knee` tokens of the prompt, and answers
+    /// with the planted number when it is among them.
+    tail: bool,
     calls: AtomicU64,
     /// Every prompt received (all messages joined).
     prompts: std::sync::Mutex<Vec<String>>,
@@ -54,11 +63,18 @@ async fn completions(State(s): State<Arc<Recall>>, Json(body): Json<Value>) -> J
     let text = text.join("\n");
     s.prompts.lock().unwrap().push(text.clone());
     let (_, bpe) = proximity_providers::tokens::tiktoken_for_model("gpt-4o-mini").unwrap();
-    let tokens = bpe.encode_ordinary(&text).len();
-    let answer = match planted(&text) {
-        Some(code) if tokens < KNEE => code,
-        _ => "I could not find that in the document.".to_owned(),
+    let encoded = bpe.encode_ordinary(&text);
+    let tokens = encoded.len();
+    let seen = if s.tail {
+        // The last `knee` tokens, less one or two where the cut splits a character.
+        let cut = tokens.saturating_sub(s.knee);
+        (cut..cut + 4)
+            .find_map(|from| bpe.decode(&encoded[from.min(tokens)..]).ok())
+            .and_then(|tail| planted(&tail))
+    } else {
+        planted(&text).filter(|_| tokens < s.knee)
     };
+    let answer = seen.unwrap_or_else(|| "I could not find that in the document.".to_owned());
     let prompt_tokens = if s.inflate.load(Ordering::SeqCst) {
         1_000_000
     } else {
@@ -80,12 +96,18 @@ struct RecallServer {
 }
 
 fn start_recall_server(inflate: bool) -> RecallServer {
+    start_server(KNEE, false, inflate)
+}
+
+fn start_server(knee: usize, tail: bool, inflate: bool) -> RecallServer {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let state = Arc::new(Recall {
+        knee,
+        tail,
         calls: AtomicU64::new(0),
         prompts: std::sync::Mutex::new(Vec::new()),
         inflate: AtomicBool::new(inflate),
@@ -176,10 +198,16 @@ fn refine_finds_the_knee_of_a_server_whose_recall_falls_off() {
         assert_eq!(p["n"], 2);
         assert!(p["ci_low"].as_f64().unwrap() <= p["accuracy"].as_f64().unwrap());
     }
-    // The grid (5 fills × 3 depths) plus at least one refinement fill.
-    let fills: std::collections::BTreeSet<u64> =
-        pts.iter().map(|p| p["fill"].as_u64().unwrap()).collect();
-    assert!(fills.is_superset(&[0, 25, 50, 75, 90].into()), "{fills:?}");
+    // The grid (5 fills × 3 depths) plus at least one refinement fill (`--refine` is the
+    // default, and still accepted).
+    let fills: std::collections::BTreeSet<u64> = pts
+        .iter()
+        .map(|p| (p["fill"].as_f64().unwrap() * 100.0).round() as u64)
+        .collect();
+    assert!(
+        fills.is_superset(&[0, 2500, 5000, 7500, 9000].into()),
+        "{fills:?}"
+    );
     assert!(fills.len() > 5, "refinement added no fill: {fills:?}");
     // The empty context is always answered; the 90% one never is.
     let at = |fill: u64| {
@@ -203,6 +231,9 @@ fn refine_finds_the_knee_of_a_server_whose_recall_falls_off() {
     );
     // Every answered prompt was under the knee, so the context alone is too.
     assert!(effective < KNEE as u64);
+    // The report states the bracket the knee lies in.
+    let above = report["first_below_tokens"].as_u64().unwrap();
+    assert!(above > effective && above as f64 <= effective as f64 * 1.05 + 16.0);
 
     // Results are stored like any run, and `report` shows the curve.
     let run_id = report["run_id"].as_str().unwrap().to_owned();
@@ -238,6 +269,69 @@ fn refine_finds_the_knee_of_a_server_whose_recall_falls_off() {
     insta::assert_snapshot!("probe_context_table", text);
 }
 
+/// Window of the programs the servers above are probed through.
+const WINDOW: usize = 16000;
+
+/// The default probe (4 samples, 3 depths, fills 0, 25, 50, 75, 90: 60 requests, and
+/// refinement) against a server that sees only the last `knee_percent`% of the window.
+fn default_probe_finds_a_tail_knee(knee_percent: usize) {
+    let knee = WINDOW * knee_percent / 100;
+    let server = start_server(knee, true, false);
+    let p = openai_probe_program(server.addr);
+    let out = run(probe(&p).args(["--format", "json"]));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    // The bound is stated before the probe starts, and kept: the grid's 60 requests and
+    // at most 8 refinement steps of 12 (the widest bracket, fill 0 to 25%, narrowed to
+    // 16 tokens).
+    assert!(
+        err.contains("60 requests + at most 8 refinement steps of 12 requests"),
+        "{err}"
+    );
+    let calls = server.state.calls.load(Ordering::SeqCst);
+    assert!(calls <= 60 + 8 * 12, "{calls} requests");
+    assert!(calls > 60, "no refinement: {calls} requests");
+    assert!(err.contains("refine: step 1 of at most 8"), "{err}");
+
+    let effective = report["effective_context_tokens"].as_u64().unwrap();
+    assert!(
+        (effective as f64 - knee as f64).abs() <= 0.1 * knee as f64,
+        "knee {knee} ({knee_percent}% of the window): effective context {effective}, {calls} requests"
+    );
+    let above = report["first_below_tokens"].as_u64().unwrap();
+    assert!(above > effective, "{report}");
+    eprintln!("knee {knee}: effective context {effective} (next fill {above}), {calls} requests");
+
+    // The grid alone (answers from the cache) misses the knee by more than 10%.
+    let grid = run(probe(&p).args(["--no-refine", "--format", "json", "-q"]));
+    assert!(grid.status.success(), "stderr: {}", stderr(&grid));
+    let grid: Value = serde_json::from_slice(&grid.stdout).unwrap();
+    assert_eq!(grid["fills"].as_array().unwrap().len(), 5, "{grid}");
+    let coarse = grid["effective_context_tokens"].as_u64().unwrap();
+    assert!(
+        (coarse as f64) < 0.9 * knee as f64,
+        "the grid alone found {coarse} for a knee of {knee}"
+    );
+    assert_eq!(server.state.calls.load(Ordering::SeqCst), calls);
+}
+
+#[test]
+fn the_default_probe_finds_a_tail_knee_at_10_percent_of_the_window() {
+    default_probe_finds_a_tail_knee(10);
+}
+
+#[test]
+fn the_default_probe_finds_a_tail_knee_at_30_percent_of_the_window() {
+    default_probe_finds_a_tail_knee(30);
+}
+
+#[test]
+fn the_default_probe_finds_a_tail_knee_at_70_percent_of_the_window() {
+    default_probe_finds_a_tail_knee(70);
+}
+
 #[test]
 fn a_probe_over_its_token_budget_is_refused_before_anything_is_sent() {
     let server = start_recall_server(false);
@@ -255,6 +349,26 @@ fn a_probe_over_its_token_budget_is_refused_before_anything_is_sent() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(estimate > 12 * 7900, "estimate {estimate}");
+    assert!(err.contains("`--no-refine`"), "{err}");
+    // Without refinement its allowance is dropped: the grid's 24 requests alone.
+    let grid = run(probe(&p).args([
+        "--fills",
+        "0,50",
+        "--max-tokens-budget",
+        "5000",
+        "--no-refine",
+    ]));
+    assert_eq!(grid.status.code(), Some(2));
+    let grid_estimate: u64 = stderr(&grid)
+        .split("about ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        grid_estimate > 12 * 7900 && grid_estimate < estimate,
+        "{grid_estimate} (refining: {estimate})"
+    );
     assert_eq!(server.state.calls.load(Ordering::SeqCst), 0);
 }
 
@@ -384,6 +498,8 @@ fn real_model_context_probe_on_a_small_window() {
         "2",
         "--concurrency",
         "1",
+        // The grid only: refinement would add up to 12 requests to the model per step.
+        "--no-refine",
         "--format",
         "json",
         "-q",

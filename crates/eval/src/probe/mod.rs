@@ -43,7 +43,8 @@ pub enum ProbeError {
     NoDepths,
     #[error(
         "the probe would send about {estimate} tokens, more than `--max-tokens-budget {budget}`\n  \
-         hint: raise the budget, or shrink the grid (`--fills`, `--depths`, `--samples`)"
+         hint: raise the budget, or shrink the grid (`--fills`, `--depths`, `--samples`; `--no-refine` \
+         drops the refinement allowance)"
     )]
     OverBudget { estimate: u64, budget: u64 },
     #[error("the built-in risk probes do not parse: {0}")]

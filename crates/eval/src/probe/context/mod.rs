@@ -14,6 +14,11 @@
 //! `(seed, sample)` (the filler's order), so the same fact is asked at every fill: the
 //! curve compares like with like. Case ids carry the point:
 //! `ctx-f{fill}-t{tokens}-d-{depth}-s{sample}`.
+//!
+//! Refinement (on by default) bisects between the last good and the first bad fill, in
+//! hundredths of a percent, until the bracket is within [`REFINE_RESOLUTION`]% of the
+//! good fill's tokens ([`next_refine`]); [`ContextProbe::refine_bound`] states before the
+//! probe starts how many requests and tokens it can add at most.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -41,8 +46,16 @@ pub const KIND: &str = "context";
 pub const DEFAULT_FILLS: [u32; 5] = [0, 25, 50, 75, 90];
 /// Repeats per point (each a different fact and filler order) when none are given.
 pub const DEFAULT_SAMPLES: u32 = 4;
-/// `--refine` bisects until the knee lies between two fills this many points apart.
+/// Refinement bisects until the knee lies between two fills whose contexts differ by at
+/// most this percent of the good fill's tokens (so the effective context is within this
+/// percent of the knee, whatever the knee's size).
 pub const REFINE_RESOLUTION: u32 = 5;
+/// ... or by at most this many tokens (about a sentence of filler: contexts end within a
+/// sentence of their target, so a finer bracket measures nothing new).
+pub const REFINE_MIN_TOKENS: u32 = 16;
+/// Fills are kept in hundredths of a percent: the grid's whole percents × 100, and the
+/// points refinement bisects to between them.
+pub const FILL_SCALE: u32 = 100;
 /// Tokens kept for the chat template (role markers, separators) and for token merges
 /// at the joins of pieces counted apart.
 pub const TEMPLATE_MARGIN: u32 = 32;
@@ -122,7 +135,15 @@ pub struct ContextProbeConfig {
     pub samples: u32,
     pub seed: u64,
     pub refine: bool,
+    /// Refinement stops once the bracket is within this percent of the good fill's tokens.
     pub resolution: u32,
+    /// ... or within this many tokens.
+    #[serde(default)]
+    pub resolution_min_tokens: u32,
+    /// The most bisection steps refinement can take (0 without `refine`), each
+    /// `depths × samples` requests: stated before the probe starts.
+    #[serde(default)]
+    pub refine_max_steps: u32,
     /// How tokens are counted (`tiktoken o200k_base`, `local model tokenizer`, …).
     pub counting: String,
     /// Whether counts are the model's own (false: the 4-characters estimate).
@@ -152,7 +173,7 @@ impl Default for Settings {
             depths: Depth::ALL.to_vec(),
             samples: DEFAULT_SAMPLES,
             seed: 0,
-            refine: false,
+            refine: true,
             max_tokens_budget: None,
         }
     }
@@ -160,20 +181,66 @@ impl Default for Settings {
 
 /// Tokens of context at `fill` percent of `usable`.
 pub fn fill_tokens(usable: u32, fill: u32) -> u32 {
-    u32::try_from(u64::from(usable) * u64::from(fill.min(100)) / 100).unwrap_or(u32::MAX)
+    fill_tokens_at(usable, fill.min(100) * FILL_SCALE)
 }
 
-/// The id of a generated case.
-pub fn case_id(fill: u32, tokens: u32, depth: Depth, sample: u32) -> String {
-    format!("ctx-f{fill}-t{tokens}-d-{}-s{sample}", depth.as_str())
+/// Tokens of context at `hundredths` hundredths of a percent of `usable`.
+pub fn fill_tokens_at(usable: u32, hundredths: u32) -> u32 {
+    let scale = u64::from(100 * FILL_SCALE);
+    let h = u64::from(hundredths).min(scale);
+    u32::try_from(u64::from(usable) * h / scale).unwrap_or(u32::MAX)
 }
 
-/// Bisection steps needed to bring a gap of `gap` points down to `resolution`.
-pub fn bisection_steps(gap: u32, resolution: u32) -> u32 {
-    let resolution = resolution.max(1);
-    let mut width = gap;
+/// A fill in hundredths of a percent as the case ids and reports write it: `25`, `12.5`,
+/// `9.77`.
+pub fn fill_label(hundredths: u32) -> String {
+    let (whole, frac) = (hundredths / FILL_SCALE, hundredths % FILL_SCALE);
+    match frac {
+        0 => whole.to_string(),
+        f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+        f => format!("{whole}.{f:02}"),
+    }
+}
+
+/// The id of a generated case (`hundredths`: the fill in hundredths of a percent).
+pub fn case_id(hundredths: u32, tokens: u32, depth: Depth, sample: u32) -> String {
+    format!(
+        "ctx-f{}-t{tokens}-d-{}-s{sample}",
+        fill_label(hundredths),
+        depth.as_str()
+    )
+}
+
+/// The refinement rule: given the last good fill `good` and the first bad fill `bad` above
+/// it (hundredths of a percent) with their contexts' target tokens, the fill to measure
+/// next (halfway between), or `None` when the bracket is narrow enough: within
+/// `resolution` percent of the good fill's tokens, or `min_tokens`, or one hundredth of a
+/// percent.
+pub fn next_refine(
+    (good, good_tokens): (u32, u64),
+    (bad, bad_tokens): (u32, u64),
+    resolution: u32,
+    min_tokens: u32,
+) -> Option<u32> {
+    if bad <= good.saturating_add(1) {
+        return None;
+    }
+    let width = bad_tokens.saturating_sub(good_tokens);
+    let enough = (good_tokens * u64::from(resolution) / 100).max(u64::from(min_tokens));
+    (width > enough).then(|| good + (bad - good) / 2)
+}
+
+/// The most bisection steps [`next_refine`] can take between the grid's neighbours `good`
+/// and `bad` (hundredths of a percent of `usable`). An upper bound: the bracket halves at
+/// each step (rounded up, as when the good side moves), its width in tokens is rounded up,
+/// and the relative rule is taken at `good` (a knee just above it narrows the least).
+pub fn refine_steps(usable: u32, good: u32, bad: u32, resolution: u32, min_tokens: u32) -> u32 {
+    let scale = u64::from(100 * FILL_SCALE);
+    let good_tokens = u64::from(fill_tokens_at(usable, good));
+    let enough = (good_tokens * u64::from(resolution) / 100).max(u64::from(min_tokens));
+    let mut width = bad.saturating_sub(good);
     let mut steps = 0;
-    while width > resolution {
+    while width > 1 && (u64::from(usable) * u64::from(width)).div_ceil(scale) > enough {
         width = width.div_ceil(2);
         steps += 1;
     }
@@ -199,10 +266,11 @@ pub fn normalize_fills(fills: &[u32]) -> Result<Vec<u32>, ProbeError> {
 #[derive(Debug, Clone)]
 pub struct ProbeCase {
     pub case: Case,
+    /// Hundredths of a percent of the usable window.
     pub fill: u32,
     pub depth: Depth,
     pub prompt_tokens: u32,
-    /// Tokens of the context actually built (target: `fill_tokens(usable, fill)`).
+    /// Tokens of the context actually built (target: `fill_tokens_at(usable, fill)`).
     pub context_tokens: u32,
 }
 
@@ -263,6 +331,8 @@ impl ContextProbe {
             seed: settings.seed,
             refine: settings.refine,
             resolution: REFINE_RESOLUTION,
+            resolution_min_tokens: REFINE_MIN_TOKENS,
+            refine_max_steps: 0,
             counting: method.describe(),
             counting_exact: method.is_exact(),
             filler: filler.source.clone(),
@@ -343,12 +413,21 @@ impl ContextProbe {
         }
     }
 
-    /// The cases of one fill: every depth × sample.
+    /// The cases of one fill (percent): every depth × sample.
     pub fn cases_at(&mut self, fill: u32) -> Result<Vec<ProbeCase>, ProbeError> {
         if fill > 100 {
             return Err(ProbeError::BadFill(fill));
         }
-        let target = fill_tokens(self.config.usable, fill);
+        self.cases_at_hundredths(fill * FILL_SCALE)
+    }
+
+    /// The cases of one fill in hundredths of a percent (refinement's points between the
+    /// grid's): every depth × sample.
+    pub fn cases_at_hundredths(&mut self, fill: u32) -> Result<Vec<ProbeCase>, ProbeError> {
+        if fill > 100 * FILL_SCALE {
+            return Err(ProbeError::BadFill(fill / FILL_SCALE));
+        }
+        let target = fill_tokens_at(self.config.usable, fill);
         let mut out = Vec::new();
         for depth in self.config.depths.clone() {
             for sample in 0..self.config.samples {
@@ -394,8 +473,9 @@ impl ContextProbe {
             kind: CaseKind::Routine,
             source: CaseSource::Synthetic,
             description: Some(format!(
-                "a fact planted at the {} of a context filled to {fill}% ({target} tokens)",
-                depth.as_str()
+                "a fact planted at the {} of a context filled to {}% ({target} tokens)",
+                depth.as_str(),
+                fill_label(fill)
             )),
             messages: vec![Message {
                 role: Role::User,
@@ -435,26 +515,40 @@ impl ContextProbe {
         u64::from(case.prompt_tokens) + u64::from(TEMPLATE_MARGIN) + u64::from(self.answer_tokens)
     }
 
-    /// The worst case `--refine` can add: the most bisection steps any gap of the grid
-    /// needs, each `depths × samples` requests no larger than the top fill's.
-    pub fn refine_allowance(&self) -> u64 {
+    /// Requests one fill takes: every depth × sample.
+    pub fn requests_per_fill(&self) -> u64 {
+        self.config.depths.len() as u64 * u64::from(self.config.samples)
+    }
+
+    /// The worst case refinement can add, `(steps, tokens)`: it bisects one gap of the grid
+    /// (the one above the effective fill), so the most any gap can take, its steps
+    /// ([`refine_steps`]) × [`Self::requests_per_fill`] requests no larger than the gap's
+    /// top fill plus the reserve. `(0, 0)` without `refine`.
+    pub fn refine_bound(&self) -> (u32, u64) {
         if !self.config.refine {
-            return 0;
+            return (0, 0);
         }
-        let steps = self
-            .config
-            .fills
+        let c = &self.config;
+        c.fills
             .windows(2)
-            .map(|w| bisection_steps(w[1] - w[0], self.config.resolution))
-            .max()
-            .unwrap_or(0);
-        let top = self.config.fills.last().copied().unwrap_or(0);
-        let per_request =
-            u64::from(fill_tokens(self.config.usable, top)) + u64::from(self.config.reserve);
-        u64::from(steps)
-            * self.config.depths.len() as u64
-            * u64::from(self.config.samples)
-            * per_request
+            .map(|w| {
+                let steps = refine_steps(
+                    c.usable,
+                    w[0] * FILL_SCALE,
+                    w[1] * FILL_SCALE,
+                    c.resolution,
+                    c.resolution_min_tokens,
+                );
+                let per_request = u64::from(fill_tokens(c.usable, w[1])) + u64::from(c.reserve);
+                let tokens = u64::from(steps) * self.requests_per_fill() * per_request;
+                (steps, tokens)
+            })
+            .fold((0, 0), |(s, t), (s2, t2)| (s.max(s2), t.max(t2)))
+    }
+
+    /// The worst case refinement can add in tokens (see [`Self::refine_bound`]).
+    pub fn refine_allowance(&self) -> u64 {
+        self.refine_bound().1
     }
 
     /// Estimated tokens of `cases` plus the refinement allowance.
@@ -472,7 +566,8 @@ impl ContextProbe {
 pub struct ProbeRun {
     pub summary: RunSummary,
     pub config: ContextProbeConfig,
-    /// Fills run, in the order they were run (the grid, then refinement steps).
+    /// Fills run, hundredths of a percent, in the order they were run (the grid, then
+    /// refinement steps).
     pub fills: Vec<u32>,
     /// Tokens really sent and received (answers from the cache excluded).
     pub tokens_used: u64,
@@ -484,11 +579,11 @@ pub struct ProbeRun {
 /// worker), giving the probe back.
 async fn generate(
     mut probe: ContextProbe,
-    fill: u32,
+    hundredths: u32,
 ) -> Result<(ContextProbe, Vec<ProbeCase>), ProbeError> {
     let tool = probe.config.tool.clone();
     let joined = tokio::task::spawn_blocking(move || {
-        let cases = probe.cases_at(fill);
+        let cases = probe.cases_at_hundredths(hundredths);
         (probe, cases)
     })
     .await;
@@ -512,10 +607,11 @@ pub async fn prepare(
     let mut probe = probe;
     let mut cases = Vec::new();
     for fill in probe.config.fills.clone() {
-        let (p, mut c) = generate(probe, fill).await?;
+        let (p, mut c) = generate(probe, fill * FILL_SCALE).await?;
         probe = p;
         cases.append(&mut c);
     }
+    probe.config.refine_max_steps = probe.refine_bound().0;
     let estimate = probe.estimate(&cases);
     probe.config.estimated_tokens = estimate;
     budget::check(estimate, probe.config.max_tokens_budget)?;
@@ -523,8 +619,10 @@ pub async fn prepare(
 }
 
 /// Run a prepared probe through the runner into one new run: the grid, then (with
-/// `refine`) one fill at a time as `next_fill` asks, until it answers `None`, the budget
-/// is reached or `cancel` fires. `next_fill` sees the run's results so far.
+/// `refine`) one fill at a time (hundredths of a percent) as `next_fill` asks, until it
+/// answers `None`, the budget is reached, `cancel` fires or the stated most steps
+/// (`refine_max_steps`) are taken. `next_fill` sees the run's results so far; each step is
+/// announced through `progress`.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     program: &Program,
@@ -539,7 +637,8 @@ pub async fn run(
     let mut probe = probe;
     let stop = cancel.child_token();
     let watch = TokenBudget::new(progress, probe.config.max_tokens_budget, stop.clone());
-    let mut fills: Vec<u32> = probe.config.fills.clone();
+    let mut fills: Vec<u32> = probe.config.fills.iter().map(|f| f * FILL_SCALE).collect();
+    let mut steps = 0u32;
     let mut synthetic = program.clone();
     synthetic.cases = cases.into_iter().map(|c| c.case).collect();
     let spec = RunSpec::new(Cases::Held(&synthetic), options.clone()).with_config(
@@ -552,10 +651,21 @@ pub async fn run(
         let Some(fill) = next_fill(&results) else {
             break;
         };
-        if fill > 100 || fills.contains(&fill) {
+        if fill > 100 * FILL_SCALE
+            || fills.contains(&fill)
+            || steps >= probe.config.refine_max_steps
+        {
             break;
         }
+        steps += 1;
         fills.push(fill);
+        progress.notice(&format!(
+            "refine: step {steps} of at most {}: fill {}% ({} tokens), {} requests",
+            probe.config.refine_max_steps,
+            fill_label(fill),
+            fill_tokens_at(probe.config.usable, fill),
+            probe.requests_per_fill(),
+        ));
         let (p, more) = generate(probe, fill).await?;
         probe = p;
         synthetic.cases.extend(more.into_iter().map(|c| c.case));

@@ -203,23 +203,108 @@ fn documents_become_filler_when_there_are_enough() {
 
 #[test]
 fn the_estimate_counts_prompts_answers_and_the_refine_allowance() {
-    let mut p = probe(4000, &Settings::default());
+    let mut p = probe(
+        4000,
+        &Settings {
+            refine: false,
+            ..Settings::default()
+        },
+    );
     let cases = p.cases_at(50).unwrap();
     let per: u64 = cases
         .iter()
         .map(|c| u64::from(c.prompt_tokens) + u64::from(TEMPLATE_MARGIN) + 16)
         .sum();
     assert_eq!(p.estimate(&cases), per);
-    let mut refine = probe(
-        4000,
-        &Settings {
-            refine: true,
-            ..Settings::default()
-        },
-    );
+    assert_eq!(p.refine_bound(), (0, 0));
+    // Refinement is on by default.
+    let mut refine = probe(4000, &Settings::default());
+    assert!(refine.config.refine);
     let cases = refine.cases_at(50).unwrap();
-    // The widest gap (25 points) takes 3 steps to come within 5: 25 → 13 → 7 → 4.
-    assert_eq!(bisection_steps(25, 5), 3);
-    assert_eq!(bisection_steps(5, 5), 0);
-    assert!(refine.estimate(&cases) > per + 3 * 12 * 2000);
+    let usable = refine.config.usable;
+    // [0, 25]: from 25% of the usable window down to 16 tokens, halving: 6 steps.
+    assert_eq!(refine_steps(usable, 0, 2500, 5, 16), 6);
+    // [50, 75]: down to 5% of the tokens at 50%: 4 steps.
+    assert_eq!(refine_steps(usable, 5000, 7500, 5, 16), 4);
+    // Nothing to do when the bracket is one hundredth of a percent wide.
+    assert_eq!(refine_steps(usable, 5000, 5001, 5, 16), 0);
+    let (steps, tokens) = refine.refine_bound();
+    assert_eq!(steps, 6);
+    // The costliest gap is [50, 75]: 4 steps of 12 requests at 75% plus the reserve.
+    let reserve = u64::from(refine.config.reserve);
+    assert_eq!(
+        tokens,
+        4 * 12 * (u64::from(fill_tokens(usable, 75)) + reserve)
+    );
+    assert_eq!(refine.estimate(&cases), per + tokens);
+}
+
+#[test]
+fn fills_between_whole_percents_are_labelled_and_sized() {
+    assert_eq!(fill_label(2500), "25");
+    assert_eq!(fill_label(1250), "12.5");
+    assert_eq!(fill_label(977), "9.77");
+    assert_eq!(fill_label(5), "0.05");
+    assert_eq!(fill_tokens_at(10_000, 977), 977);
+    assert_eq!(fill_tokens_at(15_910, 1250), 1988);
+    assert_eq!(fill_tokens_at(1000, 20_000), 1000);
+    let mut p = probe(4000, &Settings::default());
+    let usable = p.config.usable;
+    for c in p.cases_at_hundredths(1250).unwrap() {
+        let target = fill_tokens_at(usable, 1250);
+        assert!(c.case.id.starts_with(&format!("ctx-f12.5-t{target}-d-")));
+        assert!(c.context_tokens <= target && c.context_tokens + 60 >= target);
+        assert_eq!(c.fill, 1250);
+    }
+    assert!(p.cases_at_hundredths(10_001).is_err());
+}
+
+/// Bisect a synthetic knee with the rule alone (`knee` in tokens: a fill is good when its
+/// context is no larger), from the default grid.
+fn bisect(usable: u32, knee: u64) -> (u64, u32) {
+    let tokens = |h: u32| u64::from(fill_tokens_at(usable, h));
+    let grid: Vec<u32> = DEFAULT_FILLS.iter().map(|f| f * FILL_SCALE).collect();
+    let mut good = *grid.iter().filter(|&&h| tokens(h) <= knee).max().unwrap();
+    let Some(mut bad) = grid.iter().copied().find(|&h| h > good) else {
+        return (tokens(good), 0);
+    };
+    let mut steps = 0;
+    while let Some(mid) = next_refine(
+        (good, tokens(good)),
+        (bad, tokens(bad)),
+        REFINE_RESOLUTION,
+        REFINE_MIN_TOKENS,
+    ) {
+        assert!(mid > good && mid < bad);
+        if tokens(mid) <= knee {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+        steps += 1;
+    }
+    (tokens(good), steps)
+}
+
+#[test]
+fn refinement_lands_within_five_percent_of_any_knee_in_bounded_steps() {
+    let usable = 15_910;
+    let bound = (0..4)
+        .map(|i| {
+            let (a, b) = (DEFAULT_FILLS[i], DEFAULT_FILLS[i + 1]);
+            refine_steps(usable, a * 100, b * 100, 5, 16)
+        })
+        .max()
+        .unwrap();
+    for knee in [100u64, 400, 1591, 2670, 4773, 7000, 11137, 14000] {
+        let (found, steps) = bisect(usable, knee);
+        assert!(found <= knee, "knee {knee}: found {found}");
+        assert!(
+            (knee - found) as f64 <= 0.05 * knee as f64 + 16.0,
+            "knee {knee}: found {found}"
+        );
+        assert!(steps <= bound, "knee {knee}: {steps} steps, bound {bound}");
+    }
+    // A knee above the grid's top fill is not refined.
+    assert_eq!(bisect(usable, 15_000).1, 0);
 }
