@@ -27,6 +27,7 @@ use proximity_providers::{
 use serde_json::json;
 
 use crate::budget;
+use crate::capture::Capturer;
 use crate::error::ApiError;
 use crate::usage::{finish, Draft, UNKNOWN_WORKFLOW};
 use crate::wire::{self, Incoming};
@@ -92,6 +93,7 @@ async fn serve(
     let program = &loaded.program;
     let access = tiers::authorize(program, &key.persona, &incoming.model)?;
     draft.tier = Some(access.tier.id.clone());
+    draft.capture = Capturer::plan(access.tier, draft, &incoming.messages, &loaded.redactor);
     let mut fallback = tiers::fallback_for(program, access.tier, access.tool);
 
     // A request with fields the typed path does not carry goes to a forwarding provider:
@@ -230,7 +232,18 @@ async fn serve(
         )
         .await?;
     if state.options.log_content {
-        tracing::info!(request_id = %draft.id, messages = ?request.messages, "request content");
+        // Keys and canaries never reach the logs, even with `--log-content`.
+        let messages: Vec<(&str, String)> = request
+            .messages
+            .iter()
+            .map(|m| {
+                (
+                    crate::capture::role(m.role),
+                    loaded.redactor.redact_secrets(&m.content),
+                )
+            })
+            .collect();
+        tracing::info!(request_id = %draft.id, messages = ?messages, "request content");
     }
 
     if forwarding {
@@ -354,9 +367,14 @@ async fn forward_complete(
         usage.output_tokens,
     );
     if state.options.log_content {
+        let answer = loaded.redactor.redact_secrets(&answer.to_string());
         tracing::info!(request_id = %draft.id, answer = %answer, "response content");
     }
     finish(state, draft, 200, None).await?;
+    if draft.capture.is_some() && text.is_empty() {
+        wire::text_of(&answer, &mut text);
+    }
+    state.capture.answered(draft, &text);
     wire::rebrand(
         &mut answer,
         &draft.id,
@@ -458,9 +476,11 @@ async fn complete(
         usage.output_tokens,
     );
     if state.options.log_content {
-        tracing::info!(request_id = %draft.id, answer = %response.text, "response content");
+        let answer = loaded.redactor.redact_secrets(&response.text);
+        tracing::info!(request_id = %draft.id, answer = %answer, "response content");
     }
     finish(state, draft, 200, None).await?;
+    state.capture.answered(draft, &response.text);
     let body = wire::completion(
         &draft.id,
         draft.created_at.timestamp(),
@@ -605,7 +625,8 @@ impl Relay {
                     }
                     self.account(end.usage, &text);
                     if self.state.options.log_content {
-                        tracing::info!(request_id = %self.draft.id, answer = %text, "response content");
+                        let answer = self.state.loaded.load().redactor.redact_secrets(&text);
+                        tracing::info!(request_id = %self.draft.id, answer = %answer, "response content");
                     }
                     // Durable before `[DONE]` acknowledges the answer.
                     if let Err(e) = finish(&self.state, &self.draft, 200, None).await {
@@ -627,6 +648,7 @@ impl Relay {
                     }
                     self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
                         .await;
+                    self.state.capture.answered(&self.draft, &text);
                     return;
                 }
                 Some(Err(e)) => {
@@ -707,7 +729,8 @@ impl Relay {
                 None => {
                     self.account(usage.filter(|u| *u != Usage::default()), &text);
                     if self.state.options.log_content {
-                        tracing::info!(request_id = %self.draft.id, answer = %text, "response content");
+                        let answer = self.state.loaded.load().redactor.redact_secrets(&text);
+                        tracing::info!(request_id = %self.draft.id, answer = %answer, "response content");
                     }
                     // Durable before `[DONE]` acknowledges the answer.
                     if let Err(e) = finish(&self.state, &self.draft, 200, None).await {
@@ -716,6 +739,7 @@ impl Relay {
                     }
                     self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
                         .await;
+                    self.state.capture.answered(&self.draft, &text);
                     return;
                 }
             }
