@@ -20,8 +20,6 @@ use proximity_program::{Message, Program, Role, Tier};
 use proximity_store::{CapturedMessage, NewCapture, Store};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::usage::Draft;
-
 /// Captures waiting for the writer, at most; past it they are skipped and counted.
 pub const QUEUE: usize = 1024;
 /// Captures the writer stores in one transaction, at most.
@@ -94,7 +92,9 @@ impl Capturer {
     /// its sample. Only then are its messages kept.
     pub fn plan(
         tier: &Tier,
-        draft: &Draft,
+        persona: &str,
+        workflow: &str,
+        created_at: DateTime<Utc>,
         messages: &[Message],
         redactor: &Arc<Redactor>,
     ) -> Option<Arc<Pending>> {
@@ -103,26 +103,34 @@ impl Capturer {
             return None;
         }
         Some(Arc::new(Pending {
-            created_at: draft.created_at,
-            persona: draft.persona.clone().unwrap_or_default(),
+            created_at,
+            persona: persona.to_owned(),
             tier: tier.id.clone(),
-            workflow: draft.workflow.clone(),
+            workflow: workflow.to_owned(),
             messages: messages.to_vec(),
             redactor: redactor.clone(),
         }))
     }
 
-    /// The answer to a request chosen for capture is complete and acknowledged: queue
-    /// it for the writer, or skip and count it when the queue is full. Never waits.
-    pub fn answered(&self, draft: &Draft, answer: &str) {
-        let Some(pending) = &draft.capture else {
+    /// The answer to request `request_id`, served by `tool`, is complete and
+    /// acknowledged: when the request was chosen for capture (`pending`), queue it for
+    /// the writer, or skip and count it when the queue is full. Never waits.
+    pub fn answered(
+        &self,
+        pending: Option<&Arc<Pending>>,
+        request_id: &str,
+        tool: &str,
+        answer: &str,
+    ) {
+        let Some(pending) = pending else {
             return;
         };
-        let tool = draft
-            .served_by
-            .clone()
-            .unwrap_or_else(|| draft.tool_id.clone());
-        let job = Job::Capture(pending.clone(), draft.id.clone(), tool, answer.to_owned());
+        let job = Job::Capture(
+            pending.clone(),
+            request_id.to_owned(),
+            tool.to_owned(),
+            answer.to_owned(),
+        );
         if self.tx.try_send(job).is_err() {
             self.counts.with_label_values(&["skipped_full"]).inc();
         }
@@ -211,8 +219,6 @@ fn redacted(p: &Pending, request_id: String, tool: String, answer: &str) -> NewC
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::time::Instant;
-
     use proximity_store::CaptureFilter;
 
     use super::*;
@@ -228,11 +234,8 @@ mod tests {
         }
     }
 
-    fn draft() -> Draft {
-        let mut d = Draft::new("r1".into(), Instant::now(), Utc::now(), "w".into());
-        d.persona = Some("p".into());
-        d.served_by = Some("a".into());
-        d
+    fn plan(sample: Option<f64>, r: &Arc<Redactor>) -> Option<Arc<Pending>> {
+        Capturer::plan(&tier(sample), "p", "w", Utc::now(), &messages(), r)
     }
 
     fn messages() -> Vec<Message> {
@@ -246,13 +249,11 @@ mod tests {
     fn nothing_is_planned_with_capture_off_or_a_zero_sample() {
         let r = Arc::new(Redactor::default());
         for _ in 0..100 {
-            assert!(Capturer::plan(&tier(None), &draft(), &messages(), &r).is_none());
-            assert!(Capturer::plan(&tier(Some(0.0)), &draft(), &messages(), &r).is_none());
-            assert!(Capturer::plan(&tier(Some(1.0)), &draft(), &messages(), &r).is_some());
+            assert!(plan(None, &r).is_none());
+            assert!(plan(Some(0.0), &r).is_none());
+            assert!(plan(Some(1.0), &r).is_some());
         }
-        let half = (0..2000)
-            .filter(|_| Capturer::plan(&tier(Some(0.5)), &draft(), &messages(), &r).is_some())
-            .count();
+        let half = (0..2000).filter(|_| plan(Some(0.5), &r).is_some()).count();
         assert!((800..1200).contains(&half), "{half} of 2000 at 0.5");
     }
 
@@ -262,13 +263,16 @@ mod tests {
         let registry = prometheus::Registry::new();
         let c = Capturer::start(store.store.clone(), &registry).unwrap();
         let r = Arc::new(Redactor::new(["ACME-7731"]));
-        let mut d = draft();
-        d.capture = Capturer::plan(&tier(Some(1.0)), &d, &messages(), &r);
-        c.answered(&d, "Sure, jane@example.com: call +49 30 1234567.");
+        let on = plan(Some(1.0), &r);
+        c.answered(
+            on.as_ref(),
+            "r1",
+            "a",
+            "Sure, jane@example.com: call +49 30 1234567.",
+        );
         // A request of a tier without capture leaves nothing.
-        let mut off = draft();
-        off.capture = Capturer::plan(&tier(None), &off, &messages(), &r);
-        c.answered(&off, "not kept");
+        let off = plan(None, &r);
+        c.answered(off.as_ref(), "r2", "a", "not kept");
         c.flush(Duration::from_secs(5)).await;
         let all = store.captures(&CaptureFilter::default()).await.unwrap();
         assert_eq!(all.len(), 1);
@@ -290,11 +294,10 @@ mod tests {
         // A queue of one, with a writer that cannot run (the test holds the thread).
         let c = Capturer::with_capacity(store.store.clone(), &registry, 1).unwrap();
         let r = Arc::new(Redactor::default());
-        let mut d = draft();
-        d.capture = Capturer::plan(&tier(Some(1.0)), &d, &messages(), &r);
-        let t = Instant::now();
+        let on = plan(Some(1.0), &r);
+        let t = std::time::Instant::now();
         for _ in 0..10 {
-            c.answered(&d, "answer");
+            c.answered(on.as_ref(), "r1", "a", "answer");
         }
         assert!(t.elapsed() < Duration::from_secs(1));
         assert_eq!(c.count("skipped_full"), 9);

@@ -93,7 +93,14 @@ async fn serve(
     let program = &loaded.program;
     let access = tiers::authorize(program, &key.persona, &incoming.model)?;
     draft.tier = Some(access.tier.id.clone());
-    draft.capture = Capturer::plan(access.tier, draft, &incoming.messages, &loaded.redactor);
+    draft.capture = Capturer::plan(
+        access.tier,
+        &key.persona,
+        &draft.workflow,
+        draft.created_at,
+        &incoming.messages,
+        &loaded.redactor,
+    );
     let mut fallback = tiers::fallback_for(program, access.tier, access.tool);
 
     // A request with fields the typed path does not carry goes to a forwarding provider:
@@ -374,7 +381,9 @@ async fn forward_complete(
     if draft.capture.is_some() && text.is_empty() {
         wire::text_of(&answer, &mut text);
     }
-    state.capture.answered(draft, &text);
+    state
+        .capture
+        .answered(draft.capture.as_ref(), &draft.id, &tool.id, &text);
     wire::rebrand(
         &mut answer,
         &draft.id,
@@ -480,7 +489,9 @@ async fn complete(
         tracing::info!(request_id = %draft.id, answer = %answer, "response content");
     }
     finish(state, draft, 200, None).await?;
-    state.capture.answered(draft, &response.text);
+    state
+        .capture
+        .answered(draft.capture.as_ref(), &draft.id, &tool.id, &response.text);
     let body = wire::completion(
         &draft.id,
         draft.created_at.timestamp(),
@@ -648,7 +659,12 @@ impl Relay {
                     }
                     self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
                         .await;
-                    self.state.capture.answered(&self.draft, &text);
+                    self.state.capture.answered(
+                        self.draft.capture.as_ref(),
+                        &self.draft.id,
+                        &self.tool.id,
+                        &text,
+                    );
                     return;
                 }
                 Some(Err(e)) => {
@@ -739,7 +755,12 @@ impl Relay {
                     }
                     self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
                         .await;
-                    self.state.capture.answered(&self.draft, &text);
+                    self.state.capture.answered(
+                        self.draft.capture.as_ref(),
+                        &self.draft.id,
+                        &self.tool.id,
+                        &text,
+                    );
                     return;
                 }
             }
