@@ -178,6 +178,14 @@ async fn captures_keep_only_placeholders_and_promote_to_a_case() {
         let list = wait_for(&setup, 2).await;
         let captures = list["captures"].as_array().unwrap();
         assert_eq!(captures.len(), 2, "{list}");
+        let metrics = get(&c, &format!("{}/metrics", gw.url), None).await;
+        assert!(
+            metrics
+                .body
+                .contains(r#"proximity_gateway_captures_total{result="written"} 2"#),
+            "{}",
+            metrics.body
+        );
         for cap in captures {
             assert_eq!(cap["persona"], "support");
             assert_eq!(cap["tier"], "kept");
