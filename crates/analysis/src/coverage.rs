@@ -143,6 +143,7 @@ mod tests {
             budget_per_seat_month: None,
             rate_limit: None,
             data_classes: vec![],
+            capture_sample: None,
         }];
         let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let d = |days: i64| today - Duration::days(days);

@@ -64,6 +64,7 @@ pub fn program(tools: Vec<Tool>, personas: Vec<Persona>) -> Program {
             budget_per_seat_month: None,
             rate_limit: None,
             data_classes: Vec::new(),
+            capture_sample: None,
         }],
         tools,
         personas,

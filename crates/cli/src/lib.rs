@@ -85,6 +85,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Baseline(a) => commands::baseline::run(g, a).await,
         Command::Drift(a) => commands::drift::run(g, a).await,
         Command::Note(a) => commands::note::run(g, a).await,
+        Command::Capture(a) => commands::capture::run(g, a).await,
         Command::Plan(a) => commands::plan::run(g, a).await,
         Command::Friction(a) => commands::friction::run(g, a).await,
         Command::Decide(a) => commands::decide::run(g, a).await,

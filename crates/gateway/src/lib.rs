@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod budget;
+pub mod capture;
 pub mod error;
 pub mod journal;
 pub mod ledger;
@@ -63,6 +64,8 @@ type ProviderSlot = OnceLock<Result<Arc<dyn Provider>, ProviderError>>;
 /// model only when a request needs it).
 pub struct Loaded {
     pub program: Program,
+    /// The program's redactor (its `canaries:`), for captures.
+    pub redactor: Arc<proximity_program::redact::Redactor>,
     providers: HashMap<String, ProviderSlot>,
     fingerprints: HashMap<String, String>,
 }
@@ -85,6 +88,7 @@ impl Loaded {
             })
             .collect();
         Self {
+            redactor: Arc::new(capture::redactor(&program)),
             program,
             providers,
             fingerprints,
@@ -170,6 +174,7 @@ pub struct AppState {
     pub keys: auth::KeyCache,
     pub limiter: ratelimit::RateLimiter,
     pub metrics: metrics::Metrics,
+    pub capture: capture::Capturer,
     pub options: Options,
 }
 
@@ -185,6 +190,8 @@ impl AppState {
             };
         let ledger = ledger::Ledger::open(store.clone(), options.shared_limits).await?;
         let guard = spend_guard::SpendGuard::new(&ledger, options.renew_every);
+        let metrics = metrics::Metrics::new()?;
+        let capture = capture::Capturer::start(store.clone(), metrics.registry())?;
         Ok(Self {
             loaded: ArcSwap::from_pointee(loaded),
             guard,
@@ -192,7 +199,8 @@ impl AppState {
             store,
             keys: auth::KeyCache::default(),
             limiter,
-            metrics: metrics::Metrics::new()?,
+            metrics,
+            capture,
             options,
         })
     }
@@ -244,6 +252,7 @@ pub async fn serve(
         "serving"
     );
     server::run(listener, app(state.clone()), limits, shutdown).await;
+    state.capture.flush(Duration::from_secs(5)).await;
     state
         .ledger
         .close()

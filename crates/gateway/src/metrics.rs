@@ -100,6 +100,11 @@ impl Metrics {
         })
     }
 
+    /// The registry, for counters kept by other modules ([`crate::capture`]).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Set the number of usage rows waiting in the journal.
     pub fn set_usage_pending(&self, n: usize) {
         self.usage_pending.set(i64::try_from(n).unwrap_or(i64::MAX));

@@ -269,6 +269,7 @@ mod tests {
                 tokens_per_minute: tpm,
             }),
             data_classes: vec![],
+            capture_sample: None,
         }
     }
 

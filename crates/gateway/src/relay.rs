@@ -27,6 +27,7 @@ use proximity_providers::{
 use serde_json::json;
 
 use crate::budget;
+use crate::capture::Capturer;
 use crate::error::ApiError;
 use crate::usage::{finish, Draft, UNKNOWN_WORKFLOW};
 use crate::wire::{self, Incoming};
@@ -92,6 +93,14 @@ async fn serve(
     let program = &loaded.program;
     let access = tiers::authorize(program, &key.persona, &incoming.model)?;
     draft.tier = Some(access.tier.id.clone());
+    draft.capture = Capturer::plan(
+        access.tier,
+        &key.persona,
+        &draft.workflow,
+        draft.created_at,
+        &incoming.messages,
+        &loaded.redactor,
+    );
     let mut fallback = tiers::fallback_for(program, access.tier, access.tool);
 
     // A request with fields the typed path does not carry goes to a forwarding provider:
@@ -232,7 +241,18 @@ async fn serve(
         )
         .await?;
     if state.options.log_content {
-        tracing::info!(request_id = %draft.id, messages = ?request.messages, "request content");
+        // Keys and canaries never reach the logs, even with `--log-content`.
+        let messages: Vec<(&str, String)> = request
+            .messages
+            .iter()
+            .map(|m| {
+                (
+                    crate::capture::role(m.role),
+                    loaded.redactor.redact_secrets(&m.content),
+                )
+            })
+            .collect();
+        tracing::info!(request_id = %draft.id, messages = ?messages, "request content");
     }
 
     if forwarding {
@@ -357,9 +377,16 @@ async fn forward_complete(
         usage.output_tokens,
     );
     if state.options.log_content {
+        let answer = loaded.redactor.redact_secrets(&answer.to_string());
         tracing::info!(request_id = %draft.id, answer = %answer, "response content");
     }
     finish(state, draft, 200, None).await?;
+    if draft.capture.is_some() && text.is_empty() {
+        wire::text_of(&answer, &mut text);
+    }
+    state
+        .capture
+        .answered(draft.capture.as_ref(), &draft.id, &tool.id, &text);
     wire::rebrand(
         &mut answer,
         &draft.id,
@@ -461,9 +488,13 @@ async fn complete(
         usage.output_tokens,
     );
     if state.options.log_content {
-        tracing::info!(request_id = %draft.id, answer = %response.text, "response content");
+        let answer = loaded.redactor.redact_secrets(&response.text);
+        tracing::info!(request_id = %draft.id, answer = %answer, "response content");
     }
     finish(state, draft, 200, None).await?;
+    state
+        .capture
+        .answered(draft.capture.as_ref(), &draft.id, &tool.id, &response.text);
     let body = wire::completion(
         &draft.id,
         draft.created_at.timestamp(),
@@ -608,7 +639,8 @@ impl Relay {
                     }
                     self.account(end.usage, &text);
                     if self.state.options.log_content {
-                        tracing::info!(request_id = %self.draft.id, answer = %text, "response content");
+                        let answer = self.state.loaded.load().redactor.redact_secrets(&text);
+                        tracing::info!(request_id = %self.draft.id, answer = %answer, "response content");
                     }
                     // Durable before `[DONE]` acknowledges the answer.
                     if let Err(e) = finish(&self.state, &self.draft, 200, None).await {
@@ -630,6 +662,12 @@ impl Relay {
                     }
                     self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
                         .await;
+                    self.state.capture.answered(
+                        self.draft.capture.as_ref(),
+                        &self.draft.id,
+                        &self.tool.id,
+                        &text,
+                    );
                     return;
                 }
                 Some(Err(e)) => {
@@ -710,7 +748,8 @@ impl Relay {
                 None => {
                     self.account(usage.filter(|u| *u != Usage::default()), &text);
                     if self.state.options.log_content {
-                        tracing::info!(request_id = %self.draft.id, answer = %text, "response content");
+                        let answer = self.state.loaded.load().redactor.redact_secrets(&text);
+                        tracing::info!(request_id = %self.draft.id, answer = %answer, "response content");
                     }
                     // Durable before `[DONE]` acknowledges the answer.
                     if let Err(e) = finish(&self.state, &self.draft, 200, None).await {
@@ -719,6 +758,12 @@ impl Relay {
                     }
                     self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
                         .await;
+                    self.state.capture.answered(
+                        self.draft.capture.as_ref(),
+                        &self.draft.id,
+                        &self.tool.id,
+                        &text,
+                    );
                     return;
                 }
             }

@@ -40,6 +40,8 @@ pub struct Draft {
     pub stream: bool,
     pub attempts: u32,
     pub reservation: Option<String>,
+    /// Set when the request is chosen for capture ([`crate::capture`]).
+    pub capture: Option<std::sync::Arc<crate::capture::Pending>>,
 }
 
 impl Draft {
@@ -65,6 +67,7 @@ impl Draft {
             stream: false,
             attempts: 0,
             reservation: None,
+            capture: None,
         }
     }
 

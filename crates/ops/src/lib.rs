@@ -16,9 +16,11 @@
 //! | the overview's and tool page's drift | [`drift::alerts`], [`drift::timeline`] |
 //! | `import promptfoo` | [`promptfoo::import`] |
 //! | `keys create|list|revoke`, the gateway's authentication | [`keys`] |
+//! | `capture list`, `capture promote` | [`capture::list`], [`capture::promote`] |
 //! | `mix`, `--weights observed` of `eval`, `report` and `plan` | [`mix::observe`], [`mix::weigh`], [`mix::price_plan`] |
 
 pub mod baselines;
+pub mod capture;
 pub mod decisions;
 pub mod drift;
 pub mod error;

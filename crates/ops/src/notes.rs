@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use proximity_program::promote::{self, PromoteError, Promotion};
-use proximity_program::{CaseKind, Program};
+use proximity_program::promote::{self, Origin, PromoteError, Promotion};
+use proximity_program::{CaseKind, Message, Program, Role};
 use proximity_store::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole, Store};
 use serde::Deserialize;
 
@@ -237,6 +237,41 @@ pub struct Promoted {
     pub suite: PathBuf,
 }
 
+/// Append a promoted case to `suite` ([`promote::append_case`]), its errors as the
+/// operation's: the one append of `note promote` and `capture promote`. Answers the
+/// suite's path relative to the program root.
+pub(crate) fn append(
+    program: &Program,
+    suite: &Path,
+    promotion: &Promotion,
+) -> Result<String, OpsError> {
+    promote::append_case(program, suite, promotion).map_err(|e| match e {
+        PromoteError::Io(e) => OpsError::Io(e),
+        PromoteError::NoFinalCases(p) => OpsError::invalid(format!(
+            "cannot append to {}: its last top-level key is not `cases:`",
+            p.display()
+        ))
+        .with_hint("move `cases:` to the end of the file, or name another suite file"),
+        e => OpsError::invalid(e.to_string()),
+    })
+}
+
+/// The suite file a promotion appends to: the one asked for (relative to the program or
+/// absolute), else the one holding most of `persona`'s cases.
+pub(crate) fn suite_for(
+    program: &Program,
+    persona: &str,
+    asked: Option<&Path>,
+) -> Result<PathBuf, OpsError> {
+    match asked {
+        Some(s) => Ok(suite_path(program, s)),
+        None => promote::suite_for(program, persona).ok_or_else(|| {
+            OpsError::invalid(format!("no suite file has cases of persona `{persona}`"))
+                .with_hint("name the suite file (`--suite FILE`)")
+        }),
+    }
+}
+
 fn suite_path(program: &Program, asked: &Path) -> PathBuf {
     if asked.is_absolute() || asked.exists() {
         asked.to_path_buf()
@@ -266,16 +301,7 @@ pub async fn promote(
             "say what the answer must contain (`--assert-contains TEXT`), that it must abstain (`--must-abstain`), …",
         ));
     }
-    let suite = match &req.suite {
-        Some(s) => suite_path(program, s),
-        None => promote::suite_for(program, &n.persona).ok_or_else(|| {
-            OpsError::invalid(format!(
-                "no suite file has cases of persona `{}`",
-                n.persona
-            ))
-            .with_hint("name the suite file (`--suite FILE`)")
-        })?,
-    };
+    let suite = suite_for(program, &n.persona, req.suite.as_deref())?;
     let case_id = req
         .case_id
         .clone()
@@ -309,28 +335,24 @@ pub async fn promote(
         CaseKind::Routine
     });
     let promotion = Promotion {
-        note_id: note.id,
-        author: n.author.clone(),
-        date: n.date.format("%Y-%m-%d").to_string(),
-        outcome: n.outcome.as_str().to_owned(),
+        origin: Origin::Note {
+            id: note.id,
+            author: n.author.clone(),
+            date: n.date.format("%Y-%m-%d").to_string(),
+            outcome: n.outcome.as_str().to_owned(),
+        },
         persona: n.persona.clone(),
         workflow,
         kind,
         case_id: case_id.clone(),
-        task: n.task.clone(),
-        what_happened: n.what_happened.clone(),
-        prompt,
+        description: format!("{} — {}", n.task, n.what_happened),
+        messages: vec![Message {
+            role: Role::User,
+            content: prompt,
+        }],
         assertions: req.assertions.clone(),
     };
-    let rel = promote::append_case(program, &suite, &promotion).map_err(|e| match e {
-        PromoteError::Io(e) => OpsError::Io(e),
-        PromoteError::NoFinalCases(p) => OpsError::invalid(format!(
-            "cannot append to {}: its last top-level key is not `cases:`",
-            p.display()
-        ))
-        .with_hint("move `cases:` to the end of the file, or name another suite file"),
-        e => OpsError::invalid(e.to_string()),
-    })?;
+    let rel = append(program, &suite, &promotion)?;
     store.mark_note_promoted(note.id, &case_id, &rel).await?;
     Ok(Promoted {
         note_id: note.id,

@@ -7,12 +7,13 @@ use std::path::Path;
 
 use chrono::{Duration, Utc};
 use proximity_ops::baselines::{self, AcceptBaseline};
+use proximity_ops::capture;
 use proximity_ops::decisions::{self, DecisionInput};
 use proximity_ops::keys::{self, KeyRequest, KeyStatus};
 use proximity_ops::notes::{self, NoteInput, PromoteRequest};
 use proximity_ops::OpsError;
 use proximity_program::Program;
-use proximity_store::NoteFilter;
+use proximity_store::{CaptureFilter, CapturedMessage, NewCapture, NoteFilter};
 
 fn copy_dir(from: &Path, to: &Path) {
     fs_err::create_dir_all(to).unwrap();
@@ -273,6 +274,157 @@ async fn keys_expire_in_the_future_and_revoke_once() {
             KeyStatus::Revoked
         );
         let e = keys::revoke(store, &new.record.id, now).await.unwrap_err();
+        assert!(matches!(e, OpsError::NotFound { .. }), "{e:?}");
+    }
+}
+
+fn captured(workflow: &str, messages: &[(&str, &str)]) -> NewCapture {
+    NewCapture {
+        created_at: Utc::now(),
+        request_id: "req".into(),
+        persona: "support-agent".into(),
+        tier: "standard".into(),
+        tool: "acme-copilot".into(),
+        workflow: workflow.into(),
+        messages: messages
+            .iter()
+            .map(|(role, content)| CapturedMessage {
+                role: (*role).into(),
+                content: (*content).into(),
+            })
+            .collect(),
+        answer: "Refunds take [EMAIL] 30 days.".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_capture_is_promoted_once_through_the_notes_append() {
+    for store in proximity_store::testing::stores().await {
+        let store = &store.store;
+        let (_dir, program) = acme();
+        store
+            .insert_captures(&[
+                captured("ticket-triage", &[("user", "Refund for [EMAIL]?")]),
+                captured(
+                    "unknown",
+                    &[
+                        ("system", "Be brief."),
+                        ("user", "Order {{ id }}: STAFF-100?"),
+                    ],
+                ),
+                captured("ticket-triage", &[("user", "hi"), ("assistant", "hello")]),
+            ])
+            .await
+            .unwrap();
+        let all = capture::list(store, &CaptureFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        let (first, unlabelled, ends_with_answer) = (all[0].id, all[1].id, all[2].id);
+        let assertions = vec![("correct", "icontains: refund".to_owned())];
+
+        let (msg, hint) = input_error(
+            capture::promote(
+                store,
+                &program,
+                &capture::PromoteRequest {
+                    capture_id: first,
+                    ..capture::PromoteRequest::default()
+                },
+            )
+            .await
+            .unwrap_err(),
+        );
+        assert!(msg.starts_with("no assertion given"), "{msg}");
+        assert!(hint.is_some());
+
+        let req = capture::PromoteRequest {
+            capture_id: first,
+            assertions: assertions.clone(),
+            ..capture::PromoteRequest::default()
+        };
+        let done = capture::promote(store, &program, &req).await.unwrap();
+        assert_eq!(done.case_id, format!("capture-{first}"));
+        let reloaded = proximity_program::load(&program.root).unwrap();
+        let case = reloaded
+            .cases
+            .iter()
+            .find(|c| c.id == done.case_id)
+            .unwrap();
+        assert_eq!(case.workflow, "ticket-triage");
+        assert_eq!(case.note, None);
+        assert_eq!(case.messages.last().unwrap().content, "Refund for [EMAIL]?");
+        let (msg, _) = input_error(capture::promote(store, &program, &req).await.unwrap_err());
+        assert_eq!(
+            msg,
+            format!("capture {first} was already promoted to case `capture-{first}`")
+        );
+
+        // A request that named no workflow of the persona needs one; its system message
+        // and template syntax are kept as written.
+        let (msg, hint) = input_error(
+            capture::promote(
+                store,
+                &program,
+                &capture::PromoteRequest {
+                    capture_id: unlabelled,
+                    assertions: assertions.clone(),
+                    ..capture::PromoteRequest::default()
+                },
+            )
+            .await
+            .unwrap_err(),
+        );
+        assert!(msg.contains("unknown"), "{msg}");
+        assert!(hint.unwrap().contains("--workflow"));
+        let program = proximity_program::load(&program.root).unwrap();
+        let done = capture::promote(
+            store,
+            &program,
+            &capture::PromoteRequest {
+                capture_id: unlabelled,
+                workflow: Some("ticket-triage".into()),
+                case_id: Some("from-capture".into()),
+                assertions: assertions.clone(),
+                ..capture::PromoteRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+        let reloaded = proximity_program::load(&program.root).unwrap();
+        let case = reloaded
+            .cases
+            .iter()
+            .find(|c| c.id == done.case_id)
+            .unwrap();
+        assert_eq!(case.messages.len(), 2);
+        assert_eq!(case.messages[1].content, "Order {{ id }}: STAFF-100?");
+
+        // A conversation that ends with the answer is no case.
+        let (msg, _) = input_error(
+            capture::promote(
+                store,
+                &reloaded,
+                &capture::PromoteRequest {
+                    capture_id: ends_with_answer,
+                    assertions,
+                    ..capture::PromoteRequest::default()
+                },
+            )
+            .await
+            .unwrap_err(),
+        );
+        assert!(msg.contains("does not end with a user message"), "{msg}");
+        let e = capture::promote(
+            store,
+            &reloaded,
+            &capture::PromoteRequest {
+                capture_id: 9999,
+                ..req
+            },
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, OpsError::NotFound { .. }), "{e:?}");
     }
 }

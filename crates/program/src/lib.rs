@@ -15,6 +15,7 @@ pub mod model;
 pub mod promote;
 pub mod prompt;
 pub mod raw;
+pub mod redact;
 pub mod schema;
 mod schema_shapes;
 pub mod suggest;
@@ -23,5 +24,5 @@ mod yaml_stream;
 
 pub use assertion::{Assertion, Assertions, Check, Group, Match};
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::{find_program_root, load, LoadError, PROGRAM_FILE};
+pub use load::{canaries, find_program_root, load, LoadError, PROGRAM_FILE};
 pub use model::*;

@@ -229,7 +229,15 @@ pub struct Tier {
     pub budget_per_seat_month: Option<f64>,
     pub rate_limit: Option<RateLimit>,
     pub data_classes: Vec<String>,
+    /// The share of this tier's keyed requests the gateway captures (`capture: true`,
+    /// `capture_sample`); `None` when capture is off, as by default.
+    pub capture_sample: Option<f64>,
 }
+
+/// The share of requests captured when a tier turns `capture` on and names no
+/// `capture_sample`: the same as a workflow's `live_sample`, enough cases to promote
+/// without keeping every conversation.
+pub const DEFAULT_CAPTURE_SAMPLE: f64 = 0.1;
 
 /// Requests and tokens per minute.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]

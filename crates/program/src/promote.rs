@@ -1,13 +1,14 @@
-//! Promoting a field note into a case: the case YAML built from the note and its
-//! confirmed assertions, appended to a suite file (the old bytes kept as they were), and
-//! the program reloaded to check the case loads — the suite restored unchanged if not.
-//! The cli (`proximity note promote`) and the dashboard both call [`append_case`].
+//! Promoting a field note or a gateway capture into a case: the case YAML built from it
+//! and its confirmed assertions, appended to a suite file (the old bytes kept as they
+//! were), and the program reloaded to check the case loads — the suite restored
+//! unchanged if not. `ops` calls [`append_case`] for `proximity note promote`, the
+//! dashboard's Promote and `proximity capture promote`.
 
 use std::path::{Path, PathBuf};
 
-use crate::{load, CaseKind, LoadError, Program};
+use crate::{load, CaseKind, LoadError, Message, Program, Role};
 
-/// Why a note could not be promoted.
+/// Why a note or capture could not be promoted.
 #[derive(Debug, thiserror::Error)]
 pub enum PromoteError {
     #[error("no assertion given: promotion needs at least one confirmed assertion")]
@@ -24,22 +25,39 @@ pub enum PromoteError {
     Io(#[from] std::io::Error),
 }
 
-/// The case to write, from a note.
+/// Where a promoted case comes from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A field note: the case carries `note: "ID"`.
+    Note {
+        id: i64,
+        author: String,
+        /// The day of the encounter, `YYYY-MM-DD`.
+        date: String,
+        /// The note's outcome (`failed_silently`, …).
+        outcome: String,
+    },
+    /// A request the gateway captured (redacted).
+    Capture {
+        id: i64,
+        /// The day of the request, `YYYY-MM-DD`.
+        date: String,
+        /// The tool that answered it.
+        tool: String,
+    },
+}
+
+/// The case to write, from a note or a capture.
 #[derive(Debug, Clone)]
 pub struct Promotion {
-    pub note_id: i64,
-    pub author: String,
-    /// The day of the encounter, `YYYY-MM-DD`.
-    pub date: String,
-    /// The note's outcome (`wrong_confident`, …).
-    pub outcome: String,
+    pub origin: Origin,
     pub persona: String,
     pub workflow: String,
     pub kind: CaseKind,
     pub case_id: String,
-    pub task: String,
-    pub what_happened: String,
-    pub prompt: String,
+    pub description: String,
+    /// The conversation: one user message is written as `prompt:`, more as `messages:`.
+    pub messages: Vec<Message>,
     /// `(group, line)`, e.g. `("correct", "contains: 14 days")` (see [`assertion`]).
     pub assertions: Vec<(&'static str, String)>,
 }
@@ -170,13 +188,20 @@ pub fn case_block(text: &str, path: &Path, p: &Promotion) -> Result<String, Prom
         block.push('\n');
     }
     block.push('\n');
-    block.push_str(&format!(
-        "{indent}# Promoted from field note {} ({}, {}): {}\n",
-        p.note_id,
-        p.author,
-        p.date,
-        p.outcome.replace('_', " ")
-    ));
+    match &p.origin {
+        Origin::Note {
+            id,
+            author,
+            date,
+            outcome,
+        } => block.push_str(&format!(
+            "{indent}# Promoted from field note {id} ({author}, {date}): {}\n",
+            outcome.replace('_', " ")
+        )),
+        Origin::Capture { id, date, tool } => block.push_str(&format!(
+            "{indent}# Promoted from gateway capture {id} ({date}, answered by {tool}; redacted)\n"
+        )),
+    }
     block.push_str(&format!("{indent}- id: {}\n", scalar(&p.case_id)));
     if suite_persona.as_deref() != Some(p.persona.as_str()) {
         block.push_str(&format!("{inner}persona: {}\n", scalar(&p.persona)));
@@ -184,13 +209,31 @@ pub fn case_block(text: &str, path: &Path, p: &Promotion) -> Result<String, Prom
     block.push_str(&format!("{inner}workflow: {}\n", scalar(&p.workflow)));
     block.push_str(&format!("{inner}kind: {}\n", p.kind.as_str()));
     block.push_str(&format!("{inner}source: field\n"));
-    block.push_str(&format!("{inner}note: \"{}\"\n", p.note_id));
-    block.push_str(&key_value(
-        &inner,
-        "description",
-        &format!("{} — {}", p.task, p.what_happened),
-    ));
-    block.push_str(&key_value(&inner, "prompt", &template(&p.prompt)));
+    if let Origin::Note { id, .. } = &p.origin {
+        block.push_str(&format!("{inner}note: \"{id}\"\n"));
+    }
+    block.push_str(&key_value(&inner, "description", &p.description));
+    match p.messages.as_slice() {
+        [one] if one.role == Role::User => {
+            block.push_str(&key_value(&inner, "prompt", &template(&one.content)));
+        }
+        messages => {
+            block.push_str(&format!("{inner}messages:\n"));
+            for m in messages {
+                let role = match m.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                block.push_str(&format!("{inner}  - role: {role}\n"));
+                block.push_str(&key_value(
+                    &format!("{inner}    "),
+                    "content",
+                    &template(&m.content),
+                ));
+            }
+        }
+    }
     block.push_str(&format!("{inner}assert:\n"));
     for group in ["contract", "correct", "safety"] {
         let items: Vec<&String> = p
@@ -211,7 +254,7 @@ pub fn case_block(text: &str, path: &Path, p: &Promotion) -> Result<String, Prom
 }
 
 /// Append the case to `suite` (old bytes kept), reload the program and check the case
-/// loads with its note; restore the suite unchanged if it does not. Answers the suite's
+/// loads (with its note, for a note); restore the suite unchanged if it does not. Answers the suite's
 /// path relative to the program root, as the store records it.
 pub fn append_case(program: &Program, suite: &Path, p: &Promotion) -> Result<String, PromoteError> {
     if p.assertions.is_empty() {
@@ -227,13 +270,16 @@ pub fn append_case(program: &Program, suite: &Path, p: &Promotion) -> Result<Str
     let mut updated = original.clone();
     updated.extend_from_slice(block.as_bytes());
     fs_err::write(suite, &updated)?;
-    let note = p.note_id.to_string();
+    let note = match &p.origin {
+        Origin::Note { id, .. } => Some(id.to_string()),
+        Origin::Capture { .. } => None,
+    };
     let check = load(&program.root);
     let loaded_ok = match &check {
         Ok(prog) => prog
             .cases
             .iter()
-            .any(|c| c.id == p.case_id && c.note.as_deref() == Some(note.as_str())),
+            .any(|c| c.id == p.case_id && c.note == note),
         Err(_) => false,
     };
     if !loaded_ok {

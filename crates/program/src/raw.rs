@@ -55,6 +55,14 @@ pub struct RawTier {
     pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub data_classes: Vec<String>,
+    /// Keep sampled requests and answers of this tier's keys, redacted, so they can be
+    /// promoted to cases (`proximity capture`). Off by default.
+    #[serde(default)]
+    #[schemars(with = "bool")]
+    pub capture: Option<Spanned<bool>>,
+    /// The share of requests captured when `capture` is on (default 0.1).
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = 1.0))]
+    pub capture_sample: Option<Spanned<f64>>,
     pub description: Option<String>,
 }
 
@@ -164,7 +172,7 @@ pub struct RawCase {
 }
 
 /// Keys allowed at the top of `proximity.yaml`.
-pub const PROGRAM_KEYS: [&str; 10] = [
+pub const PROGRAM_KEYS: [&str; 11] = [
     "version",
     "name",
     "description",
@@ -175,6 +183,7 @@ pub const PROGRAM_KEYS: [&str; 10] = [
     "judge_tool",
     "horizon_days",
     "notify",
+    "canaries",
 ];
 
 /// Keys allowed at the top of a suite file.

@@ -92,6 +92,10 @@ pub struct ProgramFile {
     /// The webhook `proximity drift` posts its summary to.
     #[schemars(regex(pattern = r"^https?://\S+$"))]
     notify: Option<String>,
+    /// Strings that must never leave: redacted from captured requests and answers.
+    #[serde(default)]
+    #[schemars(inner(length(min = 1)))]
+    canaries: Vec<String>,
 }
 
 /// A suite file: cases of one persona (and optionally one workflow).

@@ -24,6 +24,7 @@ macro_rules! with_pool {
 
 pub mod baselines;
 mod batch;
+pub mod captures;
 pub mod dashboard;
 pub mod decisions;
 pub mod keys;
@@ -51,6 +52,7 @@ use sqlx::{ConnectOptions as _, PgPool, SqlitePool};
 
 pub use baselines::{BaselineRecord, BaselineTool, NewDriftFinding};
 pub use batch::MAX_BATCH as RESULTS_PER_BATCH;
+pub use captures::{CaptureFilter, CaptureRecord, CapturedMessage, NewCapture};
 pub use dashboard::{ResultFilter, ScoreCell};
 pub use decisions::{
     DecisionRecord, DriftFinding, DriftSource, Evidence, EvidenceKind, NewDecision, PlanRecord,

@@ -1,6 +1,7 @@
 //! Command-line arguments (clap). Only argument structs live here.
 
 pub mod baseline;
+pub mod capture;
 pub mod coverage;
 pub mod decide;
 pub mod drift;
@@ -113,6 +114,10 @@ pub enum Command {
     /// The field log: record, list and promote first-hand notes from real work.
     #[command(subcommand)]
     Note(note::NoteCommand),
+    /// Requests and answers the gateway captured (redacted) for tiers with `capture:
+    /// true`: list them, promote one into a case.
+    #[command(subcommand)]
+    Capture(capture::CaptureCommand),
     /// The cheapest tool assignment meeting every floor, the cost/quality frontier, and
     /// `--standardize PERSONA=TOOL` what-ifs.
     Plan(plan::PlanArgs),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use proximity_program::promote;
 
 use super::ListFormat;
 
@@ -104,6 +105,16 @@ pub struct PromoteArgs {
     /// The prompt, when the note has none.
     #[arg(long)]
     pub prompt: Option<String>,
+    #[command(flatten)]
+    pub assert: AssertArgs,
+    /// Never prompt, even in a terminal.
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+/// The assertions a promoted case must meet (`note promote`, `capture promote`).
+#[derive(Debug, Args, Default)]
+pub struct AssertArgs {
     /// `correct: contains` (repeatable).
     #[arg(long, value_name = "TEXT")]
     pub assert_contains: Vec<String>,
@@ -125,7 +136,33 @@ pub struct PromoteArgs {
     /// `safety: must_refuse: true`.
     #[arg(long)]
     pub must_refuse: bool,
-    /// Never prompt, even in a terminal.
-    #[arg(long)]
-    pub no_input: bool,
+}
+
+impl AssertArgs {
+    /// The assertions given, as `(group, line)`.
+    pub fn lines(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for v in &self.assert_contains {
+            out.push(promote::assertion("correct", "contains", v));
+        }
+        for v in &self.assert_icontains {
+            out.push(promote::assertion("correct", "icontains", v));
+        }
+        for v in &self.assert_not_contains {
+            out.push(promote::assertion("correct", "not_contains", v));
+        }
+        for v in &self.assert_regex {
+            out.push(promote::assertion("correct", "regex", v));
+        }
+        if let Some(v) = &self.assert_equals {
+            out.push(promote::assertion("correct", "equals", v));
+        }
+        if self.must_abstain {
+            out.push(("correct", "must_abstain: true".to_owned()));
+        }
+        if self.must_refuse {
+            out.push(("safety", "must_refuse: true".to_owned()));
+        }
+        out
+    }
 }

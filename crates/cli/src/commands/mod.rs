@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod baseline;
+pub mod capture;
 pub mod check;
 pub mod coverage;
 pub mod decide;

@@ -332,33 +332,6 @@ fn table(notes: &[NoteRecord]) -> String {
 
 // ------------------------------------------------------------------ note promote
 
-/// The assertions chosen, by group: `(group, lines)`.
-fn assertions_from_flags(a: &PromoteArgs) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    for v in &a.assert_contains {
-        out.push(("correct", format!("contains: {}", scalar(v))));
-    }
-    for v in &a.assert_icontains {
-        out.push(("correct", format!("icontains: {}", scalar(v))));
-    }
-    for v in &a.assert_not_contains {
-        out.push(("correct", format!("not_contains: {}", scalar(v))));
-    }
-    for v in &a.assert_regex {
-        out.push(("correct", format!("regex: {}", scalar(v))));
-    }
-    if let Some(v) = &a.assert_equals {
-        out.push(("correct", format!("equals: {}", scalar(v))));
-    }
-    if a.must_abstain {
-        out.push(("correct", "must_abstain: true".to_owned()));
-    }
-    if a.must_refuse {
-        out.push(("safety", "must_refuse: true".to_owned()));
-    }
-    out
-}
-
 /// Ask what the answer should have been and propose assertions for it.
 fn ask_assertions(note: &NoteRecord) -> anyhow::Result<Vec<(&'static str, String)>> {
     use dialoguer::{Confirm, Input, Select};
@@ -416,7 +389,7 @@ async fn promote(
             CaseKind::parse(k).hint_context(format!("unknown kind `{k}`"), "`routine` or `edge`")
         })
         .transpose()?;
-    let mut assertions = assertions_from_flags(a);
+    let mut assertions = a.assert.lines();
     if assertions.is_empty() {
         if !interactive(a.no_input) {
             return Err(hinted(

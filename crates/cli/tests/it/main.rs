@@ -11,6 +11,7 @@ mod common;
 mod gateway_support;
 
 mod backends;
+mod capture;
 mod check;
 mod code_map;
 mod dashboard;

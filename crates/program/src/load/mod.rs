@@ -80,6 +80,32 @@ pub fn notify_url(root: &Path) -> Option<String> {
     is_http_url(url).then(|| url.to_owned())
 }
 
+/// The `canaries:` of the program in `root`: strings that must never leave it, redacted
+/// from captures (read from `proximity.yaml`; the loader has validated them). Empty when
+/// absent or unreadable.
+pub fn canaries(root: &Path) -> Vec<String> {
+    let Ok(text) = fs_err::read_to_string(root.join(PROGRAM_FILE)) else {
+        return Vec::new();
+    };
+    if crate::yaml::too_deep(&text).is_some() {
+        return Vec::new();
+    }
+    let Ok(node) = marked_yaml::parse_yaml_with_options(0, &text, loader_options()) else {
+        return Vec::new();
+    };
+    node.as_mapping()
+        .and_then(|m| m.get_node("canaries"))
+        .and_then(Node::as_sequence)
+        .map(|seq| {
+            seq.iter()
+                .filter_map(scalar)
+                .filter(|c| !c.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Load and validate the program in `root`.
 pub fn load(root: &Path) -> Result<Program, LoadError> {
     load_with(Loader::default(), root)
@@ -260,6 +286,7 @@ impl Loader {
 
         let horizon_days = self.horizon_days(&map);
         self.check_notify(&map);
+        self.check_canaries(&map);
         let mut fallbacks = Vec::new();
         let tools = self.tools(&map, &mut fallbacks);
         // Ids declared by items that failed to parse still count for references, so one
@@ -329,6 +356,31 @@ impl Loader {
                 .key("notify")
                 .expected("a webhook URL, e.g. `https://hooks.example.com/T0/B1`");
             self.diags.push(d);
+        }
+    }
+
+    /// `canaries`: a list of non-empty strings (see [`canaries`]).
+    fn check_canaries(&mut self, map: &MarkedMappingNode) {
+        let Some(node) = map.get_node("canaries") else {
+            return;
+        };
+        let expected = "a list of strings that must never leave, e.g. `[ACME-INTERNAL-7731]`";
+        let Some(seq) = node.as_sequence() else {
+            let d = self
+                .diag(node.span(), "`canaries` must be a list")
+                .key("canaries")
+                .expected(expected);
+            self.diags.push(d);
+            return;
+        };
+        for item in seq.iter() {
+            if scalar(item).is_none_or(|c| c.trim().is_empty()) {
+                let d = self
+                    .diag(item.span(), "a canary must be a non-empty string")
+                    .key("canaries")
+                    .expected(expected);
+                self.diags.push(d);
+            }
         }
     }
 

@@ -360,3 +360,83 @@ fn a_persona_that_fails_to_load_adds_one_error_not_one_per_case() {
     };
     assert!(d.to_string().contains("unknown persona `nobody`"), "{d}");
 }
+
+/// `proximity.yaml` with `tier_extra` added to tier `t` and `top_extra` at the top.
+fn with_capture(
+    tier_extra: &str,
+    top_extra: &str,
+) -> (tempfile::TempDir, Result<Program, LoadError>) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = PROGRAM.replace("    tools: [a]\n", &format!("    tools: [a]\n{tier_extra}"));
+    fs_err::write(dir.path().join(PROGRAM_FILE), format!("{text}{top_extra}")).unwrap();
+    let loaded = load(dir.path());
+    (dir, loaded)
+}
+
+#[test]
+fn capture_is_off_by_default_and_sampled_at_the_default_when_on() {
+    let (_d, p) = with_capture("", "");
+    assert_eq!(p.unwrap().tiers[0].capture_sample, None);
+    let (_d, p) = with_capture("    capture: true\n", "");
+    assert_eq!(
+        p.unwrap().tiers[0].capture_sample,
+        Some(crate::model::DEFAULT_CAPTURE_SAMPLE)
+    );
+    let (_d, p) = with_capture("    capture: true\n    capture_sample: 0.25\n", "");
+    assert_eq!(p.unwrap().tiers[0].capture_sample, Some(0.25));
+    let (_d, p) = with_capture("    capture: false\n", "");
+    assert_eq!(p.unwrap().tiers[0].capture_sample, None);
+}
+
+#[test]
+fn bad_capture_settings_and_canaries_are_located_errors() {
+    let cases = [
+        (
+            "    capture: true\n    capture_sample: 1.5\n",
+            "",
+            "capture_sample 1.5 is out of range",
+            11,
+        ),
+        (
+            "    capture_sample: 0.5\n",
+            "",
+            "sets capture_sample without `capture: true`",
+            10,
+        ),
+        (
+            "    capture: maybe\n",
+            "",
+            "`capture` in tier is not a boolean",
+            10,
+        ),
+        ("", "canaries: ACME\n", "`canaries` must be a list", 19),
+        (
+            "",
+            "canaries: [ok, \"\"]\n",
+            "a canary must be a non-empty string",
+            19,
+        ),
+    ];
+    for (tier_extra, top_extra, message, line) in cases {
+        let (_d, p) = with_capture(tier_extra, top_extra);
+        let Err(LoadError::Invalid(d)) = p else {
+            panic!("{tier_extra}{top_extra} loaded");
+        };
+        let text = d.to_string();
+        assert!(text.contains(message), "{text}");
+        assert!(
+            text.contains(&format!("proximity.yaml:{line}:")),
+            "{tier_extra}{top_extra}: {text}"
+        );
+    }
+}
+
+#[test]
+fn canaries_are_read_from_the_program() {
+    let (d, p) = with_capture("", "canaries: [ACME-7731, \"  \", STAFF-100]\n");
+    assert!(p.is_err(), "a blank canary is refused");
+    assert_eq!(canaries(d.path()), ["ACME-7731", "STAFF-100"]);
+    let (d, p) = with_capture("", "");
+    assert!(p.is_ok());
+    assert!(canaries(d.path()).is_empty());
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use marked_yaml::types::MarkedMappingNode;
 
 use super::Loader;
-use crate::model::Tier;
+use crate::model::{Tier, DEFAULT_CAPTURE_SAMPLE};
 use crate::raw::RawTier;
 use crate::suggest::{did_you_mean, one_of};
 
@@ -38,14 +38,59 @@ impl Loader {
                     self.diags.push(d);
                 }
             }
+            let capture_sample = self.capture_sample(&raw);
             out.push(Tier {
                 id: raw.id.as_str().to_owned(),
                 tools: raw.tools.iter().map(|t| t.as_str().to_owned()).collect(),
                 budget_per_seat_month: raw.budget_per_seat_month,
                 rate_limit: raw.rate_limit,
                 data_classes: raw.data_classes,
+                capture_sample,
             });
         }
         out
+    }
+
+    /// `capture` and `capture_sample`: the share captured when capture is on, within
+    /// 0–1 (a located error otherwise, and for a sample given with capture off, which
+    /// would silently capture nothing).
+    fn capture_sample(&mut self, raw: &RawTier) -> Option<f64> {
+        let on = raw.capture.as_ref().is_some_and(|c| **c);
+        let sample = raw.capture_sample.as_ref();
+        if let Some(s) = sample {
+            if !(0.0..=1.0).contains(&**s) || s.is_nan() {
+                let d = self
+                    .diag(
+                        s.span(),
+                        format!(
+                            "tier `{}`: capture_sample {} is out of range",
+                            raw.id.as_str(),
+                            **s
+                        ),
+                    )
+                    .key("capture_sample")
+                    .expected("a share of requests from 0 to 1, e.g. `0.1`");
+                self.diags.push(d);
+                return None;
+            }
+            if !on {
+                let d = self
+                    .diag(
+                        s.span(),
+                        format!(
+                            "tier `{}` sets capture_sample without `capture: true`",
+                            raw.id.as_str()
+                        ),
+                    )
+                    .key("capture_sample")
+                    .expected("`capture: true` beside it, or no capture_sample")
+                    .hint(Some(
+                        "capture is off by default: nothing would be captured".to_owned(),
+                    ));
+                self.diags.push(d);
+                return None;
+            }
+        }
+        on.then(|| sample.map_or(DEFAULT_CAPTURE_SAMPLE, |s| **s))
     }
 }

@@ -175,6 +175,12 @@ on two lines, it''s fine', NULL, NULL, 100, 10, 0.000123456789012345, 12, 1, FAL
             (7, '2026-11-20T09:00:00+00:00', '2026-11-20', 'bo', 'leader', 'p', 'gpt', NULL,
              'task', 'made it up', 'failed_silently', 'hallucination', 0.0, 30.0, 'q', 'a',
              'note-7', 'suites/s.yaml')",
+        "INSERT INTO captures (id, created_at, request_id, persona, tier, tool, workflow,
+            messages, answer, promoted_case, promoted_suite) VALUES
+            (2, '2026-11-20T09:00:00+00:00', 'req1', 'p', 't', 'gpt', 'w',
+             '[{\"role\":\"user\",\"content\":\"mail [EMAIL]\"}]', 'done', NULL, NULL),
+            (5, '2026-11-20T09:00:00+00:00', 'req2', 'p', 't', 'gpt', 'unknown', '[]', '',
+             'capture-5', 'suites/s.yaml')",
         "INSERT INTO plans (id, created_at, runs, body) VALUES
             (3, '2026-11-20T09:00:00+00:00', '[\"r-B\"]', '{\"plan\":true}')",
         "INSERT INTO decisions (id, created_at, author, title, statement, personas, tools, tiers,
