@@ -27,6 +27,7 @@ mod batch;
 pub mod dashboard;
 pub mod decisions;
 pub mod keys;
+pub mod live_checks;
 pub mod notes;
 pub mod queue;
 pub mod ratelimits;
@@ -56,6 +57,7 @@ pub use decisions::{
     DecisionRecord, DriftFinding, DriftSource, Evidence, EvidenceKind, NewDecision, PlanRecord,
 };
 pub use keys::KeyRecord;
+pub use live_checks::LiveCheckRow;
 pub use notes::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
 pub use queue::{ClaimedItem, NewWorkItem, QueueCounts};
 pub use runs::*;
