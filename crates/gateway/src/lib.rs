@@ -8,7 +8,8 @@
 //! leaves a usage row ([`usage`]) before it is acknowledged. [`relay`] serves chat
 //! completions, streamed or not; [`metrics`] exposes Prometheus metrics; [`error`] is the
 //! one API error type; [`server`] is the bounded HTTP/1.1 server (timeouts, connection
-//! cap, JSON answers to malformed requests). The loaded program and its providers sit
+//! cap, JSON answers to malformed requests). [`live`] checks a sample of finished answers
+//! in the background. The loaded program and its providers sit
 //! behind an [`ArcSwap`] so a reload never drops a request.
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod budget;
 pub mod error;
 pub mod journal;
 pub mod ledger;
+pub mod live;
 pub mod metrics;
 pub mod ratelimit;
 pub mod relay;
@@ -140,6 +142,9 @@ pub struct Options {
     /// How often live budget reservations in the store are renewed (see
     /// [`spend_guard`]); well under the stale-reservation sweeper's cutoff.
     pub renew_every: Duration,
+    /// Answers waiting for their live checks at most ([`live`]); past it a drawn answer
+    /// is skipped and counted.
+    pub live_queue: usize,
 }
 
 impl Default for Options {
@@ -153,6 +158,7 @@ impl Default for Options {
             header_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             renew_every: Duration::from_secs(20),
+            live_queue: live::DEFAULT_QUEUE,
         }
     }
 }
@@ -170,6 +176,7 @@ pub struct AppState {
     pub keys: auth::KeyCache,
     pub limiter: ratelimit::RateLimiter,
     pub metrics: metrics::Metrics,
+    pub live: live::LiveChecks,
     pub options: Options,
 }
 
@@ -185,6 +192,8 @@ impl AppState {
             };
         let ledger = ledger::Ledger::open(store.clone(), options.shared_limits).await?;
         let guard = spend_guard::SpendGuard::new(&ledger, options.renew_every);
+        let metrics = metrics::Metrics::new()?;
+        let live = live::LiveChecks::start(store.clone(), metrics.live(), options.live_queue);
         Ok(Self {
             loaded: ArcSwap::from_pointee(loaded),
             guard,
@@ -192,7 +201,8 @@ impl AppState {
             store,
             keys: auth::KeyCache::default(),
             limiter,
-            metrics: metrics::Metrics::new()?,
+            metrics,
+            live,
             options,
         })
     }
@@ -244,6 +254,7 @@ pub async fn serve(
         "serving"
     );
     server::run(listener, app(state.clone()), limits, shutdown).await;
+    state.live.close().await;
     state
         .ledger
         .close()
@@ -328,6 +339,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> 
         "program": loaded.program.name,
         "tools": loaded.program.tools.len(),
         "usage_pending": state.ledger.usage_pending(),
+        "live_pending": state.live.pending(),
     }))
 }
 

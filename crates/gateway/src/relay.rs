@@ -7,6 +7,9 @@
 //! non-streaming answer the row is written before the response is returned; for a stream
 //! before the final `data: [DONE]`. A stream cut off upstream ends with an `error` event
 //! (never `[DONE]`) and is recorded as a 502.
+//!
+//! A complete answer (status 200) is then offered to the workflow's live checks
+//! ([`crate::live`]): a `try_send` that never waits.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -316,7 +319,7 @@ fn forwarder_of(p: &dyn Provider) -> Result<&dyn Forward, ProviderError> {
 /// A non-streaming answer forwarded as the upstream gave it (rebranded).
 async fn forward_complete(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     tier: &Tier,
     primary: (&Tool, ForwardRequest),
@@ -357,6 +360,12 @@ async fn forward_complete(
         tracing::info!(request_id = %draft.id, answer = %answer, "response content");
     }
     finish(state, draft, 200, None).await?;
+    state.live.offer(loaded, draft, || {
+        if text.is_empty() {
+            wire::text_of(&answer, &mut text);
+        }
+        (text, Vec::new())
+    });
     wire::rebrand(
         &mut answer,
         &draft.id,
@@ -372,7 +381,7 @@ async fn forward_complete(
 #[allow(clippy::too_many_arguments)]
 async fn forward_stream(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     incoming: &Incoming,
     tier: &Tier,
@@ -394,6 +403,7 @@ async fn forward_stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let relay = Relay {
         state: state.clone(),
+        loaded: loaded.clone(),
         draft: draft.clone(),
         tool: tool.clone(),
         tier: tier.clone(),
@@ -423,7 +433,7 @@ fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
 /// A non-streaming answer.
 async fn complete(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     tier: &Tier,
     primary: (&Tool, ChatRequest),
@@ -461,6 +471,9 @@ async fn complete(
         tracing::info!(request_id = %draft.id, answer = %response.text, "response content");
     }
     finish(state, draft, 200, None).await?;
+    state.live.offer(loaded, draft, || {
+        (response.text.clone(), response.tool_calls.clone())
+    });
     let body = wire::completion(
         &draft.id,
         draft.created_at.timestamp(),
@@ -477,7 +490,7 @@ async fn complete(
 #[allow(clippy::too_many_arguments)]
 async fn stream(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     incoming: &Incoming,
     tier: &Tier,
@@ -500,6 +513,7 @@ async fn stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let relay = Relay {
         state: state.clone(),
+        loaded: loaded.clone(),
         draft: draft.clone(),
         tool: tool.clone(),
         tier: tier.clone(),
@@ -514,6 +528,8 @@ async fn stream(
 /// The task relaying one upstream stream to the client.
 struct Relay {
     state: Arc<AppState>,
+    /// The program the request was served under (its workflow's live checks).
+    loaded: Arc<Loaded>,
     draft: Draft,
     tool: Tool,
     tier: Tier,
@@ -612,6 +628,10 @@ impl Relay {
                         self.send(&tx, Bytes::from(wire::sse(&e.body()))).await;
                         return;
                     }
+                    let answer = std::mem::take(&mut text);
+                    self.state
+                        .live
+                        .offer(&self.loaded, &self.draft, || (answer, Vec::new()));
                     if self.include_usage {
                         let u = wire::usage_chunk(
                             &self.draft.id,
@@ -714,6 +734,10 @@ impl Relay {
                         self.send(&tx, Bytes::from(wire::sse(&e.body()))).await;
                         return;
                     }
+                    let answer = std::mem::take(&mut text);
+                    self.state
+                        .live
+                        .offer(&self.loaded, &self.draft, || (answer, Vec::new()));
                     self.send(&tx, Bytes::from_static(b"data: [DONE]\n\n"))
                         .await;
                     return;
