@@ -1,11 +1,12 @@
-//! The production section `report` ends with: the gateway's live-check verdicts of the
+//! The production section `report` and `drift` end with: the gateway's live-check verdicts of the
 //! last [`WINDOW_DAYS`] days beside the run's suite failure rates
 //! (`proximity_analysis::live`). Shown only when the store holds live checks of the
 //! window, so reports of programs without `live:` checks stay as they were.
 
 use chrono::{Duration, Utc};
+use proximity_analysis::live::Production;
 use proximity_analysis::Report;
-use proximity_store::Store;
+use proximity_store::{LiveCheckRow, Store};
 
 use crate::args::Format;
 
@@ -20,6 +21,20 @@ pub(crate) async fn append(
     format: Format,
     text: String,
 ) -> anyhow::Result<String> {
+    append_with(store, format, text, |rows, since, until| {
+        proximity_analysis::live::production(report, rows, since, until)
+    })
+    .await
+}
+
+/// [`append`] with the comparison made by `compare` from the window's counts, called
+/// only when there are some.
+pub(crate) async fn append_with(
+    store: &Store,
+    format: Format,
+    text: String,
+    compare: impl FnOnce(&[LiveCheckRow], &str, &str) -> Production,
+) -> anyhow::Result<String> {
     if !matches!(format, Format::Table | Format::Markdown | Format::Json) {
         return Ok(text);
     }
@@ -30,7 +45,7 @@ pub(crate) async fn append(
     if rows.is_empty() {
         return Ok(text);
     }
-    let production = proximity_analysis::live::production(report, &rows, &since, &until);
+    let production = compare(&rows, &since, &until);
     Ok(match format {
         Format::Json => {
             let body = text.trim_end();

@@ -227,6 +227,31 @@ async fn planted_bad_answers_are_counted_and_the_report_flags_production_against
             "{line}"
         );
         assert!(table.contains("1 flagged"), "{table}");
+
+        // `drift` compared with a baseline of that run ends with the same comparison.
+        let run_id = report["run_id"].as_str().unwrap().to_owned();
+        let out = setup
+            .proximity()
+            .args(["baseline", "accept", &run_id, "--name", "base"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = setup
+            .proximity()
+            .args(["-q", "drift", "--run", &run_id, "--format", "json"])
+            .output()
+            .unwrap();
+        let drift: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(drift["drift"], false);
+        let p = &drift["production"]["rows"][0];
+        assert_eq!(p["production_failure_rate"]["value"], 0.4);
+        assert_eq!(p["suite_failure_rate"]["value"], 0.0);
+        assert_eq!(p["disagrees"], true);
     }
 }
 
