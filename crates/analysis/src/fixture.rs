@@ -40,6 +40,8 @@ pub fn workflow(id: &str, share: f64, floor: f64, edge_share: f64, volume: u64) 
         monthly_volume: volume,
         floor,
         edge_share,
+        live: Default::default(),
+        live_sample: proximity_program::DEFAULT_LIVE_SAMPLE,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod drift;
 pub mod estimate;
 pub mod failures;
 pub mod friction;
+pub mod live;
 pub mod pair_scores;
 pub mod paired;
 pub mod plan;

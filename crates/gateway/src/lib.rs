@@ -8,7 +8,8 @@
 //! leaves a usage row ([`usage`]) before it is acknowledged. [`relay`] serves chat
 //! completions, streamed or not; [`metrics`] exposes Prometheus metrics; [`error`] is the
 //! one API error type; [`server`] is the bounded HTTP/1.1 server (timeouts, connection
-//! cap, JSON answers to malformed requests). The loaded program and its providers sit
+//! cap, JSON answers to malformed requests). [`live`] checks a sample of finished answers
+//! in the background. The loaded program and its providers sit
 //! behind an [`ArcSwap`] so a reload never drops a request.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod capture;
 pub mod error;
 pub mod journal;
 pub mod ledger;
+pub mod live;
 pub mod metrics;
 pub mod ratelimit;
 pub mod relay;
@@ -144,6 +146,9 @@ pub struct Options {
     /// How often live budget reservations in the store are renewed (see
     /// [`spend_guard`]); well under the stale-reservation sweeper's cutoff.
     pub renew_every: Duration,
+    /// Answers waiting for their live checks at most ([`live`]); past it a drawn answer
+    /// is skipped and counted.
+    pub live_queue: usize,
 }
 
 impl Default for Options {
@@ -157,6 +162,7 @@ impl Default for Options {
             header_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             renew_every: Duration::from_secs(20),
+            live_queue: live::DEFAULT_QUEUE,
         }
     }
 }
@@ -175,6 +181,7 @@ pub struct AppState {
     pub limiter: ratelimit::RateLimiter,
     pub metrics: metrics::Metrics,
     pub capture: capture::Capturer,
+    pub live: live::LiveChecks,
     pub options: Options,
 }
 
@@ -192,6 +199,7 @@ impl AppState {
         let guard = spend_guard::SpendGuard::new(&ledger, options.renew_every);
         let metrics = metrics::Metrics::new()?;
         let capture = capture::Capturer::start(store.clone(), metrics.registry())?;
+        let live = live::LiveChecks::start(store.clone(), metrics.live(), options.live_queue);
         Ok(Self {
             loaded: ArcSwap::from_pointee(loaded),
             guard,
@@ -201,6 +209,7 @@ impl AppState {
             limiter,
             metrics,
             capture,
+            live,
             options,
         })
     }
@@ -253,6 +262,7 @@ pub async fn serve(
     );
     server::run(listener, app(state.clone()), limits, shutdown).await;
     state.capture.flush(Duration::from_secs(5)).await;
+    state.live.close().await;
     state
         .ledger
         .close()
@@ -337,6 +347,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> 
         "program": loaded.program.name,
         "tools": loaded.program.tools.len(),
         "usage_pending": state.ledger.usage_pending(),
+        "live_pending": state.live.pending(),
     }))
 }
 

@@ -1,5 +1,6 @@
 //! Prometheus metrics of the gateway (`GET /metrics`): requests, errors, tokens, spend,
-//! latency and gateway overhead, per tool and persona. Its own registry, so tests and
+//! latency and gateway overhead, per tool and persona; live checks by verdict and those
+//! skipped, per tool, persona and workflow. Its own registry, so tests and
 //! several gateways in one process do not share counters.
 
 use prometheus::{
@@ -17,6 +18,16 @@ pub struct Metrics {
     latency: HistogramVec,
     overhead: HistogramVec,
     usage_pending: IntGauge,
+    live: LiveMetrics,
+}
+
+/// The live-check counters (see [`crate::live`]).
+#[derive(Clone)]
+pub struct LiveMetrics {
+    /// Checked answers, by verdict.
+    pub checks: IntCounterVec,
+    /// Answers drawn for a check and not checked: the queue was full.
+    pub skipped: IntCounterVec,
 }
 
 /// What one finished request adds to the metrics.
@@ -88,7 +99,26 @@ impl Metrics {
         )?;
         registry.register(Box::new(overhead.clone()))?;
         registry.register(Box::new(usage_pending.clone()))?;
+        let live = LiveMetrics {
+            checks: IntCounterVec::new(
+                Opts::new(
+                    "proximity_gateway_live_checks_total",
+                    "Answers checked by their workflow's live checks, by verdict.",
+                ),
+                &["tool", "persona", "workflow", "verdict"],
+            )?,
+            skipped: IntCounterVec::new(
+                Opts::new(
+                    "proximity_gateway_live_checks_skipped_total",
+                    "Answers drawn for a live check and not checked: the queue was full.",
+                ),
+                &["tool", "persona", "workflow"],
+            )?,
+        };
+        registry.register(Box::new(live.checks.clone()))?;
+        registry.register(Box::new(live.skipped.clone()))?;
         Ok(Self {
+            live,
             usage_pending,
             registry,
             requests,
@@ -103,6 +133,11 @@ impl Metrics {
     /// The registry, for counters kept by other modules ([`crate::capture`]).
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The live-check counters, for the check queue and its worker.
+    pub fn live(&self) -> LiveMetrics {
+        self.live.clone()
     }
 
     /// Set the number of usage rows waiting in the journal.

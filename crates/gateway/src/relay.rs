@@ -7,6 +7,9 @@
 //! non-streaming answer the row is written before the response is returned; for a stream
 //! before the final `data: [DONE]`. A stream cut off upstream ends with an `error` event
 //! (never `[DONE]`) and is recorded as a 502.
+//!
+//! A complete answer (status 200) is then offered to the workflow's live checks
+//! ([`crate::live`]): a `try_send` that never waits.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -339,7 +342,7 @@ fn forwarder_of(p: &dyn Provider) -> Result<&dyn Forward, ProviderError> {
 /// A non-streaming answer forwarded as the upstream gave it (rebranded).
 async fn forward_complete(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     tier: &Tier,
     primary: (&Tool, ForwardRequest),
@@ -387,6 +390,12 @@ async fn forward_complete(
     state
         .capture
         .answered(draft.capture.as_ref(), &draft.id, &tool.id, &text);
+    state.live.offer(loaded, draft, || {
+        if text.is_empty() {
+            wire::text_of(&answer, &mut text);
+        }
+        (text, Vec::new())
+    });
     wire::rebrand(
         &mut answer,
         &draft.id,
@@ -402,7 +411,7 @@ async fn forward_complete(
 #[allow(clippy::too_many_arguments)]
 async fn forward_stream(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     incoming: &Incoming,
     tier: &Tier,
@@ -424,6 +433,7 @@ async fn forward_stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let relay = Relay {
         state: state.clone(),
+        loaded: loaded.clone(),
         draft: draft.clone(),
         tool: tool.clone(),
         tier: tier.clone(),
@@ -453,7 +463,7 @@ fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
 /// A non-streaming answer.
 async fn complete(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     tier: &Tier,
     primary: (&Tool, ChatRequest),
@@ -495,6 +505,9 @@ async fn complete(
     state
         .capture
         .answered(draft.capture.as_ref(), &draft.id, &tool.id, &response.text);
+    state.live.offer(loaded, draft, || {
+        (response.text.clone(), response.tool_calls.clone())
+    });
     let body = wire::completion(
         &draft.id,
         draft.created_at.timestamp(),
@@ -511,7 +524,7 @@ async fn complete(
 #[allow(clippy::too_many_arguments)]
 async fn stream(
     state: &Arc<AppState>,
-    loaded: &Loaded,
+    loaded: &Arc<Loaded>,
     draft: &mut Draft,
     incoming: &Incoming,
     tier: &Tier,
@@ -534,6 +547,7 @@ async fn stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let relay = Relay {
         state: state.clone(),
+        loaded: loaded.clone(),
         draft: draft.clone(),
         tool: tool.clone(),
         tier: tier.clone(),
@@ -548,6 +562,8 @@ async fn stream(
 /// The task relaying one upstream stream to the client.
 struct Relay {
     state: Arc<AppState>,
+    /// The program the request was served under (its workflow's live checks).
+    loaded: Arc<Loaded>,
     draft: Draft,
     tool: Tool,
     tier: Tier,
@@ -647,6 +663,9 @@ impl Relay {
                         self.send(&tx, Bytes::from(wire::sse(&e.body()))).await;
                         return;
                     }
+                    self.state
+                        .live
+                        .offer(&self.loaded, &self.draft, || (text.clone(), Vec::new()));
                     if self.include_usage {
                         let u = wire::usage_chunk(
                             &self.draft.id,
@@ -764,6 +783,9 @@ impl Relay {
                         &self.tool.id,
                         &text,
                     );
+                    self.state
+                        .live
+                        .offer(&self.loaded, &self.draft, || (text.clone(), Vec::new()));
                     return;
                 }
             }

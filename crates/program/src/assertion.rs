@@ -175,6 +175,20 @@ pub const CHECK_KEYS: [&str; 24] = [
     "not",
 ];
 
+/// The assertion keys a workflow's `live:` checks may use: those that need no expected
+/// answer, so the gateway can apply them to real traffic (`not:` around one of them too).
+/// A canary leak or a PII echo is written as the risk probes write it: `not_contains`
+/// with the canary or the data, or `not: { regex: … }` for a shape of personal data.
+pub const LIVE_CHECK_KEYS: [&str; 7] = [
+    "is_json",
+    "json_schema",
+    "max_length",
+    "regex",
+    "not_contains",
+    "judge",
+    "not",
+];
+
 /// Keys of `called: { … }`.
 const CALLED_KEYS: [&str; 4] = ["name", "arguments", "match", "schema"];
 
@@ -374,12 +388,27 @@ impl Assertions {
 
 /// Parse the `assert:` node of a case. Problems go to `diags`; what parsed is returned.
 pub fn parse_assertions(sources: &SourceMap, node: &Node, diags: &mut Diagnostics) -> Assertions {
+    parse_groups(sources, node, "assert", diags)
+}
+
+/// Parse a mapping of assertion groups written under `root` (`assert` of a case, `live`
+/// of a workflow): errors name their keys under `root`.
+pub fn parse_groups(
+    sources: &SourceMap,
+    node: &Node,
+    root: &str,
+    diags: &mut Diagnostics,
+) -> Assertions {
     let mut out = Assertions::default();
     let Some(map) = node.as_mapping() else {
         diags.push(
-            Diagnostic::at(sources, node.span(), "`assert` must be a mapping of groups")
-                .key("assert")
-                .expected("a mapping with `contract`, `correct` and/or `safety` lists"),
+            Diagnostic::at(
+                sources,
+                node.span(),
+                format!("`{root}` must be a mapping of groups"),
+            )
+            .key(root.to_owned())
+            .expected("a mapping with `contract`, `correct` and/or `safety` lists"),
         );
         return out;
     };
@@ -391,7 +420,7 @@ pub fn parse_assertions(sources: &SourceMap, node: &Node, diags: &mut Diagnostic
                     key.span(),
                     format!("unknown assertion group `{}`", key.as_str()),
                 )
-                .key(format!("assert.{}", key.as_str()))
+                .key(format!("{root}.{}", key.as_str()))
                 .expected(one_of(Group::ALL))
                 .hint(did_you_mean(key.as_str(), Group::ALL)),
             );
@@ -402,15 +431,15 @@ pub fn parse_assertions(sources: &SourceMap, node: &Node, diags: &mut Diagnostic
                 Diagnostic::at(
                     sources,
                     value.span(),
-                    format!("`assert.{}` must be a list", group.as_str()),
+                    format!("`{root}.{}` must be a list", group.as_str()),
                 )
-                .key(format!("assert.{}", group.as_str()))
+                .key(format!("{root}.{}", group.as_str()))
                 .expected("a list of assertions, e.g. `- contains: Paris`"),
             );
             continue;
         };
         for item in seq.iter() {
-            match parse_item(sources, item, group) {
+            match parse_item(sources, item, root, group) {
                 Ok(a) => match group {
                     Group::Contract => out.contract.push(a),
                     Group::Correct => out.correct.push(a),
@@ -434,7 +463,7 @@ fn location(sources: &SourceMap, span: &Span) -> Location {
     sources.location(span)
 }
 
-fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> {
+fn parse_item(sources: &SourceMap, item: &Node, root: &str, group: Group) -> Res<Assertion> {
     let err = |span: &Span, msg: String| Box::new(Diagnostic::at(sources, span, msg));
     let Some(map) = item.as_mapping() else {
         return Err(Box::new(
@@ -443,7 +472,7 @@ fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> 
                 item.span(),
                 "an assertion must be a one-key mapping",
             )
-            .key(format!("assert.{}", group.as_str()))
+            .key(format!("{root}.{}", group.as_str()))
             .expected("e.g. `- contains: Paris` or `- not: { regex: '\\d' }`"),
         ));
     };
@@ -457,7 +486,7 @@ fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> 
                     map.len()
                 ),
             )
-            .key(format!("assert.{}", group.as_str()))
+            .key(format!("{root}.{}", group.as_str()))
             .expected(format!("one of {}", one_of(CHECK_KEYS))),
         ));
     }
@@ -466,14 +495,14 @@ fn parse_item(sources: &SourceMap, item: &Node, group: Group) -> Res<Assertion> 
     };
     let name = key.as_str();
     if name == "not" {
-        let inner = parse_item(sources, value, group)?;
+        let inner = parse_item(sources, value, root, group)?;
         return Ok(Assertion {
             negate: !inner.negate,
             location: location(sources, key.span()),
             ..inner
         });
     }
-    let check = parse_check(sources, name, key.span(), value, group)?;
+    let check = parse_check(sources, name, key.span(), value, root, group)?;
     Ok(Assertion {
         check,
         negate: false,
@@ -537,6 +566,7 @@ fn parse_check(
     name: &str,
     key_span: &Span,
     value: &Node,
+    root: &str,
     group: Group,
 ) -> Res<Check> {
     let e = |expected: &str| expect(sources, value, name, expected);
@@ -779,7 +809,7 @@ fn parse_check(
         }
         other => Err(Box::new(
             Diagnostic::at(sources, key_span, format!("unknown assertion `{other}`"))
-                .key(format!("assert.{}.{other}", group.as_str()))
+                .key(format!("{root}.{}.{other}", group.as_str()))
                 .expected(one_of(CHECK_KEYS))
                 .hint(did_you_mean(other, CHECK_KEYS)),
         )),

@@ -275,7 +275,17 @@ pub struct Workflow {
     pub floor: f64,
     /// Fraction of this workflow's real work that is edge cases (default 0.4).
     pub edge_share: f64,
+    /// Checks the gateway applies to a sample of real answers (`live:`), each of a kind
+    /// that needs no expected answer.
+    #[serde(skip_serializing_if = "Assertions::is_empty")]
+    pub live: Assertions,
+    /// The share of real answers checked, 0..=1 (`live_sample`, default
+    /// [`DEFAULT_LIVE_SAMPLE`]).
+    pub live_sample: f64,
 }
+
+/// The default of a workflow's `live_sample`.
+pub const DEFAULT_LIVE_SAMPLE: f64 = 0.1;
 
 /// Routine work or an edge case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

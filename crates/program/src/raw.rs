@@ -9,7 +9,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::model::{CaseKind, CaseSource, Price, ProviderKind, RateLimit, Role, ToolParams};
-use crate::schema_shapes::{AssertGroups, FunctionDef, ToolChoiceValue};
+use crate::schema_shapes::{AssertGroups, FunctionDef, LiveGroups, ToolChoiceValue};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +110,14 @@ pub struct RawWorkflow {
     #[schemars(with = "Option<f64>", range(min = 0.0, max = 1.0))]
     pub edge_share: Option<Spanned<f64>>,
     pub description: Option<String>,
+    /// Checks the gateway applies to a sample of this workflow's real answers: only
+    /// those that need no expected answer. Parsed by hand from the node (see
+    /// `load::personas`).
+    #[schemars(with = "Option<LiveGroups>")]
+    pub live: Option<IgnoredAny>,
+    /// The share of the workflow's real answers the gateway checks (default 0.1).
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = 1.0))]
+    pub live_sample: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

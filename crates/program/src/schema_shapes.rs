@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
-use crate::assertion::CHECK_KEYS;
+use crate::assertion::{CHECK_KEYS, LIVE_CHECK_KEYS};
 
 /// The `assert:` mapping of a case: assertions by what they protect.
 #[derive(Debug, JsonSchema)]
@@ -55,6 +55,56 @@ impl JsonSchema for AssertItem {
         }
         json_schema!({
             "description": "One assertion: a one-key mapping such as `contains: Paris`, or `not:` around another. See docs/assertions.md.",
+            "oneOf": variants,
+        })
+    }
+}
+
+/// The `live:` mapping of a workflow: the checks the gateway applies to real answers, by
+/// what they protect, each of a kind that needs no expected answer.
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LiveGroups {
+    /// Structure a downstream consumer needs (failures are `structural`).
+    #[serde(default)]
+    contract: Vec<LiveItem>,
+    /// Content, judged by a rubric (failures are `silent` unless visibly off).
+    #[serde(default)]
+    correct: Vec<LiveItem>,
+    /// Leaks and PII.
+    #[serde(default)]
+    safety: Vec<LiveItem>,
+}
+
+/// One live check: a one-key mapping of [`LIVE_CHECK_KEYS`], or `not:` around one.
+#[derive(Debug)]
+pub struct LiveItem;
+
+impl JsonSchema for LiveItem {
+    fn schema_name() -> Cow<'static, str> {
+        "LiveCheck".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut variants: Vec<Value> = Vec::new();
+        for key in LIVE_CHECK_KEYS {
+            let value = if key == "not" {
+                generator.subschema_for::<LiveItem>()
+            } else {
+                check_value(generator, key)
+            };
+            let mut properties = serde_json::Map::new();
+            properties.insert(key.to_owned(), value.to_value());
+            variants.push(serde_json::json!({
+                "type": "object",
+                "properties": properties,
+                "required": [key],
+                "additionalProperties": false,
+            }));
+        }
+        json_schema!({
+            "description": "One live check: an assertion that needs no expected answer (`is_json`, `json_schema`, `max_length`, `regex`, `not_contains`, `judge`), or `not:` around one. See docs/live.md.",
             "oneOf": variants,
         })
     }

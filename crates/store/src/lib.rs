@@ -28,6 +28,7 @@ pub mod captures;
 pub mod dashboard;
 pub mod decisions;
 pub mod keys;
+pub mod live_checks;
 pub mod notes;
 pub mod queue;
 pub mod ratelimits;
@@ -58,6 +59,7 @@ pub use decisions::{
     DecisionRecord, DriftFinding, DriftSource, Evidence, EvidenceKind, NewDecision, PlanRecord,
 };
 pub use keys::KeyRecord;
+pub use live_checks::LiveCheckRow;
 pub use notes::{FailureMode, NewNote, NoteFilter, NoteOutcome, NoteRecord, NoteRole};
 pub use queue::{ClaimedItem, NewWorkItem, QueueCounts};
 pub use runs::*;

@@ -439,6 +439,10 @@ pub struct GatewayArgs {
     /// connection gets a JSON 503.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_connections: usize,
+    /// Answers waiting for their workflow's live checks at most; past it an answer drawn
+    /// for a check is skipped and counted (docs/live.md).
+    #[arg(long, default_value_t = proximity_gateway::live::DEFAULT_QUEUE, value_name = "N")]
+    pub live_queue: usize,
 }
 
 /// How to group `proximity usage`.

@@ -2,7 +2,8 @@
 //! each tool as it is now (fresh answers, never the cache), or take a stored run, and
 //! report what changed (`proximity_analysis::drift`). Exit 1 when drift is found, 0 when
 //! not, 2 on bad input. Findings are recorded for decision review; `--notify` posts the
-//! summary to a webhook.
+//! summary to a webhook. Where the gateway's live checks have counts, the output ends
+//! with their production failure rates beside those of the results compared now.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -20,7 +21,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::drift::{DriftArgs, DriftFormat};
-use crate::args::GlobalArgs;
+use crate::args::{Format, GlobalArgs};
 use crate::commands::{notify, output};
 use crate::hint::{hinted, HintContext as _};
 use crate::progress::Bar;
@@ -136,6 +137,25 @@ pub async fn run(g: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Outcome> {
     let text = match args.format {
         DriftFormat::Table => drift::table(&report),
         DriftFormat::Json => drift::json(&report) + "\n",
+    };
+    // The gateway's live checks beside the failure rates of the results compared now.
+    let run = match report.runs.first() {
+        Some(id) => Some(store.run(id).await?),
+        None => None,
+    };
+    let text = match run {
+        Some(run) => {
+            let format = match args.format {
+                DriftFormat::Table => Format::Table,
+                DriftFormat::Json => Format::Json,
+            };
+            super::production::append_with(&store, format, text, |rows, since, until| {
+                let suite = proximity_analysis::scorecard(&program, &run, &after);
+                proximity_analysis::live::production(&suite, rows, since, until)
+            })
+            .await?
+        }
+        None => text,
     };
     output::emit(&text, args.out.as_deref())?;
 

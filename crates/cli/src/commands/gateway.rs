@@ -25,6 +25,7 @@ pub async fn run(g: &GlobalArgs, a: &GatewayArgs) -> anyhow::Result<Outcome> {
         header_timeout: Duration::from_secs(a.header_timeout_secs.max(1)),
         body_timeout: Duration::from_secs(a.body_timeout_secs.max(1)),
         max_connections: a.max_connections.max(1),
+        live_queue: a.live_queue.max(1),
         ..Options::default()
     };
     // Reservations older than any request can live belong to a gateway that died.

@@ -24,6 +24,7 @@ pub mod output;
 pub mod plan;
 pub mod probe;
 pub mod probe_risk;
+pub mod production;
 pub mod report;
 pub mod schema;
 pub mod serve;

@@ -1,6 +1,7 @@
 //! `proximity report [RUN]`: the scorecard of a stored run, or with `--failures` its
 //! failing cases (silent, structural, loud or all) beside what was expected; and the
-//! scorecard from the store's aggregates that `proximity eval` prints too.
+//! scorecard from the store's aggregates that `proximity eval` prints too, ending with the
+//! production failure rates of the gateway's live checks where the store has any.
 
 use anyhow::Context as _;
 use proximity_analysis::scorecard::TOP_FAILURES;
@@ -54,6 +55,7 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
         let (mut report, results) = scorecard_for(&store, program, &run, args.format).await?;
         super::probe::fill_effective_context(&store, &mut report).await?;
         let text = super::mix::render_weighted(&report, &results, args.format, &weighted.weights)?;
+        let text = super::production::append(&store, &report, args.format, text).await?;
         emit(&text, args.out.as_deref())?;
         store.close().await;
         return Ok(Outcome::Ok);
@@ -73,7 +75,11 @@ pub async fn run(g: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<Outcome> {
     let mut report = proximity_analysis::scorecard(program, &run, &results);
     super::probe::fill_effective_context(&store, &mut report).await?;
     let text = match args.failures {
-        None => super::mix::render_weighted(&report, &results, args.format, &weighted.weights)?,
+        None => {
+            let text =
+                super::mix::render_weighted(&report, &results, args.format, &weighted.weights)?;
+            super::production::append(&store, &report, args.format, text).await?
+        }
         Some(kind) => {
             let filter = match kind {
                 FailuresArg::Silent => FailureFilter::Silent,

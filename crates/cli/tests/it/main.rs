@@ -25,6 +25,7 @@ mod gateway_proxy;
 mod gateway_replicas;
 mod gateway_translate;
 mod import_promptfoo;
+mod live_checks;
 mod local_model;
 mod memory;
 mod mix;

@@ -231,8 +231,9 @@ impl Loader {
         assertions
     }
 
-    /// Each judge names a declared tool, or the program has a `judge_tool`.
-    fn check_judges(&mut self, ctx: &SuiteCtx<'_>, assertions: &Assertions) {
+    /// Each judge (of a case or of a workflow's `live:` checks) names a declared tool, or
+    /// the program has a `judge_tool`.
+    pub(super) fn check_judges(&mut self, ctx: &SuiteCtx<'_>, assertions: &Assertions) {
         for a in assertions.iter() {
             if let Check::Judge { tool, .. } = &a.check {
                 match tool {

@@ -316,6 +316,9 @@ impl Loader {
             tool_ids: &tool_ids,
             has_judge_default: judge_tool.is_some(),
         };
+        for w in personas.iter().flat_map(|p| &p.workflows) {
+            self.check_judges(&ctx, &w.live);
+        }
         let mut out = SuiteOut {
             sink,
             stopped: false,

@@ -1,12 +1,15 @@
 //! The `personas:` of `proximity.yaml`: each persona's tier, and its workflows (the work
-//! mix), whose shares sum to 1.
+//! mix), whose shares sum to 1, with their `live:` checks and `live_sample`.
 
 use std::collections::HashMap;
 
 use marked_yaml::types::MarkedMappingNode;
+use marked_yaml::Node;
 
 use super::Loader;
-use crate::model::{Persona, Workflow};
+use crate::assertion::{parse_groups, Assertions, LIVE_CHECK_KEYS};
+use crate::diagnostic::Diagnostic;
+use crate::model::{Persona, Workflow, DEFAULT_LIVE_SAMPLE};
 use crate::raw::RawPersona;
 use crate::suggest::{did_you_mean, one_of};
 
@@ -54,7 +57,29 @@ impl Loader {
             let mut wf_seen = HashMap::new();
             let mut workflows = Vec::new();
             let mut total = 0.0;
-            for w in raw.workflows.iter() {
+            let wf_nodes: &[Node] = match node.as_mapping().and_then(|m| m.get_node("workflows")) {
+                Some(Node::Sequence(seq)) => seq.as_slice(),
+                _ => &[],
+            };
+            for (i, w) in raw.workflows.iter().enumerate() {
+                let live = wf_nodes
+                    .get(i)
+                    .and_then(Node::as_mapping)
+                    .and_then(|m| m.get_node("live"))
+                    .map(|n| self.live_checks(n))
+                    .unwrap_or_default();
+                if let Some(sample) = &w.live_sample {
+                    if !(0.0..=1.0).contains(&**sample) {
+                        let d = self
+                            .diag(
+                                sample.span(),
+                                format!("live_sample {} is out of range", **sample),
+                            )
+                            .key("live_sample")
+                            .expected("a fraction from 0 to 1 (e.g. 0.1 checks one answer in ten)");
+                        self.diags.push(d);
+                    }
+                }
                 if !self.dup_check(&mut wf_seen, &w.id, "workflow") {
                     continue;
                 }
@@ -88,6 +113,12 @@ impl Loader {
                         .as_ref()
                         .map(|e| **e)
                         .unwrap_or(DEFAULT_EDGE_SHARE),
+                    live,
+                    live_sample: w
+                        .live_sample
+                        .as_ref()
+                        .map(|s| **s)
+                        .unwrap_or(DEFAULT_LIVE_SAMPLE),
                 });
             }
             if workflows.is_empty() {
@@ -115,5 +146,31 @@ impl Loader {
             });
         }
         out
+    }
+
+    /// A workflow's `live:` checks: assertion groups parsed as a case's `assert:` is,
+    /// each of a kind that needs no expected answer ([`LIVE_CHECK_KEYS`]).
+    fn live_checks(&mut self, node: &Node) -> Assertions {
+        let live = parse_groups(&self.sources, node, "live", &mut self.diags);
+        for a in live.iter() {
+            let key = a.check.key();
+            if LIVE_CHECK_KEYS.contains(&key) {
+                continue;
+            }
+            let d = Diagnostic {
+                file: a.location.file.clone(),
+                line: a.location.line,
+                column: a.location.column,
+                key: Some(format!("live.{}.{key}", a.group.as_str())),
+                message: format!(
+                    "`{key}` cannot be a live check: it needs an expected answer, and real traffic has none"
+                ),
+                expected: Some(one_of(LIVE_CHECK_KEYS.iter().copied().filter(|k| *k != "not"))),
+                hint: None,
+                snippet: None,
+            };
+            self.diags.push(d);
+        }
+        live
     }
 }

@@ -328,6 +328,22 @@ pub const TABLES: &[Table] = &[
         order_by: &["id"],
         identity: true,
     },
+    Table {
+        name: "live_checks",
+        columns: &[
+            text("day"),
+            text("persona"),
+            text("tool_id"),
+            text("workflow"),
+            int("pass"),
+            int("structural"),
+            int("silent"),
+            int("loud"),
+            int("skipped"),
+        ],
+        order_by: &["day", "persona", "tool_id", "workflow"],
+        identity: false,
+    },
 ];
 
 /// Tables deliberately not exported, with why: state of work in flight, which the target

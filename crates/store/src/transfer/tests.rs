@@ -199,6 +199,10 @@ on two lines, it''s fine', NULL, NULL, 100, 10, 0.000123456789012345, 12, 1, FAL
         "INSERT INTO drift_findings (id, found_at, tool, baseline, run_id, kind, summary) VALUES
             (4, '2026-11-21T00:00:00+00:00', 'gpt', 'base', 'r-a', 'quality', 'pass rate fell'),
             (5, '2026-11-21T00:00:00+00:00', 'gpt', 'Base', NULL, 'vendor_update', 'm-2')",
+        "INSERT INTO live_checks (day, persona, tool_id, workflow, pass, structural, silent,
+            loud, skipped) VALUES
+            ('2026-11-21', 'p', 'gpt', 'triage', 40, 1, 3, 2, 5),
+            ('2026-11-22', 'p', 'gpt', 'triage', 7, 0, 0, 0, 0)",
     ];
 
 async fn seed(store: &Store) {
