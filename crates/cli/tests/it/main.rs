@@ -14,6 +14,7 @@ mod backends;
 mod check;
 mod code_map;
 mod dashboard;
+mod dashboard_views;
 mod decisions;
 mod drift;
 mod eval_openai;
