@@ -279,33 +279,88 @@ fn confidence_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-fn anatomy_table(report: &Report) -> Table {
+/// The widest line of `text`, in characters.
+fn widest(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+/// Rows as blocks, for a terminal too narrow for their table: each row's first two
+/// cells (`persona × tool`) on a line, then `header value` items packed into lines of at
+/// most `width` characters, indented two and separated by `; `.
+fn cards(headers: &[&str], rows: &[Vec<String>], width: usize) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let _ = writeln!(out, "{} × {}", row[0], row[1]);
+        let mut line = String::from(" ");
+        let mut used = 1;
+        for (h, v) in headers.iter().zip(row).skip(2) {
+            let item = format!("{h} {v}");
+            let n = item.chars().count();
+            if used > 1 && used + 2 + n > width {
+                let _ = writeln!(out, "{line}");
+                line = String::from(" ");
+                used = 1;
+            }
+            line.push_str(if used > 1 { "; " } else { " " });
+            used += if used > 1 { 2 } else { 1 };
+            line.push_str(&item);
+            used += n;
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// `t` when it fits `width` (or no width is given), else its rows as [`cards`].
+fn fitted(t: &Table, headers: &[&str], rows: &[Vec<String>], width: Option<u16>) -> String {
+    let text = t.to_string();
+    match width.map(usize::from) {
+        Some(w) if widest(&text) > w => cards(headers, rows, w).trim_end().to_owned(),
+        _ => text,
+    }
+}
+
+fn anatomy_table(report: &Report, width: Option<u16>) -> String {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .force_no_tty()
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(ANATOMY_COLUMNS);
-    for row in &report.scorecard {
-        t.add_row(anatomy_cells(row));
+    let rows: Vec<Vec<String>> = report
+        .scorecard
+        .iter()
+        .map(|r| anatomy_cells(r).to_vec())
+        .collect();
+    for row in &rows {
+        t.add_row(row.clone());
     }
     for index in 2..8 {
         if let Some(column) = t.column_mut(index) {
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    t
+    fitted(&t, &ANATOMY_COLUMNS, &rows, width)
 }
 
 /// The scorecard as a plain-text table, then the workflows below floor, the coverage
-/// gaps and the failure anatomy. No colours or other escape sequences.
+/// gaps and the failure anatomy. No colours or other escape sequences. As wide as its
+/// content: [`table_within`] fits a terminal.
 pub fn table(report: &Report) -> String {
+    table_within(report, None)
+}
+
+/// [`table`] within `width` columns (a terminal's): a table too wide for it becomes one
+/// block per pair (`persona × tool`, then `column value` items packed into lines), and
+/// the lines around the tables wrap at spaces. `None`: as wide as the content.
+pub fn table_within(report: &Report, width: Option<u16>) -> String {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .force_no_tty()
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(COLUMNS);
-    for row in &report.scorecard {
-        t.add_row(cells(row));
+    let rows: Vec<Vec<String>> = report.scorecard.iter().map(|r| cells(r).to_vec()).collect();
+    for row in &rows {
+        t.add_row(row.clone());
     }
     for index in 2..9 {
         if let Some(column) = t.column_mut(index) {
@@ -315,7 +370,7 @@ pub fn table(report: &Report) -> String {
 
     let mut out = String::new();
     let _ = writeln!(out, "{}", headline(report));
-    let _ = writeln!(out, "{t}");
+    let _ = writeln!(out, "{}", fitted(&t, &COLUMNS, &rows, width));
     let _ = writeln!(
         out,
         "real-work and demo scores: point estimate [95% interval]; * = coverage gap"
@@ -338,7 +393,7 @@ pub fn table(report: &Report) -> String {
         }
     }
     out.push_str("\nFailure anatomy: count · rate [95% interval]\n");
-    let _ = writeln!(out, "{}", anatomy_table(report));
+    let _ = writeln!(out, "{}", anatomy_table(report, width));
     let silent = mostly_silent_lines(report);
     if silent.is_empty() {
         out.push_str("Mostly silent workflows: none\n");
@@ -361,6 +416,47 @@ pub fn table(report: &Report) -> String {
         for line in signals {
             let _ = writeln!(out, "  {line}");
         }
+    }
+    match width {
+        Some(w) => wrap_lines(&out, usize::from(w)),
+        None => out,
+    }
+}
+
+/// Lines longer than `width` characters broken at spaces, each continuation indented
+/// two past the line's own indent; a word longer than the line stays whole.
+fn wrap_lines(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let next = " ".repeat(indent + 2);
+        let mut current = " ".repeat(indent);
+        let mut used = indent;
+        let mut fresh = true;
+        for word in line.split_whitespace() {
+            let n = word.chars().count();
+            if !fresh && used + 1 + n > width {
+                out.push_str(&current);
+                out.push('\n');
+                current.clone_from(&next);
+                used = next.len();
+                fresh = true;
+            }
+            if !fresh {
+                current.push(' ');
+                used += 1;
+            }
+            current.push_str(word);
+            used += n;
+            fresh = false;
+        }
+        out.push_str(&current);
+        out.push('\n');
     }
     out
 }

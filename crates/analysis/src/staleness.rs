@@ -4,6 +4,11 @@
 //! [`resolve`] reads a decision's evidence (times, the fingerprints of cited runs, drift
 //! findings) from the store, and [`review_all`] does both for every decision — what
 //! `proximity decide review` and the dashboard's Decisions page both call.
+//!
+//! Apart from staleness, [`review`] lists where a decision's own evidence contradicts it
+//! ([`Contradiction`]): a cited run (or a cited baseline's run) in which a persona × tool
+//! the decision names scores below a workflow's floor, or a cited plan that assigns a
+//! persona the decision covers to other tools than the decision names.
 
 use std::collections::BTreeSet;
 
@@ -12,9 +17,11 @@ use proximity_program::fingerprint::{config_fingerprint, version_fingerprint};
 use proximity_program::Program;
 use proximity_store::{
     DecisionRecord, DriftFinding, DriftSource, Evidence, EvidenceKind, NoteFilter, NoteRecord,
-    Store, StoreError,
+    ScoreCell, Store, StoreError,
 };
 use serde::Serialize;
+
+use crate::pair_scores::pair_scores;
 
 /// The evidence of one decision, resolved from the store.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +33,29 @@ pub struct ResolvedEvidence {
     pub fingerprints: Vec<(String, String, String, Option<String>)>,
     /// Drift findings on covered tools since the decision.
     pub drift: Vec<DriftFinding>,
+    /// The score cells (per-cell sums) of each cited run and cited baseline's run:
+    /// (the evidence as cited, run id, cells).
+    pub run_cells: Vec<(String, String, Vec<ScoreCell>)>,
+    /// Cited plans: (evidence as cited, the plan as its JSON output).
+    pub plans: Vec<(String, serde_json::Value)>,
+}
+
+/// Where a decision's own evidence says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contradiction {
+    /// The evidence, as cited (`run:ID`, `baseline:NAME`, `plan:ID`).
+    pub evidence: String,
+    pub persona: String,
+    pub tool: String,
+    /// What it says, in plain words.
+    pub finding: String,
+}
+
+impl Contradiction {
+    /// One line for a person.
+    pub fn describe(&self) -> String {
+        format!("{} contradicts it: {}", self.evidence, self.finding)
+    }
 }
 
 /// Why a decision is stale.
@@ -97,6 +127,10 @@ pub struct Review {
     pub title: String,
     pub stale: bool,
     pub reasons: Vec<StaleReason>,
+    /// Where its own evidence contradicts it (not a staleness reason: the evidence may
+    /// be fresh and still say otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contradicted_by: Vec<Contradiction>,
 }
 
 fn label(e: &Evidence) -> String {
@@ -160,6 +194,32 @@ pub async fn evidence_time(
 /// tool fingerprints of the cited runs (and of the runs of cited baselines and plans),
 /// and drift found on covered tools since the decision.
 pub async fn resolve(store: &Store, d: &DecisionRecord) -> Result<ResolvedEvidence, StoreError> {
+    resolve_with(store, d, &mut RunCells::default()).await
+}
+
+/// The score cells of runs already read, by run id: decisions citing the same run read
+/// its sums once.
+pub type RunCells = std::collections::BTreeMap<String, Vec<ScoreCell>>;
+
+async fn cells_of(
+    store: &Store,
+    run: &str,
+    cache: &mut RunCells,
+) -> Result<Vec<ScoreCell>, StoreError> {
+    if let Some(c) = cache.get(run) {
+        return Ok(c.clone());
+    }
+    let c = store.score_cells(run).await?;
+    cache.insert(run.to_owned(), c.clone());
+    Ok(c)
+}
+
+/// [`resolve`], reading each run's score cells through `cache`.
+pub async fn resolve_with(
+    store: &Store,
+    d: &DecisionRecord,
+    cache: &mut RunCells,
+) -> Result<ResolvedEvidence, StoreError> {
     let mut ev = ResolvedEvidence::default();
     let mut runs: BTreeSet<String> = BTreeSet::new();
     for e in &d.decision.evidence {
@@ -168,14 +228,20 @@ pub async fn resolve(store: &Store, d: &DecisionRecord) -> Result<ResolvedEviden
         match e.kind {
             EvidenceKind::Run if at.is_some() => {
                 runs.insert(e.reference.clone());
+                let cells = cells_of(store, &e.reference, cache).await?;
+                ev.run_cells.push((label(e), e.reference.clone(), cells));
             }
             EvidenceKind::Baseline if at.is_some() => {
-                runs.insert(store.baseline(&e.reference).await?.run_id);
+                let run = store.baseline(&e.reference).await?.run_id;
+                let cells = cells_of(store, &run, cache).await?;
+                ev.run_cells.push((label(e), run.clone(), cells));
+                runs.insert(run);
             }
             EvidenceKind::Plan => {
                 if let Ok(id) = e.reference.parse::<i64>() {
                     if let Some(p) = store.plan(id).await? {
                         runs.extend(p.runs);
+                        ev.plans.push((label(e), p.body));
                     }
                 }
             }
@@ -204,8 +270,9 @@ pub async fn review_all(
 ) -> Result<Vec<(DecisionRecord, Review)>, StoreError> {
     let notes = store.notes(&NoteFilter::default()).await?;
     let mut out = Vec::new();
+    let mut cache = RunCells::default();
     for d in store.decisions().await? {
-        let ev = resolve(store, &d).await?;
+        let ev = resolve_with(store, &d, &mut cache).await?;
         let r = review(program, &d, &ev, &notes, now);
         out.push((d, r));
     }
@@ -308,7 +375,101 @@ pub fn review(
         title: d.decision.title.clone(),
         stale: !reasons.is_empty(),
         reasons,
+        contradicted_by: contradictions(program, d, ev),
     }
+}
+
+/// Where `d`'s own evidence contradicts it. Only a decision that names its tools
+/// recommends something to contradict; its personas (all, when it names none) bound
+/// which pairs count.
+pub fn contradictions(
+    program: &Program,
+    d: &DecisionRecord,
+    ev: &ResolvedEvidence,
+) -> Vec<Contradiction> {
+    let tools = &d.decision.tools;
+    let personas = &d.decision.personas;
+    if tools.is_empty() {
+        return Vec::new();
+    }
+    let covers = |p: &str| personas.is_empty() || personas.iter().any(|x| x == p);
+    let mut out = Vec::new();
+    for (evidence, run, cells) in &ev.run_cells {
+        for s in pair_scores(program, cells) {
+            if !covers(&s.persona) || !tools.contains(&s.tool) || s.below_floor.is_empty() {
+                continue;
+            }
+            let below: Vec<String> = s
+                .below_floor
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{} at {:.0}% against a {:.0}% floor",
+                        b.workflow,
+                        b.score * 100.0,
+                        b.floor * 100.0
+                    )
+                })
+                .collect();
+            out.push(Contradiction {
+                evidence: evidence.clone(),
+                persona: s.persona.clone(),
+                tool: s.tool.clone(),
+                finding: format!(
+                    "{}{} × {} has {} of {} workflows below their floor ({})",
+                    // A baseline's or a plan's run is named; a cited run is the evidence.
+                    if *evidence == format!("run:{run}") {
+                        String::new()
+                    } else {
+                        format!("in run {run}, ")
+                    },
+                    s.persona,
+                    s.tool,
+                    s.below_floor.len(),
+                    s.workflows.len(),
+                    below.join("; ")
+                ),
+            });
+        }
+    }
+    for (evidence, body) in &ev.plans {
+        let Some(planned) = body.get("personas").and_then(|p| p.as_array()) else {
+            continue;
+        };
+        for p in planned {
+            let Some(persona) = p.get("persona").and_then(|x| x.as_str()) else {
+                continue;
+            };
+            if !covers(persona) {
+                continue;
+            }
+            let mut assigned: Vec<&str> = p
+                .get("assignment")
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.get("tool").and_then(|t| t.as_str()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assigned.sort_unstable();
+            assigned.dedup();
+            if assigned.is_empty() || assigned.iter().any(|t| tools.iter().any(|x| x == t)) {
+                continue;
+            }
+            out.push(Contradiction {
+                evidence: evidence.clone(),
+                persona: persona.to_owned(),
+                tool: tools.join(", "),
+                finding: format!(
+                    "the plan assigns {persona} to {}, not {}",
+                    assigned.join(", "),
+                    tools.join(", ")
+                ),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -92,14 +92,15 @@ pub async fn list(store: &Store) -> Result<Vec<DecisionRecord>, OpsError> {
     Ok(store.decisions().await?)
 }
 
-/// Every decision with its review, the stale ones first (otherwise oldest first).
+/// Every decision with its review, the stale or contradicted ones first (otherwise oldest
+/// first).
 pub async fn review(
     store: &Store,
     program: &Program,
     now: DateTime<Utc>,
 ) -> Result<Vec<(DecisionRecord, Review)>, OpsError> {
     let mut all = staleness::review_all(program, store, now).await?;
-    all.sort_by_key(|(_, r)| !r.stale);
+    all.sort_by_key(|(_, r)| !r.stale && r.contradicted_by.is_empty());
     Ok(all)
 }
 

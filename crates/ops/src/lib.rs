@@ -12,7 +12,9 @@
 //! | `baseline accept`, the tool page's form | [`baselines::accept`] |
 //! | `decide add` | [`decisions::add`] |
 //! | `decide review`, the decisions page | [`decisions::review`] |
-//! | `plan`, `friction`, the persona page's what-if | [`plan::input`], [`plan::what_if`] |
+//! | `plan`, the persona page's what-if | [`plan::scored_input`], [`plan::what_if`] |
+//! | `friction` | [`plan::input`] |
+//! | the run a page or a plan rests on, run kinds | [`runs::eval_runs`], [`runs::eval_run`], [`runs::run_kind`] |
 //! | the overview's and tool page's drift | [`drift::alerts`], [`drift::timeline`] |
 //! | `import promptfoo` | [`promptfoo::import`] |
 //! | `keys create|list|revoke`, the gateway's authentication | [`keys`] |
@@ -30,6 +32,7 @@ pub mod mix;
 pub mod notes;
 pub mod plan;
 pub mod promptfoo;
+pub mod runs;
 pub mod when;
 
 pub use error::OpsError;

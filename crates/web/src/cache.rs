@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use proximity_store::{RunRecord, RunStatus, ScoreCell, Store};
-
-use crate::WebError;
+use proximity_store::{RunRecord, RunStatus, ScoreCell, Store, StoreError};
 
 /// A run's cells and the status stamp they were read under.
 type Entry = (String, Arc<Vec<ScoreCell>>);
@@ -28,7 +26,7 @@ impl CellCache {
         &self,
         store: &Store,
         run: &RunRecord,
-    ) -> Result<Arc<Vec<ScoreCell>>, WebError> {
+    ) -> Result<Arc<Vec<ScoreCell>>, StoreError> {
         let stamp = stamp(run);
         if let Ok(map) = self.runs.lock() {
             if let Some((s, cells)) = map.get(&run.id) {

@@ -139,6 +139,23 @@ const PALETTE: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
 ];
 
+/// A round step for an axis from 0 to at least `max`, at most four steps: the top and
+/// the number of steps. `max <= 0` gives `(1, 4)`.
+pub fn round_axis(max: f64) -> (f64, u32) {
+    if max <= 0.0 || !max.is_finite() {
+        return (1.0, 4);
+    }
+    let raw = max / 4.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude);
+    let n = ((max / step) - 1e-9).ceil().clamp(1.0, 4.0);
+    (step * n, n as u32)
+}
+
 /// A line chart with a legend; each point has a `<title>` with its values.
 pub fn line_chart(series: &[Series], axes: &Axes) -> String {
     let (w, h) = (640.0_f64, 280.0_f64);
@@ -167,9 +184,12 @@ pub fn line_chart(series: &[Series], axes: &Axes) -> String {
                 .chain(s.band.iter().map(|b| b.2))
         })
         .fold(0.0_f64, f64::max);
-    let y_max = axes
-        .y_max
-        .unwrap_or(if data_max > 0.0 { data_max * 1.1 } else { 1.0 });
+    // A fixed top keeps four quarters; one from the data gets round steps (1, 2, 2.5 or 5
+    // times a power of ten), so ticks read $0.25, $0.50, not $1.88, $5.63.
+    let (y_max, intervals) = match axes.y_max {
+        Some(m) => (m, 4),
+        None => round_axis(data_max),
+    };
     let sx = |x: f64| left + (x - x_min) / (x_max - x_min) * pw;
     let sy = |y: f64| top + ph - (y / y_max).clamp(0.0, 1.0) * ph;
 
@@ -180,8 +200,8 @@ pub fn line_chart(series: &[Series], axes: &Axes) -> String {
         esc(&format!("{} by {}", axes.y_label, axes.x_label))
     );
     // Grid and y ticks.
-    for i in 0..=4 {
-        let v = y_max * f64::from(i) / 4.0;
+    for i in 0..=intervals {
+        let v = y_max * f64::from(i) / f64::from(intervals);
         let y = sy(v);
         let _ = write!(
             s,
@@ -316,6 +336,46 @@ mod tests {
         assert!(svg.contains("/p?a=1&amp;b=2"));
         assert!(svg.contains("<title>no results</title>"));
         assert!(!svg.contains("<script"));
+    }
+
+    #[test]
+    fn axes_from_the_data_step_in_round_numbers() {
+        // The chart: $7.50 of spend had ticks at $1.88 and $5.63.
+        assert_eq!(round_axis(7.5), (8.0, 4));
+        assert_eq!(round_axis(0.0033), (0.004, 4));
+        assert_eq!(round_axis(100.0), (100.0, 4));
+        assert_eq!(round_axis(101.0), (150.0, 3));
+        assert_eq!(round_axis(0.9), (1.0, 4));
+        assert_eq!(round_axis(0.0), (1.0, 4));
+        for max in [0.0007, 0.013, 1.0, 3.7, 42.0, 999.0, 12_345.0] {
+            let (top, n) = round_axis(max);
+            let step = top / f64::from(n);
+            let mantissa = step / 10f64.powf(step.log10().floor());
+            assert!(top >= max && (1..=4).contains(&n), "{max}: {top} in {n}");
+            assert!(
+                [1.0, 2.0, 2.5, 5.0]
+                    .iter()
+                    .any(|m| (mantissa - m).abs() < 1e-6),
+                "{max}: step {step}"
+            );
+        }
+        let svg = line_chart(
+            &[Series {
+                name: "spend".into(),
+                points: vec![(0.0, 1.0), (1.0, 7.5)],
+                band: vec![],
+            }],
+            &Axes {
+                x_label: "day".into(),
+                y_label: "spend".into(),
+                y_max: None,
+                y_format: |v| format!("${v:.2}"),
+                x_ticks: vec![],
+            },
+        );
+        for tick in ["$0.00", "$2.00", "$4.00", "$6.00", "$8.00"] {
+            assert!(svg.contains(&format!(">{tick}</text>")), "{tick}: {svg}");
+        }
     }
 
     #[test]

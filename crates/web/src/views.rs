@@ -24,6 +24,9 @@ pub struct DecisionView {
     pub scope: String,
     /// The evidence cited, `kind:reference`.
     pub evidence: Vec<String>,
+    /// Where its own evidence says otherwise (a cited run below floor for the pair it
+    /// chose, a cited plan choosing another tool), in plain words.
+    pub contradicted: Vec<String>,
 }
 
 /// A stale reason in plain words: fingerprints as "the tool's configuration or model
@@ -81,6 +84,7 @@ impl DecisionView {
                 .iter()
                 .map(|e| format!("{}:{}", e.kind.as_str(), e.reference))
                 .collect(),
+            contradicted: r.contradicted_by.iter().map(|c| c.describe()).collect(),
         }
     }
 }

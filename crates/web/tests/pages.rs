@@ -384,6 +384,12 @@ async fn decisions_show_their_stale_reasons_and_are_due_on_the_overview() {
         !page.contains("fingerprint "),
         "stale reasons in words, not hashes"
     );
+    // Its own run has support × acme-copilot below a floor: the evidence contradicts it.
+    assert!(
+        page.contains("contradicted by its evidence")
+            && page.contains("run:r1 contradicts it: support-agent × acme-copilot has"),
+        "{page}"
+    );
     let (_, _, overview) = get(&app, "/").await;
     assert!(overview
         .contains("<strong>Support standardises on acme-copilot</strong>: evidence run:r1 is"));

@@ -213,3 +213,30 @@ fn a_failed_request_shows_its_attempts_latency_and_error_class() {
     let silent = failures(&report, &results, FailureFilter::Silent, 10);
     assert!(!failures_table(&silent).contains("request:"));
 }
+
+#[test]
+fn the_table_fits_a_narrow_terminal() {
+    let (report, _) = sample_report();
+    let wide = table(&report);
+    assert!(
+        wide.lines().any(|l| l.chars().count() > 80),
+        "the sample is wider than 80 columns unwrapped"
+    );
+    assert_eq!(table_within(&report, None), wide);
+    for width in [60_u16, 80, 100] {
+        let out = table_within(&report, Some(width));
+        for line in out.lines() {
+            assert!(
+                line.chars().count() <= usize::from(width),
+                "{width}: {line:?}\n{out}"
+            );
+        }
+        for row in &report.scorecard {
+            assert!(
+                out.contains(&row.persona) && out.contains(&row.tool),
+                "{out}"
+            );
+        }
+    }
+    insta::assert_snapshot!("table_80_columns", table_within(&report, Some(80)));
+}

@@ -69,6 +69,7 @@ fn evidence(program: &Program, days_old: i64) -> ResolvedEvidence {
             Some("copilot-2025-03".into()),
         )],
         drift: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -238,4 +239,79 @@ fn missing_evidence_is_reported() {
     let r = review(&p, &decision(now()), &ev, &[], now());
     assert!(matches!(r.reasons[0], StaleReason::EvidenceMissing { .. }));
     assert!(r.reasons[0].describe().contains("run:r1"));
+}
+
+/// The cells of a run where support × `tool` passed `pass` of 20 routine cases of `w`.
+fn cells(tool: &str, pass: i64) -> Vec<ScoreCell> {
+    vec![ScoreCell {
+        persona: "support".into(),
+        tool_id: tool.into(),
+        workflow: "w".into(),
+        kind: "routine".into(),
+        demo: false,
+        n: 20,
+        sum_w: 20.0,
+        sum_w2: 20.0,
+        sum_w_pass: pass as f64,
+        pass,
+        loud: 0,
+        structural: 0,
+        silent: 20 - pass,
+        cost_usd: 0.0,
+        spent_usd: 0.0,
+        cached: 0,
+    }]
+}
+
+#[test]
+fn a_cited_run_below_floor_contradicts_the_decision() {
+    let p = acme();
+    let d = decision(now() - Duration::days(1));
+    let mut ev = evidence(&p, 1);
+    // 6 of 20 (30%) against the workflow's 80% floor.
+    ev.run_cells = vec![("run:r1".into(), "r1".into(), cells("copilot", 6))];
+    let r = review(&p, &d, &ev, &[], now());
+    assert!(!r.stale, "fresh evidence is not stale: {r:?}");
+    assert_eq!(r.contradicted_by.len(), 1, "{r:?}");
+    let c = &r.contradicted_by[0];
+    assert_eq!(
+        (c.persona.as_str(), c.tool.as_str()),
+        ("support", "copilot")
+    );
+    assert_eq!(
+        c.describe(),
+        "run:r1 contradicts it: support × copilot has 1 of 1 workflows below their floor (w at 30% against a 80% floor)"
+    );
+
+    // 18 of 20 meets the floor; another tool's failures are not this decision's.
+    ev.run_cells = vec![
+        ("run:r1".into(), "r1".into(), cells("copilot", 18)),
+        ("run:r1".into(), "r1".into(), cells("other", 0)),
+    ];
+    assert!(review(&p, &d, &ev, &[], now()).contradicted_by.is_empty());
+
+    // A decision naming no tool recommends none: nothing to contradict.
+    let mut open = d.clone();
+    open.decision.tools.clear();
+    ev.run_cells = vec![("run:r1".into(), "r1".into(), cells("copilot", 0))];
+    assert!(review(&p, &open, &ev, &[], now())
+        .contradicted_by
+        .is_empty());
+}
+
+#[test]
+fn a_cited_plan_assigning_another_tool_contradicts_the_decision() {
+    let p = acme();
+    let d = decision(now() - Duration::days(1));
+    let mut ev = evidence(&p, 1);
+    let plan = |tool: &str| serde_json::json!({"personas": [{"persona": "support", "assignment": [{"workflow": "w", "tool": tool}]}]});
+    ev.plans = vec![("plan:3".into(), plan("other"))];
+    let r = review(&p, &d, &ev, &[], now());
+    assert_eq!(r.contradicted_by.len(), 1, "{r:?}");
+    assert_eq!(
+        r.contradicted_by[0].finding,
+        "the plan assigns support to other, not copilot"
+    );
+    ev.plans = vec![("plan:3".into(), plan("copilot"))];
+    assert!(review(&p, &d, &ev, &[], now()).contradicted_by.is_empty());
 }

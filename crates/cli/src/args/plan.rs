@@ -19,6 +19,10 @@ pub struct PlanArgs {
     /// At most this many frontier points in the table (all in JSON).
     #[arg(long, default_value_t = 15)]
     pub frontier_limit: usize,
+    /// Plan from this evaluation run only (default: per persona and tool, the newest
+    /// evaluation run with results for the pair; probe and drift runs never count).
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
     #[command(flatten)]

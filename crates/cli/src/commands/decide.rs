@@ -1,8 +1,11 @@
 //! `proximity decide add|list|review`: decision records. `review` resolves each
 //! decision's evidence from the store and lists the stale ones; exit 1 when any is.
+//! `list` flags the decisions their own evidence contradicts, as the dashboard does.
 
 use chrono::Utc;
-use proximity_analysis::staleness::Review;
+use std::collections::BTreeMap;
+
+use proximity_analysis::staleness::{Contradiction, Review};
 use proximity_ops::decisions::{self, DecisionInput};
 use proximity_program::Program;
 use proximity_store::{DecisionRecord, Store};
@@ -17,7 +20,7 @@ pub async fn run(g: &GlobalArgs, command: &DecideCommand) -> anyhow::Result<Outc
     let store = context::open_store(g, &program).await?;
     let outcome = match command {
         DecideCommand::Add(a) => add(&program, &store, a).await,
-        DecideCommand::List(a) => list(&store, a).await,
+        DecideCommand::List(a) => list(&program, &store, a).await,
         DecideCommand::Review(a) => review(&program, &store, a).await,
     };
     store.close().await;
@@ -40,11 +43,26 @@ async fn add(program: &Program, store: &Store, a: &AddArgs) -> anyhow::Result<Ou
     Ok(Outcome::Ok)
 }
 
-async fn list(store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
+async fn list(program: &Program, store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
     let decisions = decisions::list(store).await?;
+    let contradicted: BTreeMap<i64, Vec<Contradiction>> =
+        decisions::review(store, program, Utc::now())
+            .await?
+            .into_iter()
+            .filter(|(_, r)| !r.contradicted_by.is_empty())
+            .map(|(d, r)| (d.id, r.contradicted_by))
+            .collect();
     let text = match a.format {
         ListFormat::Json => {
-            serde_json::to_string_pretty(&serde_json::json!({ "decisions": decisions }))?
+            let mut listed = serde_json::to_value(&decisions)?;
+            if let Some(items) = listed.as_array_mut() {
+                for (d, item) in decisions.iter().zip(items.iter_mut()) {
+                    if let (Some(c), Some(o)) = (contradicted.get(&d.id), item.as_object_mut()) {
+                        o.insert("contradicted_by".to_owned(), serde_json::to_value(c)?);
+                    }
+                }
+            }
+            serde_json::to_string_pretty(&serde_json::json!({ "decisions": listed }))?
         }
         ListFormat::Table => {
             let mut out = String::new();
@@ -64,8 +82,18 @@ async fn list(store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
                         .join(", "),
                     d.decision.horizon_days
                 ));
+                for c in contradicted.get(&d.id).into_iter().flatten() {
+                    out.push_str(&format!("     CONTRADICTED: {}\n", c.describe()));
+                }
             }
-            out.push_str(&format!("{} decisions\n", decisions.len()));
+            out.push_str(&format!("{} decisions", decisions.len()));
+            if !contradicted.is_empty() {
+                out.push_str(&format!(
+                    ", {} contradicted by their own evidence",
+                    contradicted.len()
+                ));
+            }
+            out.push('\n');
             out
         }
     };

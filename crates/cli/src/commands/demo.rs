@@ -103,7 +103,10 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<Outcome> {
         root.display()
     );
     println!();
-    print!("{}", proximity_analysis::render::table(&report));
+    print!(
+        "{}",
+        proximity_analysis::render::table_within(&report, super::output::terminal_width())
+    );
     println!();
     let silent = proximity_analysis::top_silent(&results, 3);
     if silent.is_empty() {

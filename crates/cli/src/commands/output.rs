@@ -11,9 +11,27 @@ use proximity_store::{ResultRecord, Store};
 
 use crate::args::Format;
 
+/// The width a table on standard output must fit: `COLUMNS` when set to a number (as a
+/// shell or a script sets it), else the terminal's when standard output is one; `None`
+/// (as wide as the content) when it goes to a pipe or a file.
+pub fn terminal_width() -> Option<u16> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u16>().ok())
+        .filter(|c| *c > 0)
+    {
+        return Some(c.max(40));
+    }
+    let term = dialoguer::console::Term::stdout();
+    if !term.is_term() {
+        return None;
+    }
+    term.size_checked().map(|(_, cols)| cols).filter(|c| *c > 0)
+}
+
 pub fn render(report: &Report, results: &[ResultRecord], format: Format) -> String {
     match format {
-        Format::Table => proximity_analysis::render::table(report),
+        Format::Table => proximity_analysis::render::table_within(report, terminal_width()),
         Format::Json => proximity_analysis::render::json(report),
         Format::Markdown => proximity_analysis::render::markdown(report),
         Format::Junit => proximity_analysis::render::junit(report, results),

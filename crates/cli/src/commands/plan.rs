@@ -1,7 +1,9 @@
 //! `proximity plan`: the cheapest tool assignment that keeps every workflow at or above
 //! its floor within tier budgets, the cost/quality frontier, and with `--standardize
-//! PERSONA=TOOL` what standardising a persona on one tool would do. Reads, per tool, the
-//! latest run with results for it.
+//! PERSONA=TOOL` what standardising a persona on one tool would do. Plans from per-run
+//! sums, as the dashboard's persona page does (one operation, `ops::plan::scored_input`):
+//! per persona and tool, the newest evaluation run with results for the pair, or the
+//! evaluation run `--run` names; never a probe or drift run.
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -18,7 +20,10 @@ pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
     let store = context::open_store(g, &declared).await?;
     let weighted = super::mix::weigh(&store, &declared, &a.weights).await?;
     let program: &proximity_program::Program = &weighted.program;
-    let (mut input, loaded) = ops_plan::require_input(&store, program, Utc::now()).await?;
+    let scored =
+        ops_plan::require_scored_input(&store, program, a.run.as_deref(), Utc::now()).await?;
+    let run_ids = scored.run_ids();
+    let mut input = scored.input;
     if let Some(mix) = &weighted.mix {
         proximity_ops::mix::price_plan(&mut input, program, mix);
     }
@@ -38,14 +43,12 @@ pub async fn run(g: &GlobalArgs, a: &PlanArgs) -> anyhow::Result<Outcome> {
             ListFormat::Table if observed => format!(
                 "{}\n\n{}",
                 weighted.weights.describe(),
-                render_plan(&plan, a.frontier_limit)
+                render_plan(&plan, a.frontier_limit, a.run.as_deref())
             ),
-            ListFormat::Table => render_plan(&plan, a.frontier_limit),
+            ListFormat::Table => render_plan(&plan, a.frontier_limit, a.run.as_deref()),
         };
         if a.record {
-            let id = store
-                .insert_plan(&loaded.run_ids(), &json, Utc::now())
-                .await?;
+            let id = store.insert_plan(&run_ids, &json, Utc::now()).await?;
             if a.format == ListFormat::Table {
                 text.push_str(&format!(
                     "\nrecorded as plan {id}: cite it with `proximity decide add --evidence plan:{id}`\n"
@@ -102,13 +105,17 @@ fn opt(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
 }
 
-pub fn render_plan(plan: &Plan, limit: usize) -> String {
+pub fn render_plan(plan: &Plan, limit: usize, run: Option<&str>) -> String {
     let mut out = format!(
-        "Plan: {}, from the latest run per persona and tool. Floors are checked against the lower\nbound of the 95% Wilson interval, not the point estimate.\n\n",
+        "Plan: {}, from {}. Floors are checked against the lower\nbound of the 95% Wilson interval, not the point estimate.\n\n",
         if plan.granularity == "workflow" {
             "one tool per workflow"
         } else {
             "one tool per persona"
+        },
+        match run {
+            Some(id) => format!("evaluation run {id}"),
+            None => "the newest evaluation run per persona and tool".to_owned(),
         }
     );
     out.push_str(&format!(

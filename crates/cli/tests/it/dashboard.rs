@@ -21,7 +21,7 @@ use headless_chrome::{Browser, LaunchOptions};
 
 use crate::common::*;
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("CHROME") {
         return Some(PathBuf::from(p));
     }
@@ -36,7 +36,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// The server process, killed when the test ends.
-struct Serve(Child);
+pub(crate) struct Serve(Child);
 
 impl Drop for Serve {
     fn drop(&mut self) {
@@ -45,10 +45,32 @@ impl Drop for Serve {
     }
 }
 
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts/dashboard");
     fs_err::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `proximity serve` of `program` on a free port: the process (killed when dropped) and
+/// the dashboard's base URL, without a trailing slash.
+pub(crate) fn serve(program: &Path) -> (Serve, String) {
+    let mut child = proximity(program)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let serve = Serve(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("dashboard on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (serve, base)
 }
 
 /// Wait until the tab's URL contains `part` (a click starts a navigation a moment later).
@@ -106,22 +128,7 @@ fn dashboard_in_a_real_browser() {
         .map(str::to_owned);
 
     // The real server on a free port.
-    let mut child = proximity(&program)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _serve = Serve(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("dashboard on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
+    let (_serve, base) = serve(&program);
 
     let profile = tempfile::tempdir().unwrap();
     let browser = Browser::new(LaunchOptions {

@@ -512,3 +512,89 @@ fn plan_keeps_evidence_of_personas_a_later_partial_run_left_out() {
         3
     );
 }
+
+/// `plan` reads per-run sums as the persona page does, from the newest evaluation run:
+/// after the tool changes and `drift` re-runs its cases (a newer run, with other scores
+/// for the same pairs) and a risk probe runs, the plan is what it was; a named drift run
+/// is refused.
+#[test]
+fn plan_rests_on_evaluation_runs_never_on_drift_or_probe_runs() {
+    let (_dir, root) = acme();
+    eval_copilot(&root, &[]);
+    let before = json(proximity(&root).args(["plan", "--format", "json"]));
+    let runs = || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let store = proximity_store::Store::connect(&proximity_store::default_url(&root))
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            for r in store.runs().await.unwrap() {
+                let n = store.result_count(&r.id).await.unwrap();
+                out.push((r, n));
+            }
+            store.close().await;
+            out
+        })
+    };
+    let eval_id = runs()[0].0.id.clone();
+    ok(proximity(&root).args([
+        "baseline", "accept", "--name", "launch", "--by", "kim", &eval_id,
+    ]));
+    // The vendor's tool now mislabels shipping tickets.
+    let yaml = root.join("proximity.yaml");
+    let text = fs_err::read_to_string(&yaml).unwrap();
+    assert!(text.contains("reply: shipping"));
+    fs_err::write(&yaml, text.replace("reply: shipping", "reply: billing")).unwrap();
+    let drift = run(proximity(&root).args(["--quiet", "drift", "--tool", "acme-copilot"]));
+    assert!(
+        matches!(drift.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&drift)
+    );
+    let probe = run(proximity(&root).args(["--quiet", "probe", "risk", "--tool", "acme-copilot"]));
+    assert!(
+        matches!(probe.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&probe)
+    );
+
+    let all = runs();
+    let kind = |r: &proximity_store::RunRecord| {
+        r.config["probe"]["kind"]
+            .as_str()
+            .unwrap_or("eval")
+            .to_owned()
+    };
+    let (drift_run, drift_results) = all
+        .iter()
+        .find(|(r, _)| kind(r) == "drift")
+        .expect("a drift run");
+    assert!(*drift_results > 0, "the drift run has results");
+    assert_ne!(
+        kind(&all[0].0),
+        "eval",
+        "the newest run is not an evaluation"
+    );
+
+    let after = json(proximity(&root).args(["plan", "--format", "json"]));
+    assert_eq!(after, before, "the plan still rests on the evaluation");
+    let named = json(proximity(&root).args(["plan", "--run", &eval_id, "--format", "json"]));
+    assert_eq!(named, before);
+    let text = stdout(&run(proximity(&root).args(["plan", "--run", &eval_id])));
+    assert!(
+        text.contains(&format!("from evaluation run {eval_id}.")),
+        "{text}"
+    );
+
+    let refused = run(proximity(&root).args(["plan", "--run", &drift_run.id]));
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!(
+            "run `{}` is a drift run, not an evaluation",
+            drift_run.id
+        )),
+        "{}",
+        stderr(&refused)
+    );
+}

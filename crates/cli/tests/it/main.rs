@@ -15,6 +15,7 @@ mod capture;
 mod check;
 mod code_map;
 mod dashboard;
+mod dashboard_views;
 mod decisions;
 mod drift;
 mod eval_openai;

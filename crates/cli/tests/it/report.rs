@@ -121,6 +121,26 @@ fn scorecard_table_snapshot() {
     assert!(report.status.success());
     assert_eq!(stdout(&report), table, "report prints what eval printed");
     insta::assert_snapshot!("scorecard_table", normalise(&table));
+
+    // In a 72-column terminal the scorecard fits: one block per pair instead of the table.
+    assert!(
+        table.lines().any(|l| l.chars().count() > 72),
+        "wider unwrapped"
+    );
+    let narrow = stdout(&run(proximity(p.path()).arg("report").env("COLUMNS", "72")));
+    for line in narrow.lines() {
+        assert!(line.chars().count() <= 72, "{line:?}\n{narrow}");
+    }
+    // Times and latencies vary between runs.
+    let narrow = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+        .unwrap()
+        .replace_all(&normalise(&narrow), "[TIME]")
+        .into_owned();
+    let narrow = regex::Regex::new(r"p50/p95 ms \d+/\d+")
+        .unwrap()
+        .replace_all(&narrow, "p50/p95 ms [ms]")
+        .into_owned();
+    insta::assert_snapshot!("scorecard_table_72_columns", narrow);
 }
 
 #[test]

@@ -14,7 +14,7 @@ pub mod usage;
 
 use axum::response::Html;
 use minijinja::Value;
-use proximity_analysis::context_fill::is_context_probe;
+pub use proximity_ops::runs::{run_kind, RunKind};
 use proximity_program::Program;
 use proximity_store::{RunRecord, Store};
 use serde::Serialize;
@@ -39,6 +39,15 @@ impl PageCtx<'_> {
         &self,
         run: &RunRecord,
     ) -> Result<std::sync::Arc<Vec<proximity_store::ScoreCell>>, WebError> {
+        Ok(proximity_ops::plan::Cells::cells(self, run).await?)
+    }
+}
+
+impl proximity_ops::plan::Cells for PageCtx<'_> {
+    async fn cells(
+        &self,
+        run: &RunRecord,
+    ) -> Result<std::sync::Arc<Vec<proximity_store::ScoreCell>>, proximity_store::StoreError> {
         match self.cache {
             Some(c) => c.cells(self.store, run).await,
             None => Ok(std::sync::Arc::new(self.store.score_cells(&run.id).await?)),
@@ -94,46 +103,6 @@ pub async fn pick_run(
     }
     let runs = store.runs().await?;
     Ok(runs.into_iter().find(|r| run_kind(r) == RunKind::Eval))
-}
-
-/// What a run measured: an evaluation of the program's cases, or one of the probes
-/// (`proximity probe context`, `probe risk`) or a drift re-run (`proximity drift`), as
-/// its recorded configuration says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Eval,
-    Drift,
-    RiskProbe,
-    ContextProbe,
-    /// A probe of a kind this build does not know.
-    OtherProbe,
-}
-
-impl RunKind {
-    /// How the pages label it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Eval => "eval",
-            Self::Drift => "drift",
-            Self::RiskProbe => "risk probe",
-            Self::ContextProbe => "context probe",
-            Self::OtherProbe => "probe",
-        }
-    }
-}
-
-pub fn run_kind(run: &RunRecord) -> RunKind {
-    if is_context_probe(run) {
-        return RunKind::ContextProbe;
-    }
-    let Some(probe) = run.config.get("probe") else {
-        return RunKind::Eval;
-    };
-    match probe.get("kind").and_then(|k| k.as_str()) {
-        Some("drift") => RunKind::Drift,
-        Some("risk") => RunKind::RiskProbe,
-        _ => RunKind::OtherProbe,
-    }
 }
 
 /// Format dollars: `$1,234.50`.

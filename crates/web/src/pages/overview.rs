@@ -163,7 +163,7 @@ pub async fn build(ctx: &PageCtx<'_>, run: Option<&RunRecord>) -> Result<Value, 
     let due: Vec<DecisionView> = super::decisions::views(ctx)
         .await?
         .into_iter()
-        .filter(|d| !d.stale_reasons.is_empty())
+        .filter(|d| !d.stale_reasons.is_empty() || !d.contradicted.is_empty())
         .collect();
     let drift: Vec<DriftAlert> = proximity_ops::drift::alerts(ctx.store, ctx.program, now)
         .await?

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use minijinja::{context, Value};
-use proximity_analysis::pair_scores::{pair_scores, PairScore};
-use proximity_analysis::plan::from_scores::inputs_from_scores;
 use proximity_analysis::plan::{what_if, PlanInput};
 use proximity_store::RunRecord;
 use serde::Serialize;
 
 use super::overview::{RunHead, RunParam};
-use super::{html, page, pick_run, run_kind, usd, Chrome, PageCtx, RunKind};
+use super::{html, page, pick_run, usd, Chrome, PageCtx};
 use crate::links::Links;
 use crate::scores::{pairs, pct};
 use crate::{AppState, WebError};
@@ -102,41 +100,22 @@ struct Standardise {
     untested: Vec<String>,
     from_planner: bool,
     summary: Option<String>,
+    /// The run the planner's lines rest on (the newest evaluation run with results for
+    /// this persona × tool), which may be older than the page's run.
+    plan_run: Option<String>,
+    plan_run_href: Option<String>,
 }
 
 /// The planner's input from the newest evaluation run of each persona × tool (probe and
 /// drift runs are left out: they measure something else), from the runs' cached score
-/// cells, never their rows. `None` when nothing was evaluated.
+/// cells, never their rows: the operation `proximity plan` calls. `None` when nothing was
+/// evaluated.
 pub async fn plan_input(ctx: &PageCtx<'_>) -> Result<Option<PlanInput>, WebError> {
-    let runs: Vec<RunRecord> = ctx
-        .store
-        .runs()
-        .await?
-        .into_iter()
-        .filter(|r| run_kind(r) == RunKind::Eval)
-        .collect();
-    let wanted: usize = ctx
-        .program
-        .personas
-        .iter()
-        .map(|p| ctx.program.tools_for_persona(&p.id).len())
-        .sum();
-    let mut scores = Vec::new();
-    for run in &runs {
-        let cells = ctx.cells(run).await?;
-        for s in pair_scores(ctx.program, &cells) {
-            if !scores
-                .iter()
-                .any(|(_, x): &(&RunRecord, PairScore)| x.persona == s.persona && x.tool == s.tool)
-            {
-                scores.push((run, s));
-            }
-        }
-        if scores.len() >= wanted {
-            break;
-        }
-    }
-    Ok((!scores.is_empty()).then(|| inputs_from_scores(ctx.program, &scores, chrono::Utc::now())))
+    Ok(
+        proximity_ops::plan::scored_input(ctx.store, ctx.program, None, ctx, chrono::Utc::now())
+            .await?
+            .map(|s| s.input),
+    )
 }
 
 pub async fn build(
@@ -192,6 +171,12 @@ pub async fn build(
             let plan = plan_input
                 .as_ref()
                 .and_then(|i| standardise_plan(i, &persona.id, &p.tool));
+            let plan_run = plan_input
+                .as_ref()
+                .and_then(|i| i.personas.iter().find(|x| x.id == persona.id))
+                .and_then(|x| x.tools.iter().find(|t| t.tool == p.tool))
+                .filter(|_| plan.is_some())
+                .map(|t| t.run_id.clone());
             let at_risk: Vec<_> = p.workflows.iter().filter(|w| w.at_risk()).collect();
             let share: f64 = at_risk.iter().map(|w| w.share).sum();
             Standardise {
@@ -218,6 +203,10 @@ pub async fn build(
                 untested: p.uncovered.clone(),
                 from_planner: plan.is_some(),
                 summary: plan.map(|p| p.summary),
+                plan_run_href: plan_run
+                    .as_ref()
+                    .map(|id| ctx.links.run(id, &Default::default(), 0)),
+                plan_run,
             }
         })
         .collect();

@@ -47,6 +47,17 @@ pub fn count(v: i64) -> String {
     }
 }
 
+/// How much of a budget is spent: `12%`; a real spend under half a percent reads `<1%`,
+/// never `0%`.
+fn share_of_budget(spent: f64, budget: f64) -> String {
+    let p = spent / budget * 100.0;
+    if spent > 0.0 && p < 0.5 {
+        "<1%".into()
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
 /// A tick of a money axis: whole dollars from $10, cents from $0.10, else 4 places.
 fn money_tick(v: f64) -> String {
     if v == 0.0 {
@@ -160,7 +171,7 @@ pub async fn budgets(ctx: &PageCtx<'_>) -> Result<Vec<BudgetView>, WebError> {
         budget: budget.map_or("—".into(), usd_small),
         used: budget
             .filter(|b| *b > 0.0)
-            .map_or("—".into(), |b| format!("{:.0}%", spent / b * 100.0)),
+            .map_or("—".into(), |b| share_of_budget(spent, b)),
         over: budget.is_some_and(|b| spent > b),
     };
     let by_persona = ctx
@@ -233,4 +244,21 @@ pub async fn handler(State(state): State<Arc<AppState>>) -> Result<Html<String>,
     let view = build(&ctx).await?;
     let chrome = Chrome::new(&ctx, "Usage & spend", Some(&state.security));
     Ok(html(page("usage.html", &chrome, view)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_spend_never_reads_as_none_of_the_budget() {
+        assert_eq!(share_of_budget(0.0033, 4800.0), "<1%");
+        assert_eq!(share_of_budget(0.0, 4800.0), "0%");
+        assert_eq!(share_of_budget(1200.0, 4800.0), "25%");
+        assert_eq!(share_of_budget(5000.0, 4800.0), "104%");
+        assert_eq!(money_tick(0.0), "$0");
+        assert_eq!(money_tick(0.25), "$0.25");
+        assert_eq!(money_tick(0.0005), "$0.0005");
+        assert_eq!(money_tick(20.0), "$20");
+    }
 }
