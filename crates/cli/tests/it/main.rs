@@ -27,6 +27,7 @@ mod import_promptfoo;
 mod local_model;
 mod memory;
 mod mix;
+mod otel;
 mod probe_context;
 mod probe_risk;
 mod report;
