@@ -477,3 +477,62 @@ async fn an_eval_with_a_collector_that_never_answers_finishes_as_without_one() {
         "{took:?} against {without_took:?}"
     );
 }
+
+/// `proximity serve` until dropped (SIGKILL).
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_requests_arrive_as_server_spans_with_their_route() {
+    use std::io::{BufRead as _, BufReader};
+    let collector = Collector::start().await;
+    let p = common::TempProgram::new(EVAL_PROGRAM, &[("s.yaml", EVAL_SUITE)]);
+    let path = p.path().to_owned();
+    let out =
+        tokio::task::spawn_blocking(move || common::run(common::proximity(&path).arg("eval")))
+            .await
+            .unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let mut child = common::proximity(p.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--otlp-endpoint",
+            &collector.base,
+        ])
+        .envs(QUICK)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _serve = Serve(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("dashboard on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let spans = collector.wait_for("GET", 1).await;
+    let span = &spans[0];
+    assert_eq!(span.name, "GET /");
+    assert_eq!(span.str("http.request.method"), "GET");
+    assert_eq!(span.str("http.route"), "/");
+    assert_eq!(span.str("url.path"), "/");
+    assert_eq!(span.int("http.response.status_code"), 200);
+}
