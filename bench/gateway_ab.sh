@@ -8,15 +8,17 @@
 #   RATE=0 bench/gateway_ab.sh A B                  # closed loop instead of 5,000 rps
 #   CPUS_LOAD=0 CPUS_TARGET=1 bench/gateway_ab.sh A B   # the gateways on a core of their own
 #   SATURATE=1 bench/gateway_ab.sh A B              # a closed-loop burst before each round
+#   ARGS_b1='--otlp-endpoint http://127.0.0.1:4318' bench/gateway_ab.sh B B   # one build, two settings
 #
 # RATE (5000; 0 = as fast as it goes), SECS (6), ROUNDS (6), CONNECTIONS (64). CPUS_LOAD
 # (taskset list) pins oha and the upstream, CPUS_TARGET the gateways. SATURATE=1 runs each
 # build flat out for SECS before each of its measured rounds (what a backlog left by a
 # saturated spell costs the round after). Rows go to OUT (a TSV), medians to stdout. Needs
 # oha (`bench/.deps/oha`, installed by gateway_vs_litellm.sh) and the release examples.
+# ARGS_b0, ARGS_b1, ... (the builds in order) add gateway arguments to one of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,18p' "$0" >&2; exit 2; }
 RATE=${RATE:-5000}
 SECS=${SECS:-6}
 ROUNDS=${ROUNDS:-6}
@@ -45,16 +47,19 @@ start_upstream "$EX/instant_upstream" "$work/up.out" "${pin_load[@]}"
 pids+=("$upstream_pid")
 write_gateway_program "$work/program" ab "$upstream"
 
-declare -A url key pid bin
+declare -A url key pid bin args
 builds=()
 for b in "$@"; do
   name=b${#builds[@]}
   builds+=("$name")
   bin[$name]=$b
+  extra_var=ARGS_$name
+  args[$name]=${!extra_var:-}
   mkdir -p "$work/$name"
   db="sqlite://$work/$name/gw.db"
   key[$name]=$("$b" --program "$work/program" --database-url "$db" keys create --persona bench 2>/dev/null)
-  "${pin_target[@]}" "$b" --program "$work/program" --database-url "$db" gateway --listen 127.0.0.1:0 \
+  # shellcheck disable=SC2086 # ARGS_bN is split into words on purpose
+  "${pin_target[@]}" "$b" --program "$work/program" --database-url "$db" gateway --listen 127.0.0.1:0 ${args[$name]} \
     >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
   pid[$name]=$!
@@ -89,7 +94,7 @@ hz=$(getconf CLK_TCK)
 for b in "${builds[@]}"; do load "$b" 2 "$RATE" >/dev/null; done
 {
   echo "# $(date -u +%FT%TZ) nproc=$(nproc) rate=$RATE secs=$SECS connections=$CONNECTIONS saturate=${SATURATE:-0} cpus=load:${CPUS_LOAD:-any},target:${CPUS_TARGET:-any}"
-  for b in "${builds[@]}"; do echo "# $b = ${bin[$b]} ($("${bin[$b]}" --version))"; done
+  for b in "${builds[@]}"; do echo "# $b = ${bin[$b]} ${args[$b]} ($("${bin[$b]}" --version))"; done
   printf 'build\tround\trps\tp50_ms\tp99_ms\tp999_ms\terrors\tcpu_us\tsqlite_us\n'
 } | tee "$OUT"
 for r in $(seq "$ROUNDS"); do

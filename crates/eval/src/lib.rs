@@ -7,6 +7,7 @@ pub mod degenerate;
 pub mod detect;
 pub mod probe;
 pub mod runner;
+pub mod trace;
 
 pub mod verdict;
 pub mod worker;

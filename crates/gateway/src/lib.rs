@@ -25,6 +25,7 @@ pub mod relay;
 pub mod server;
 pub mod spend_guard;
 pub mod tiers;
+pub mod trace;
 pub mod usage;
 pub mod wire;
 

@@ -28,6 +28,7 @@ use proximity_providers::{
     ChatRequest, ChatStream, ErrorClass, Provider, ProviderError, RetryPolicy, StreamEvent, Usage,
 };
 use serde_json::json;
+use tracing::Instrument as _;
 
 use crate::budget;
 use crate::capture::Capturer;
@@ -50,7 +51,8 @@ pub const OVERHEAD_HEADER: &str = "x-proximity-overhead-ms";
 /// usage row written.
 pub async fn chat(state: Arc<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
-    match tokio::spawn(chat_task(state, headers, body, started)).await {
+    let task = chat_task(state, headers, body, started).instrument(crate::trace::request_span());
+    match tokio::spawn(task).await {
         Ok(response) => response,
         Err(e) => {
             tracing::error!(error = %e, "request task failed");
@@ -441,7 +443,7 @@ async fn forward_stream(
         t0,
         deadline: tokio::time::Instant::from_std(deadline),
     };
-    tokio::spawn(relay.run_forwarded(upstream, tx));
+    tokio::spawn(relay.run_forwarded(upstream, tx).in_current_span());
     Ok(with_ids(sse_response(rx), draft))
 }
 
@@ -555,7 +557,7 @@ async fn stream(
         t0,
         deadline: tokio::time::Instant::from_std(deadline),
     };
-    tokio::spawn(relay.run(upstream, tx));
+    tokio::spawn(relay.run(upstream, tx).in_current_span());
     Ok(with_ids(sse_response(rx), draft))
 }
 

@@ -129,6 +129,7 @@ pub async fn finish(
     // Labels only from the program's ids: a client's `model` string must not add series.
     let loaded = state.loaded.load();
     let program = &loaded.program;
+    crate::trace::record(&tracing::Span::current(), &record, program);
     let tool = program
         .tools
         .iter()

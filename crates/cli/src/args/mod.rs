@@ -140,6 +140,16 @@ pub enum Command {
     Worker(WorkerArgs),
 }
 
+/// Trace export, on the commands that serve or evaluate.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OtlpArgs {
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, a base URL such as
+    /// `http://localhost:4318` (`/v1/traces` is added). Without it, the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` turn export on.
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// Items evaluated at once by this worker.
@@ -161,6 +171,8 @@ pub struct WorkerArgs {
     /// This worker's name in the queue's leases (default: host-pid-random).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +268,8 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub weights: mix::WeightsArgs,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
 }
 
 impl EvalArgs {
@@ -406,6 +420,8 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
 }
 
 #[derive(Debug, Args)]
@@ -443,6 +459,8 @@ pub struct GatewayArgs {
     /// for a check is skipped and counted (docs/live.md).
     #[arg(long, default_value_t = proximity_gateway::live::DEFAULT_QUEUE, value_name = "N")]
     pub live_queue: usize,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
 }
 
 /// How to group `proximity usage`.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use proximity_eval::runner::{self, Cases, RunOptions, RunSpec};
 use proximity_store::RunStatus;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::args::{EvalArgs, Format, GlobalArgs};
 use crate::commands::output::{self, emit, emit_results_csv};
@@ -29,23 +30,30 @@ pub async fn run(g: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<Outcome> {
     let cancel = CancellationToken::new();
     spawn_interrupt_handler(cancel.clone());
     let bar = Arc::new(Bar::new(g.quiet));
-    let summary = match &args.resume {
-        Some(run_id) => {
-            runner::resume(
-                &store,
-                Cases::Streamed(&suites),
-                run_id,
-                Some(args.concurrency as usize),
-                cancel,
-                bar.as_ref(),
-            )
-            .await?
-        }
-        None => {
-            let spec = RunSpec::new(Cases::Streamed(&suites), run_options(args));
-            runner::start(&store, spec, cancel, bar.as_ref()).await?
-        }
+    // The run is one trace when traces are exported: its items' spans are children of
+    // this one. Only the run: a span still current when the store closes would be held
+    // by SQLite's worker threads (sqlx keeps each command's span) past the export's flush.
+    let evaluated = async {
+        let summary = match &args.resume {
+            Some(run_id) => {
+                runner::resume(
+                    &store,
+                    Cases::Streamed(&suites),
+                    run_id,
+                    Some(args.concurrency as usize),
+                    cancel,
+                    bar.as_ref(),
+                )
+                .await?
+            }
+            None => {
+                let spec = RunSpec::new(Cases::Streamed(&suites), run_options(args));
+                runner::start(&store, spec, cancel, bar.as_ref()).await?
+            }
+        };
+        anyhow::Ok(summary)
     };
+    let summary = evaluated.instrument(crate::telemetry::eval_span()).await?;
     bar.finish();
     // What the run freed (its requests, answers, batches) is not what the report needs.
     crate::memory::release_freed();

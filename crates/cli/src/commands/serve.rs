@@ -38,7 +38,9 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> anyhow::Result<Outcome> {
             _ = terminate.recv() => {}
         }
     };
-    axum::serve(listener, proximity_web::app(state))
+    let app =
+        proximity_web::app(state).layer(axum::middleware::from_fn(crate::telemetry::http_span));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("the dashboard server failed")?;

@@ -30,6 +30,7 @@ mod live_checks;
 mod local_model;
 mod memory;
 mod mix;
+mod otel;
 mod probe_context;
 mod probe_risk;
 mod report;

@@ -20,6 +20,7 @@ use proximity_providers::{
 use proximity_store::{AssertionOutcome, ResultRecord, Store, StoreError, ToolCallRecord, Verdict};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::budget::{estimate_cost, Budget, Reservation};
 use super::cache::{cache_key, CachedAnswer};
@@ -92,8 +93,26 @@ pub(crate) struct Evaluated {
 }
 
 /// Produce and write one result. `Ok(None)`: not sent, the budget would be passed (or
-/// the run stopped while the item waited for a slot).
+/// the run stopped while the item waited for a slot). The steps run in the item's
+/// trace span.
 pub(crate) async fn evaluate_item(
+    ctx: &ItemCtx<'_>,
+    provider: &dyn Provider,
+    judge: &ProviderJudge,
+    budget: &Mutex<Budget>,
+    progress: &dyn Progress,
+) -> Result<Option<Evaluated>, StoreError> {
+    let span = crate::trace::item_span(ctx.run_id, ctx.case, ctx.tool, ctx.sample);
+    let evaluated = evaluate_item_steps(ctx, provider, judge, budget, progress)
+        .instrument(span.clone())
+        .await;
+    if let Ok(Some(e)) = &evaluated {
+        crate::trace::record(&span, &e.result);
+    }
+    evaluated
+}
+
+async fn evaluate_item_steps(
     ctx: &ItemCtx<'_>,
     provider: &dyn Provider,
     judge: &ProviderJudge,
