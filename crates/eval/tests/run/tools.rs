@@ -101,7 +101,7 @@ async fn tool_calls_are_sent_stored_and_judged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scripted_tool_calls_and_a_provider_without_tools() {
+async fn scripted_tool_calls_and_an_anthropic_tool_asked_with_the_functions() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = r#"version: 1
 name: tools
@@ -122,8 +122,9 @@ tools:
     provider: anthropic
     model: claude-x
     base_url: http://127.0.0.1:9
-    # Any variable that is set: the request is refused before anything is sent.
+    # Any variable that is set: the request, its functions translated, goes to a closed port.
     api_key_env: PATH
+    params: { max_attempts: 1 }
 tiers:
   - id: t
     tools: [bot, claude]
@@ -168,11 +169,14 @@ personas:
         "{}",
         undeclared.reason
     );
+    // An `anthropic` tool is asked with the case's functions (translated to its API):
+    // here it fails to connect, rather than being refused as unable to send them.
     let claude = get("weather", "claude");
     assert_eq!(claude.verdict, Verdict::Loud, "{}", claude.reason);
     assert!(
-        claude.reason.contains("cannot honour the case's `tools`"),
+        claude.reason.contains("network") && !claude.reason.contains("cannot honour"),
         "{}",
         claude.reason
     );
+    assert_eq!(claude.attempts, 1, "{}", claude.reason);
 }
