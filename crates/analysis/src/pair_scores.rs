@@ -5,16 +5,39 @@
 //! scores and floors, coverage, the demo score and gap, the silent-failure rate, cost and
 //! the monthly estimate. The scorecard ([`crate::scorecard`]) and the dashboard
 //! (`proximity-web`) both rest on it; the method is in `docs/report-json.md`, "How scores
-//! are computed".
+//! are computed". [`Cells`] is where a run's cells come from: the store, or the
+//! dashboard's cache of finished runs, so the planner and the decisions review read each
+//! finished run's sums once per server.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
 
 use proximity_program::{Program, Workflow};
-use proximity_store::ScoreCell;
+use proximity_store::{RunRecord, ScoreCell, Store, StoreError};
 
 use crate::anatomy::{mostly_silent, SilentWorkflow, VerdictCounts};
 use crate::estimate::{tidy, Estimate};
 use crate::report::{BelowFloor, WorkflowScore};
+
+/// Where a run's score cells (per-cell sums) come from: the store, or a cache in front of
+/// it (the dashboard's).
+pub trait Cells {
+    fn cells(
+        &self,
+        run: &RunRecord,
+    ) -> impl Future<Output = Result<Arc<Vec<ScoreCell>>, StoreError>> + Send;
+}
+
+impl Cells for Store {
+    fn cells(
+        &self,
+        run: &RunRecord,
+    ) -> impl Future<Output = Result<Arc<Vec<ScoreCell>>, StoreError>> + Send {
+        let id = run.id.clone();
+        async move { Ok(Arc::new(self.score_cells(&id).await?)) }
+    }
+}
 
 /// What a pair's cells say about it: every [`crate::ScoreRow`] field but the latency and
 /// the failure anatomy's confidence signals.

@@ -21,7 +21,7 @@ use proximity_store::{
 };
 use serde::Serialize;
 
-use crate::pair_scores::pair_scores;
+use crate::pair_scores::{pair_scores, Cells};
 
 /// The evidence of one decision, resolved from the store.
 #[derive(Debug, Clone, Default)]
@@ -194,7 +194,7 @@ pub async fn evidence_time(
 /// tool fingerprints of the cited runs (and of the runs of cited baselines and plans),
 /// and drift found on covered tools since the decision.
 pub async fn resolve(store: &Store, d: &DecisionRecord) -> Result<ResolvedEvidence, StoreError> {
-    resolve_with(store, d, &mut RunCells::default()).await
+    resolve_with(store, d, &mut RunCells::default(), store).await
 }
 
 /// The score cells of runs already read, by run id: decisions citing the same run read
@@ -205,20 +205,24 @@ async fn cells_of(
     store: &Store,
     run: &str,
     cache: &mut RunCells,
+    source: &impl Cells,
 ) -> Result<Vec<ScoreCell>, StoreError> {
     if let Some(c) = cache.get(run) {
         return Ok(c.clone());
     }
-    let c = store.score_cells(run).await?;
+    let record = store.run(run).await?;
+    let c = source.cells(&record).await?.as_ref().clone();
     cache.insert(run.to_owned(), c.clone());
     Ok(c)
 }
 
-/// [`resolve`], reading each run's score cells through `cache`.
+/// [`resolve`], reading each run's score cells from `source` (the store, or the
+/// dashboard's cache of finished runs) once per `cache`.
 pub async fn resolve_with(
     store: &Store,
     d: &DecisionRecord,
     cache: &mut RunCells,
+    source: &impl Cells,
 ) -> Result<ResolvedEvidence, StoreError> {
     let mut ev = ResolvedEvidence::default();
     let mut runs: BTreeSet<String> = BTreeSet::new();
@@ -228,12 +232,12 @@ pub async fn resolve_with(
         match e.kind {
             EvidenceKind::Run if at.is_some() => {
                 runs.insert(e.reference.clone());
-                let cells = cells_of(store, &e.reference, cache).await?;
+                let cells = cells_of(store, &e.reference, cache, source).await?;
                 ev.run_cells.push((label(e), e.reference.clone(), cells));
             }
             EvidenceKind::Baseline if at.is_some() => {
                 let run = store.baseline(&e.reference).await?.run_id;
-                let cells = cells_of(store, &run, cache).await?;
+                let cells = cells_of(store, &run, cache, source).await?;
                 ev.run_cells.push((label(e), run.clone(), cells));
                 runs.insert(run);
             }
@@ -262,17 +266,19 @@ pub async fn resolve_with(
     Ok(ev)
 }
 
-/// Every recorded decision (oldest first) with its review at `now`.
+/// Every recorded decision (oldest first) with its review at `now`, the cited runs'
+/// score cells read from `source`.
 pub async fn review_all(
     program: &Program,
     store: &Store,
     now: DateTime<Utc>,
+    source: &impl Cells,
 ) -> Result<Vec<(DecisionRecord, Review)>, StoreError> {
     let notes = store.notes(&NoteFilter::default()).await?;
     let mut out = Vec::new();
     let mut cache = RunCells::default();
     for d in store.decisions().await? {
-        let ev = resolve_with(store, &d, &mut cache).await?;
+        let ev = resolve_with(store, &d, &mut cache, source).await?;
         let r = review(program, &d, &ev, &notes, now);
         out.push((d, r));
     }

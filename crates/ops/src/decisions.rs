@@ -93,13 +93,15 @@ pub async fn list(store: &Store) -> Result<Vec<DecisionRecord>, OpsError> {
 }
 
 /// Every decision with its review, the stale or contradicted ones first (otherwise oldest
-/// first).
+/// first). Cited runs' score cells come from `cells`: the store, or the dashboard's cache
+/// of finished runs.
 pub async fn review(
     store: &Store,
     program: &Program,
     now: DateTime<Utc>,
+    cells: &impl crate::plan::Cells,
 ) -> Result<Vec<(DecisionRecord, Review)>, OpsError> {
-    let mut all = staleness::review_all(program, store, now).await?;
+    let mut all = staleness::review_all(program, store, now, cells).await?;
     all.sort_by_key(|(_, r)| !r.stale && r.contradicted_by.is_empty());
     Ok(all)
 }

@@ -3,37 +3,17 @@
 //! persona × tool, the newest evaluation run with results for the pair, never a probe or
 //! drift run, never a run's every row); `proximity friction` from results ([`input`]).
 
-use std::future::Future;
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use proximity_analysis::pair_scores::{pair_scores, PairScore};
 use proximity_analysis::plan::evidence::{self, Loaded};
 use proximity_analysis::plan::from_scores::inputs_from_scores;
 use proximity_analysis::plan::{self, PlanInput, WhatIf};
 use proximity_program::Program;
-use proximity_store::{RunRecord, ScoreCell, Store, StoreError};
+use proximity_store::{RunRecord, Store};
 
 use crate::{ids, runs, OpsError};
 
-/// Where a run's score cells (per-cell sums) come from: the store, or a cache in front of
-/// it (the dashboard's).
-pub trait Cells {
-    fn cells(
-        &self,
-        run: &RunRecord,
-    ) -> impl Future<Output = Result<Arc<Vec<ScoreCell>>, StoreError>> + Send;
-}
-
-impl Cells for Store {
-    fn cells(
-        &self,
-        run: &RunRecord,
-    ) -> impl Future<Output = Result<Arc<Vec<ScoreCell>>, StoreError>> + Send {
-        let id = run.id.clone();
-        async move { Ok(Arc::new(self.score_cells(&id).await?)) }
-    }
-}
+pub use proximity_analysis::pair_scores::Cells;
 
 /// The planner's input from per-run sums, and the evaluation runs it rests on (newest
 /// first).

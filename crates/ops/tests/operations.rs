@@ -223,7 +223,9 @@ async fn a_decision_cites_only_evidence_that_exists() {
         assert_eq!(msg, "unknown tier `gold`");
         d.tiers.clear();
         let decision = decisions::add(store, &program, &d, now).await.unwrap();
-        let reviewed = decisions::review(store, &program, now).await.unwrap();
+        let reviewed = decisions::review(store, &program, now, store)
+            .await
+            .unwrap();
         assert_eq!(reviewed.len(), 1);
         assert_eq!(reviewed[0].0.id, decision);
         assert_eq!(reviewed[0].0.decision.horizon_days, program.horizon_days);

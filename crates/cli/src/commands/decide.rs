@@ -46,7 +46,7 @@ async fn add(program: &Program, store: &Store, a: &AddArgs) -> anyhow::Result<Ou
 async fn list(program: &Program, store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
     let decisions = decisions::list(store).await?;
     let contradicted: BTreeMap<i64, Vec<Contradiction>> =
-        decisions::review(store, program, Utc::now())
+        decisions::review(store, program, Utc::now(), store)
             .await?
             .into_iter()
             .filter(|(_, r)| !r.contradicted_by.is_empty())
@@ -121,7 +121,7 @@ fn scope(d: &DecisionRecord) -> String {
 
 async fn review(program: &Program, store: &Store, a: &ListArgs) -> anyhow::Result<Outcome> {
     let mut reviews: Vec<(DecisionRecord, Review)> =
-        decisions::review(store, program, Utc::now()).await?;
+        decisions::review(store, program, Utc::now(), store).await?;
     // Oldest first, as recorded: the operation puts the stale ones first.
     reviews.sort_by_key(|(d, _)| d.id);
     let reviews: Vec<Review> = reviews.into_iter().map(|(_, r)| r).collect();

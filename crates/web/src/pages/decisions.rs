@@ -16,7 +16,7 @@ use crate::{AppState, WebError};
 /// Every decision, those due for review (stale) first.
 pub async fn views(ctx: &PageCtx<'_>) -> Result<Vec<DecisionView>, WebError> {
     Ok(
-        proximity_ops::decisions::review(ctx.store, ctx.program, chrono::Utc::now())
+        proximity_ops::decisions::review(ctx.store, ctx.program, chrono::Utc::now(), ctx)
             .await?
             .iter()
             .map(|(d, r)| DecisionView::new(d, r))
